@@ -1,0 +1,207 @@
+"""The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from mangum import Mangum
+from pydantic import BaseModel, Field
+
+from parley import accounts
+from parley.adapters import mongo
+from parley.chat import service
+from parley.chat.service import Ports
+from parley.config import Settings
+from parley.errors import AuthenticationFailed, InvalidRequest, InvalidToken, StoreUnavailable, UsernameTaken
+from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
+from parley.observability import make_logger
+
+settings = Settings.from_env()
+logger = make_logger()
+issuer = accounts.token_issuer(settings)
+db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
+users = mongo.MongoUserStore(db)
+messages = mongo.MongoMessageStore(db)
+connections = mongo.MongoConnectionStore(db)
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
+
+app = FastAPI(title="Parley HTTP API", version="1.0.0", docs_url="/docs", redoc_url=None)
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=3, max_length=32, pattern=USERNAME_RE.pattern.replace("\\Z", "$"))
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+
+class User(BaseModel):
+    id: str
+    username: str
+
+
+class SessionOut(BaseModel):
+    token: str
+    user: User
+
+
+class MessageOut(BaseModel):
+    id: str
+    room: str
+    text: str
+    user: User
+    clientMsgId: str | None
+    createdAt: str
+
+
+class HistoryOut(BaseModel):
+    room: str
+    messages: list[MessageOut]
+    hasMore: bool
+
+
+class PresenceOut(BaseModel):
+    room: str
+    users: list[User]
+
+
+class ConfigOut(BaseModel):
+    websocketUrl: str
+    apiUrl: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+Room = Annotated[str, PathParam(pattern=ROOM_RE.pattern.replace("\\Z", "$"), max_length=64)]
+Cursor = Annotated[str | None, Query(pattern=MESSAGE_ID_RE.pattern.replace("\\Z", "$"))]
+UNAUTHORIZED = {401: {"model": Problem}}
+UNAVAILABLE = {503: {"model": Problem}}
+
+
+@app.middleware("http")
+async def ensure_indexes(request: Request, call_next):
+    mongo.ensure_indexes_once(db)  # a no-op after the first request of the container
+    return await call_next(request)
+
+
+@app.exception_handler(StoreUnavailable)
+async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    logger.warning("database unavailable", extra={"path": request.url.path})
+    return JSONResponse({"detail": "the service is temporarily unavailable; try again"}, status_code=503)
+
+
+def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRef:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return accounts.current_user(users, issuer, token=token.strip())
+    except InvalidToken:
+        raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+Authed = Annotated[UserRef, Depends(bearer_user)]
+
+
+@app.post("/auth/signup", status_code=201, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
+def signup(body: Credentials) -> dict:
+    try:
+        return accounts.signup(users, issuer, username=body.username, password=body.password).to_json()
+    except UsernameTaken:
+        raise HTTPException(409, "that username is taken") from None
+    except InvalidRequest as exc:
+        raise HTTPException(422, exc.reason) from None
+
+
+@app.post("/auth/login", response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def login(body: Credentials) -> dict:
+    try:
+        return accounts.login(users, issuer, username=body.username, password=body.password).to_json()
+    except (AuthenticationFailed, InvalidRequest):
+        raise HTTPException(401, "wrong username or password") from None
+
+
+@app.get("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def me(user: Authed) -> dict:
+    return user.to_json()
+
+
+@app.get("/rooms/{room}/messages", response_model=HistoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def room_messages(
+    room: Room,
+    user: Authed,
+    before: Cursor = None,
+    after: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict:
+    return service.history(_ports(), room=room, before=before, after=after, limit=limit).to_json()
+
+
+@app.get("/rooms/{room}/presence", response_model=PresenceOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def room_presence(room: Room, user: Authed) -> dict:
+    return {"room": room, "users": [u.to_json() for u in service.presence(_ports(), room=room)]}
+
+
+@app.get("/config.json", response_model=ConfigOut)
+def config(request: Request) -> dict:
+    api_url = str(request.base_url).rstrip("/")
+    return {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url}
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.get("/", include_in_schema=False)
+def index() -> Response:
+    page = STATIC / "index.html"
+    if not page.is_file():
+        return JSONResponse({"detail": "the web page is not built into this deployment"}, status_code=404)
+    return FileResponse(page, media_type="text/html; charset=utf-8", headers=_page_headers())
+
+
+@app.get("/static/{name}", include_in_schema=False)
+def asset(name: str) -> Response:
+    path = ASSETS.get(name)  # only files that exist in static/, never a path from the request
+    if path is None:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    return FileResponse(path, headers=_page_headers())
+
+
+@app.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    path = ASSETS.get("favicon.svg")
+    if path is None:
+        return Response(status_code=404)
+    return FileResponse(path, media_type="image/svg+xml")
+
+
+def _page_headers() -> dict:
+    ws = settings.websocket_url or ""
+    ws_origin = "/".join(ws.split("/")[:3]) if ws else ""
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {ws_origin}".rstrip()
+        + "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+
+
+class _NoBroadcast:
+    def send(self, *, connection_ids, payload):  # the HTTP API only reads; it never posts to sockets
+        raise RuntimeError("the HTTP API does not broadcast")
+
+
+def _ports() -> Ports:
+    return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast())
+
+
+handler = Mangum(app, lifespan="off")

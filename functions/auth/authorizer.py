@@ -1,0 +1,60 @@
+"""WebSocket REQUEST authorizer for $connect: the JWT comes as ?token=.
+
+Valid token → Allow, with the user in the context (it reaches every later event of the connection).
+Invalid, expired or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
+is missing (it is the identity source); a call without one anyway raises ``Unauthorized`` (401).
+"""
+
+from parley.accounts import token_issuer
+from parley.config import Settings
+from parley.errors import InvalidToken
+from parley.observability import make_logger
+
+settings = Settings.from_env()
+logger = make_logger()
+issuer = token_issuer(settings)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict, context) -> dict:
+    query = event.get("queryStringParameters") or {}
+    token = query.get("token") if isinstance(query, dict) else None
+    if not token:
+        raise Exception("Unauthorized")  # API Gateway maps exactly this message to 401
+    method_arn = event.get("methodArn", "*")
+    origin = _header(event, "origin")
+    if origin and not _origin_allowed(origin):
+        logger.info("connection refused: origin not allowed", extra={"origin": origin[:200]})
+        return _policy("anonymous", "Deny", method_arn)
+    try:
+        user = issuer.verify(token)
+    except InvalidToken as exc:
+        logger.info("connection refused: invalid token", extra={"reason": str(exc)})
+        return _policy("anonymous", "Deny", method_arn)
+    return _policy(user.id, "Allow", method_arn, {"userId": user.id, "username": user.username})
+
+
+def _header(event: dict, name: str) -> str | None:
+    headers = event.get("headers") or {}
+    for key, value in headers.items() if isinstance(headers, dict) else ():
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str):
+            return value
+    return None
+
+
+def _origin_allowed(origin: str) -> bool:
+    allowed = settings.allowed_origins
+    return not allowed or origin.rstrip("/") in allowed or "*" in allowed
+
+
+def _policy(principal: str, effect: str, resource: str, context: dict | None = None) -> dict:
+    policy = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+    if context:
+        policy["context"] = context
+    return policy

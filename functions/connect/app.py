@@ -1,0 +1,33 @@
+"""$connect: register the connection of the user the REQUEST authorizer let in."""
+
+from parley.chat import service
+from parley.config import Settings
+from parley.events import InvalidEvent, WebSocketEvent
+from parley.observability import counter, make_logger, make_metrics
+from parley.runtime import ChatRuntime
+
+settings = Settings.from_env()
+logger = make_logger()
+metrics = make_metrics(settings.metrics_namespace)
+runtime = ChatRuntime.from_settings(settings)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    try:
+        ws = WebSocketEvent.parse(event)
+    except InvalidEvent as exc:
+        logger.warning("rejected a malformed event", extra={"reason": str(exc)})
+        return {"statusCode": 400}
+    caller = ws.caller  # $connect: only the authorizer can vouch for the user
+    if caller is None:
+        logger.warning("$connect without an authorizer context", extra={"connection_id": ws.connection_id})
+        return {"statusCode": 401}
+    try:
+        service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
+    except Exception:
+        logger.exception("could not register the connection", extra={"connection_id": ws.connection_id})
+        return {"statusCode": 500}
+    metrics.add_metric(name="Connections", unit="Count", value=1)
+    return {"statusCode": 200}

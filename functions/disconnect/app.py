@@ -1,0 +1,29 @@
+"""$disconnect (best effort in API Gateway): forget the connection and announce who went offline."""
+
+from parley.chat import service
+from parley.config import Settings
+from parley.events import InvalidEvent, WebSocketEvent
+from parley.observability import counter, make_logger, make_metrics
+from parley.runtime import ChatRuntime
+
+settings = Settings.from_env()
+logger = make_logger()
+metrics = make_metrics(settings.metrics_namespace)
+runtime = ChatRuntime.from_settings(settings)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    try:
+        ws = WebSocketEvent.parse(event)
+    except InvalidEvent as exc:
+        logger.warning("rejected a malformed event", extra={"reason": str(exc)})
+        return {"statusCode": 400}
+    try:
+        service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
+    except Exception:
+        logger.exception("could not remove the connection", extra={"connection_id": ws.connection_id})
+        return {"statusCode": 500}
+    logger.info("disconnected", extra={"status": ws.request_context.get("disconnectStatusCode")})
+    return {"statusCode": 200}

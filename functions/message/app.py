@@ -1,0 +1,48 @@
+"""WebSocket routes sendMessage, typing, join, leave, history, ping and $default.
+
+Parses the frame, calls one chat service, maps known errors to an error frame. Every reply goes
+through the Management API (the routes have no route responses). Light at import: no FastAPI.
+"""
+
+from parley.chat import frames
+from parley.chat.service import reply
+from parley.config import Settings
+from parley.errors import ChatError, ErrorCode
+from parley.events import InvalidEvent, WebSocketEvent
+from parley.observability import counter, make_logger, make_metrics
+from parley.runtime import ChatRuntime
+
+settings = Settings.from_env()
+logger = make_logger()
+metrics = make_metrics(settings.metrics_namespace)
+runtime = ChatRuntime.from_settings(settings)
+NOT_SIGNED_IN = ChatError(ErrorCode.INVALID_REQUEST, "this connection is not signed in; reconnect with ?token=")
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    try:
+        ws = WebSocketEvent.parse(event)
+    except InvalidEvent as exc:
+        logger.warning("rejected a malformed event", extra={"reason": str(exc)})
+        return {"statusCode": 400}
+    ports = runtime.ports(ws, counter(metrics))
+    action = frames.action_of(ws.body)
+    try:
+        caller = runtime.caller(ws)
+        if caller is None:
+            raise NOT_SIGNED_IN
+        frames.dispatch(ports, caller, frames.parse(ws.body))
+    except ChatError as exc:
+        logger.info("request refused", extra={"code": exc.code.value, "action": action})
+        reply(ports, connection_id=ws.connection_id, frame=frames.error_frame(exc.code, exc.reason, action))
+    except Exception:
+        logger.exception("message handler failed", extra={"action": action})
+        try:
+            frame = frames.error_frame(ErrorCode.INTERNAL_ERROR, "something went wrong; try again", action)
+            reply(ports, connection_id=ws.connection_id, frame=frame)
+        except Exception:  # noqa: BLE001 - the database or the socket may be what failed
+            logger.exception("could not send the internal_error reply")
+        return {"statusCode": 500}
+    return {"statusCode": 200}

@@ -1,0 +1,635 @@
+"""Read a SAM / CloudFormation template and resolve it to local values.
+
+This module knows CloudFormation (tags, intrinsic functions, pseudo parameters) and the few
+resource types a serverless WebSocket + HTTP API stack uses. It knows nothing about what the
+functions do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+URL_SUFFIX = "amazonaws.com"
+
+_API_TYPES = {
+    "AWS::ApiGatewayV2::Api",
+    "AWS::Serverless::HttpApi",
+    "AWS::Serverless::Api",
+    "AWS::ApiGateway::RestApi",
+}
+_IMPLICIT_HTTP_API = "ServerlessHttpApi"
+
+
+class TemplateError(Exception):
+    """The template cannot be served locally; the message says where and why."""
+
+
+# ---------------------------------------------------------------------------- YAML loading
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags into their long form."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        logical_id, _, attribute = value.partition(".")
+        value = [logical_id, attribute]
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Load a template (YAML or JSON) with CloudFormation tags in their long form."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"cannot read template {path}: {exc.strerror}") from exc
+    try:
+        document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+        raise TemplateError(f"{path} has no Resources section")
+    return document
+
+
+# ---------------------------------------------------------------------------- fake identifiers
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def fake_id(seed: str, length: int = 10) -> str:
+    """A stable, API-Gateway-looking id (lowercase alphanumerics) derived from a seed."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_ALNUM[b % len(_ALNUM)] for b in digest[:length])
+
+
+class _NoValue:
+    """AWS::NoValue: the property is removed."""
+
+
+NO_VALUE = _NoValue()
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    function_name: str
+    arn: str
+    code_uri: Path
+    handler: str
+    runtime: str
+    timeout: float
+    memory_size: int
+    environment: dict[str, str]
+    layers: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class AuthorizerSpec:
+    logical_id: str
+    authorizer_id: str
+    function_id: str
+    identity_sources: list[str]
+    authorizer_type: str
+
+
+@dataclass
+class WebSocketRouteSpec:
+    route_key: str
+    function_id: str
+    authorizer: AuthorizerSpec | None
+    has_route_response: bool = False
+
+
+@dataclass
+class WebSocketApiSpec:
+    logical_id: str
+    api_id: str
+    route_selection_expression: str
+    stage: str
+    routes: dict[str, WebSocketRouteSpec]
+
+
+@dataclass
+class HttpRouteSpec:
+    api_logical_id: str
+    method: str  # upper case, or ANY
+    path: str  # "/rooms/{room}", "/{proxy+}", or "$default"
+    function_id: str
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass
+class LocalStack:
+    """What the template declares, resolved to local values."""
+
+    template_path: Path
+    functions: dict[str, FunctionSpec]
+    websocket_api: WebSocketApiSpec | None
+    http_routes: list[HttpRouteSpec]
+    http_api_ids: dict[str, str]
+    warnings: list[str]
+
+
+# ---------------------------------------------------------------------------- resolution
+
+
+class Resolver:
+    """Resolves intrinsic functions against parameters, pseudo parameters and fake resource ids."""
+
+    def __init__(
+        self,
+        template: dict[str, Any],
+        parameter_overrides: dict[str, str] | None = None,
+        *,
+        stack_name: str = "local-stack",
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
+    ) -> None:
+        self.template = template
+        self.resources: dict[str, dict[str, Any]] = template.get("Resources") or {}
+        self.parameters: dict[str, dict[str, Any]] = template.get("Parameters") or {}
+        self.mappings: dict[str, Any] = template.get("Mappings") or {}
+        self.conditions: dict[str, Any] = template.get("Conditions") or {}
+        self.overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
+        unknown = sorted(set(self.overrides) - set(self.parameters))
+        if unknown:
+            raise TemplateError(f"parameter override for undeclared parameter(s): {', '.join(unknown)}")
+        self.stack_name = stack_name
+        self.region = region
+        self.account_id = account_id
+        self._condition_cache: dict[str, bool] = {}
+
+    # -- pseudo parameters and Ref
+    def pseudo(self, name: str) -> Any:
+        values = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": URL_SUFFIX,
+            "AWS::StackId": (
+                f"arn:{PARTITION}:cloudformation:{self.region}:{self.account_id}:stack/"
+                f"{self.stack_name}/{fake_id(self.stack_name, 8)}"
+            ),
+            "AWS::NotificationARNs": [],
+            "AWS::NoValue": NO_VALUE,
+        }
+        if name not in values:
+            raise TemplateError(f"unknown pseudo parameter {name}")
+        return values[name]
+
+    def parameter(self, name: str) -> str:
+        if name in self.overrides:
+            return self.overrides[name]
+        declared = self.parameters[name] or {}
+        if "Default" in declared:
+            return str(declared["Default"])
+        raise TemplateError(
+            f"parameter {name} has no Default; give it a value with --parameter-overrides {name}=..."
+        )
+
+    def function_name(self, logical_id: str) -> str:
+        props = self.resources[logical_id].get("Properties") or {}
+        if "FunctionName" in props:
+            return str(self.resolve(props["FunctionName"]))
+        return f"{self.stack_name}-{logical_id}-{fake_id(logical_id, 12).upper()}"
+
+    def ref(self, name: str) -> Any:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameter(name)
+        if name == _IMPLICIT_HTTP_API:
+            return fake_id(name)
+        if name not in self.resources:
+            raise TemplateError(f"!Ref {name}: no such parameter or resource")
+        rtype = self.resources[name].get("Type", "")
+        props = self.resources[name].get("Properties") or {}
+        if rtype in _API_TYPES or rtype == "AWS::Serverless::WebSocketApi":
+            return fake_id(name)
+        if rtype in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            return self.function_name(name)
+        if rtype in ("AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Stage"):
+            return str(self.resolve(props.get("StageName", name)))
+        if rtype == "AWS::SecretsManager::Secret":
+            return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.account_id}:secret:{name}-{fake_id(name, 6)}"
+        if rtype in ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"):
+            return f"arn:{PARTITION}:lambda:{self.region}:{self.account_id}:layer:{self.stack_name}-{name}:1"
+        if rtype in ("AWS::IAM::Role",):
+            return f"{self.stack_name}-{name}"
+        if rtype.startswith("AWS::ApiGatewayV2::"):
+            return fake_id(name, 7)
+        return name
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        if logical_id not in self.resources and logical_id != _IMPLICIT_HTTP_API:
+            raise TemplateError(f"!GetAtt {logical_id}.{attribute}: no such resource")
+        rtype = (self.resources.get(logical_id) or {}).get("Type", "AWS::Serverless::HttpApi")
+        if attribute == "Arn":
+            if rtype in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+                return (
+                    f"arn:{PARTITION}:lambda:{self.region}:{self.account_id}:function:"
+                    f"{self.function_name(logical_id)}"
+                )
+            return f"arn:{PARTITION}:local:{self.region}:{self.account_id}:{logical_id}"
+        if attribute == "ApiEndpoint":
+            props = (self.resources.get(logical_id) or {}).get("Properties") or {}
+            scheme = "wss" if props.get("ProtocolType") == "WEBSOCKET" else "https"
+            return f"{scheme}://{fake_id(logical_id)}.execute-api.{self.region}.{URL_SUFFIX}"
+        if attribute in ("ApiId", "Id"):
+            return fake_id(logical_id)
+        return f"{logical_id}-{attribute}"
+
+    # -- conditions
+    def condition(self, name: str) -> bool:
+        if name not in self._condition_cache:
+            if name not in self.conditions:
+                raise TemplateError(f"unknown condition {name}")
+            self._condition_cache[name] = bool(self.resolve(self.conditions[name]))
+        return self._condition_cache[name]
+
+    # -- the walker
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.resolve(v) for v in value]
+            return [v for v in items if v is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Condition" and isinstance(arg, str):
+                return self.condition(arg)
+            if key.startswith("Fn::"):
+                return self._function(key[4:], arg)
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+    def _function(self, name: str, arg: Any) -> Any:
+        if name == "Sub":
+            return self._sub(arg)
+        if name == "GetAtt":
+            if isinstance(arg, str):
+                arg = arg.split(".", 1)
+            logical_id, attribute = self.resolve(arg[0]), self.resolve(arg[1])
+            return self.get_att(logical_id, attribute)
+        if name == "Join":
+            delimiter, items = arg
+            return str(delimiter).join(str(v) for v in self._as_list(items))
+        if name == "Select":
+            index, items = arg
+            return self._as_list(items)[int(self.resolve(index))]
+        if name == "Split":
+            delimiter, text = arg
+            return str(self.resolve(text)).split(delimiter)
+        if name == "If":
+            condition, if_true, if_false = arg
+            return self.resolve(if_true if self.condition(condition) else if_false)
+        if name == "Equals":
+            left, right = (self.resolve(v) for v in arg)
+            return str(left) == str(right)
+        if name == "Not":
+            return not self.resolve(arg[0])
+        if name == "And":
+            return all(self.resolve(v) for v in arg)
+        if name == "Or":
+            return any(self.resolve(v) for v in arg)
+        if name == "FindInMap":
+            map_name, top, second = (self.resolve(v) for v in arg[:3])
+            try:
+                return self.mappings[map_name][top][second]
+            except KeyError as exc:
+                raise TemplateError(f"!FindInMap {map_name}/{top}/{second}: no such entry") from exc
+        if name == "Base64":
+            return base64.b64encode(str(self.resolve(arg)).encode()).decode()
+        if name == "GetAZs":
+            return [f"{self.region}{z}" for z in "abc"]
+        if name == "ImportValue":
+            return f"imported-{self.resolve(arg)}"
+        if name == "ToJsonString":
+            return json.dumps(self.resolve(arg), separators=(",", ":"))
+        raise TemplateError(f"intrinsic function Fn::{name} is not supported by the local gateway")
+
+    def _as_list(self, items: Any) -> list[Any]:
+        resolved = self.resolve(items)
+        if not isinstance(resolved, list):
+            raise TemplateError(f"expected a list, got {resolved!r}")
+        return resolved
+
+    _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
+
+    def _sub(self, arg: Any) -> str:
+        if isinstance(arg, list):
+            text, variables = arg[0], {k: self.resolve(v) for k, v in (arg[1] or {}).items()}
+        else:
+            text, variables = arg, {}
+
+        def replace(match: re.Match[str]) -> str:
+            expr = match.group(1)
+            if expr.startswith("!"):
+                return "${" + expr[1:] + "}"
+            if expr in variables:
+                return str(variables[expr])
+            if "." in expr and not expr.startswith("AWS::"):
+                logical_id, attribute = expr.split(".", 1)
+                return str(self.get_att(logical_id, attribute))
+            return str(self.ref(expr))
+
+        return self._SUB_VAR.sub(replace, str(text))
+
+
+# ---------------------------------------------------------------------------- reading the stack
+
+
+def _merge_globals(globals_: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(globals_)
+    for key, value in props.items():
+        if key == "Environment" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            variables = dict((merged[key] or {}).get("Variables") or {})
+            variables.update(value.get("Variables") or {})
+            merged[key] = {"Variables": variables}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _function_from_arn(arn: str, by_arn: dict[str, str], where: str) -> str:
+    for function_arn, logical_id in by_arn.items():
+        if function_arn in arn:
+            return logical_id
+    raise TemplateError(f"{where}: {arn!r} does not point at a Lambda function of this template")
+
+
+def read_stack(
+    template_path: str | Path,
+    parameter_overrides: dict[str, str] | None = None,
+    *,
+    stack_name: str = "local-stack",
+) -> LocalStack:
+    """Read the template into a LocalStack (functions, the WebSocket API, the HTTP API routes)."""
+    template_path = Path(template_path).resolve()
+    base_dir = template_path.parent
+    template = load_template(template_path)
+    resolver = Resolver(template, parameter_overrides, stack_name=stack_name)
+    resources = resolver.resources
+    warnings: list[str] = []
+    function_globals = ((template.get("Globals") or {}).get("Function")) or {}
+
+    # layers: their content directory goes on sys.path, as /opt/python does in Lambda
+    layer_dirs: dict[str, Path] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            content = (resource.get("Properties") or {}).get("ContentUri")
+            if isinstance(content, str):
+                layer_dirs[str(resolver.ref(logical_id))] = (base_dir / content).resolve()
+
+    functions: dict[str, FunctionSpec] = {}
+    by_arn: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            if resource.get("Type") == "AWS::Lambda::Function":
+                warnings.append(f"{logical_id}: AWS::Lambda::Function is not served locally (use AWS::Serverless::Function)")
+            continue
+        props = resolver.resolve(_merge_globals(function_globals, resource.get("Properties") or {}))
+        code_uri = props.get("CodeUri")
+        handler = props.get("Handler")
+        if not isinstance(code_uri, str) or not isinstance(handler, str):
+            raise TemplateError(f"{logical_id}: CodeUri and Handler must be strings (inline code is not supported)")
+        code_dir = (base_dir / code_uri).resolve()
+        variables = ((props.get("Environment") or {}).get("Variables")) or {}
+        environment = {str(k): _env_string(v) for k, v in variables.items()}
+        layers = [layer_dirs[str(arn)] for arn in props.get("Layers") or [] if str(arn) in layer_dirs]
+        spec = FunctionSpec(
+            logical_id=logical_id,
+            function_name=resolver.function_name(logical_id),
+            arn=str(resolver.get_att(logical_id, "Arn")),
+            code_uri=code_dir,
+            handler=handler,
+            runtime=str(props.get("Runtime", "python3.12")),
+            timeout=float(props.get("Timeout", 3)),
+            memory_size=int(props.get("MemorySize", 128)),
+            environment=environment,
+            layers=layers,
+        )
+        functions[logical_id] = spec
+        by_arn[spec.arn] = logical_id
+
+    websocket_api = _read_websocket_api(resolver, by_arn, warnings)
+    http_routes, http_api_ids = _read_http_routes(resolver, resources, warnings)
+    return LocalStack(
+        template_path=template_path,
+        functions=functions,
+        websocket_api=websocket_api,
+        http_routes=http_routes,
+        http_api_ids=http_api_ids,
+        warnings=warnings,
+    )
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _read_websocket_api(resolver: Resolver, by_arn: dict[str, str], warnings: list[str]) -> WebSocketApiSpec | None:
+    resources = resolver.resources
+    apis = [
+        lid
+        for lid, r in resources.items()
+        if r.get("Type") == "AWS::ApiGatewayV2::Api" and (r.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    ]
+    for lid, r in resources.items():
+        if r.get("Type") == "AWS::Serverless::WebSocketApi":
+            raise TemplateError(
+                f"{lid}: AWS::Serverless::WebSocketApi is not read by the local gateway yet; "
+                "declare the WebSocket API with AWS::ApiGatewayV2::* resources"
+            )
+    if not apis:
+        return None
+    if len(apis) > 1:
+        warnings.append(f"several WebSocket APIs ({', '.join(apis)}); serving {apis[0]} only")
+    api_lid = apis[0]
+    api_props = resolver.resolve(resources[api_lid].get("Properties") or {})
+    api_id = str(resolver.ref(api_lid))
+
+    def belongs(resource: dict[str, Any]) -> bool:
+        props = resource.get("Properties") or {}
+        return "ApiId" in props and str(resolver.resolve(props["ApiId"])) == api_id
+
+    def of_type(rtype: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in resources.items() if r.get("Type") == rtype and belongs(r)}
+
+    stages = of_type("AWS::ApiGatewayV2::Stage")
+    if not stages:
+        raise TemplateError(f"{api_lid}: the WebSocket API has no AWS::ApiGatewayV2::Stage")
+    stage_lid = next(iter(stages))
+    if len(stages) > 1:
+        warnings.append(f"{api_lid} has several stages; serving {stage_lid}")
+    stage = str(resolver.resolve((stages[stage_lid].get("Properties") or {}).get("StageName")))
+
+    integrations: dict[str, str] = {}
+    for lid, r in of_type("AWS::ApiGatewayV2::Integration").items():
+        props = resolver.resolve(r.get("Properties") or {})
+        uri = str(props.get("IntegrationUri", ""))
+        if props.get("IntegrationType") not in ("AWS_PROXY", None):
+            warnings.append(f"{lid}: integration type {props.get('IntegrationType')} is not served; only AWS_PROXY")
+            continue
+        integrations[str(resolver.ref(lid))] = _function_from_arn(uri, by_arn, f"{lid}.IntegrationUri")
+
+    authorizers: dict[str, AuthorizerSpec] = {}
+    for lid, r in of_type("AWS::ApiGatewayV2::Authorizer").items():
+        props = resolver.resolve(r.get("Properties") or {})
+        if props.get("AuthorizerType") != "REQUEST":
+            raise TemplateError(f"{lid}: only REQUEST authorizers exist for WebSocket APIs")
+        sources = props.get("IdentitySource") or []
+        if isinstance(sources, str):
+            sources = [s.strip() for s in sources.split(",") if s.strip()]
+        authorizer_id = str(resolver.ref(lid))
+        authorizers[authorizer_id] = AuthorizerSpec(
+            logical_id=lid,
+            authorizer_id=authorizer_id,
+            function_id=_function_from_arn(str(props.get("AuthorizerUri", "")), by_arn, f"{lid}.AuthorizerUri"),
+            identity_sources=[str(s) for s in sources],
+            authorizer_type="REQUEST",
+        )
+
+    route_responses = {
+        str(resolver.resolve((r.get("Properties") or {}).get("RouteId")))
+        for r in of_type("AWS::ApiGatewayV2::RouteResponse").values()
+    }
+    routes: dict[str, WebSocketRouteSpec] = {}
+    for lid, r in of_type("AWS::ApiGatewayV2::Route").items():
+        props = resolver.resolve(r.get("Properties") or {})
+        route_key = str(props.get("RouteKey"))
+        target = str(props.get("Target", ""))
+        integration_id = target.split("/", 1)[1] if target.startswith("integrations/") else ""
+        if integration_id not in integrations:
+            warnings.append(f"{lid} ({route_key}): target {target!r} is not a Lambda proxy integration; not served")
+            continue
+        authorizer = None
+        if props.get("AuthorizationType") == "CUSTOM":
+            authorizer_id = str(props.get("AuthorizerId", ""))
+            if authorizer_id not in authorizers:
+                raise TemplateError(f"{lid}: AuthorizerId does not name an authorizer of {api_lid}")
+            authorizer = authorizers[authorizer_id]
+        elif props.get("AuthorizationType") not in (None, "NONE"):
+            warnings.append(f"{lid}: AuthorizationType {props.get('AuthorizationType')} is not enforced locally")
+        routes[route_key] = WebSocketRouteSpec(
+            route_key=route_key,
+            function_id=integrations[integration_id],
+            authorizer=authorizer,
+            has_route_response=str(resolver.ref(lid)) in route_responses,
+        )
+
+    return WebSocketApiSpec(
+        logical_id=api_lid,
+        api_id=api_id,
+        route_selection_expression=str(api_props.get("RouteSelectionExpression", "$request.body.action")),
+        stage=stage,
+        routes=routes,
+    )
+
+
+def _read_http_routes(
+    resolver: Resolver, resources: dict[str, dict[str, Any]], warnings: list[str]
+) -> tuple[list[HttpRouteSpec], dict[str, str]]:
+    routes: list[HttpRouteSpec] = []
+    api_ids: dict[str, str] = {}
+    for lid, r in resources.items():
+        if r.get("Type") == "AWS::Serverless::HttpApi":
+            api_ids[lid] = str(resolver.ref(lid))
+    for lid, r in resources.items():
+        if r.get("Type") != "AWS::Serverless::Function":
+            continue
+        events = (r.get("Properties") or {}).get("Events") or {}
+        for event_name, event in events.items():
+            etype = event.get("Type")
+            if etype == "Api":
+                warnings.append(f"{lid}.{event_name}: REST API (Type: Api) events are not served locally")
+                continue
+            if etype != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            api_ref = props.get("ApiId")
+            if api_ref is None:
+                api_lid = _IMPLICIT_HTTP_API
+                api_ids.setdefault(api_lid, str(resolver.ref(api_lid)))
+            elif isinstance(api_ref, dict) and "Ref" in api_ref:
+                api_lid = api_ref["Ref"]
+            else:
+                raise TemplateError(f"{lid}.{event_name}: ApiId must be a !Ref to an HttpApi")
+            path = props.get("Path")
+            method = props.get("Method")
+            if path is None and method is None:
+                path, method = "$default", "ANY"
+            routes.append(
+                HttpRouteSpec(
+                    api_logical_id=api_lid,
+                    method=str(resolver.resolve(method)).upper().replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
+                    path=str(resolver.resolve(path)),
+                    function_id=lid,
+                )
+            )
+    if len({r.api_logical_id for r in routes}) > 1:
+        warnings.append("several HTTP APIs: their routes are all served on the same port")
+    return routes, api_ids
+
+
+# ---------------------------------------------------------------------------- URL rewriting
+
+
+def rewrite_urls(value: str, *, websocket_api_id: str | None, http_api_ids: list[str], base: str, ws_base: str) -> str:
+    """Point execute-api URLs of this stack's APIs at the local gateway.
+
+    ``wss://<wsApiId>.execute-api.<region>.amazonaws.com`` becomes ``ws_base``,
+    ``https://<wsApiId>.execute-api...`` (the management API) and ``https://<httpApiId>.execute-api...``
+    become ``base``; the path after the host is kept.
+    """
+    ids = [i for i in [websocket_api_id, *http_api_ids] if i]
+    if not ids:
+        return value
+    pattern = re.compile(
+        r"\b(wss|https)://(" + "|".join(map(re.escape, ids)) + r")\.execute-api\.[a-z0-9-]+\.amazonaws\.com"
+    )
+
+    def replace(match: re.Match[str]) -> str:
+        return ws_base if match.group(1) == "wss" else base
+
+    return pattern.sub(replace, value)

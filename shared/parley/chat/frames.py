@@ -1,0 +1,123 @@
+"""Inbound WebSocket frames: parsed into typed commands, dispatched to the chat services.
+
+A frame is a JSON object routed on ``action``. Parsing never trusts a field for identity: the caller
+comes from the authorizer context, never from the frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from parley.chat import service
+from parley.chat.service import Caller, Ports
+from parley.errors import ChatError, ErrorCode, InvalidRequest
+from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text
+
+ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping")
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    room: str
+    text: str
+    client_msg_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    room: str
+    is_typing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    room: str
+    before: str | None
+    after: str | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+Command = Join | Leave | SendMessage | Typing | History | Ping
+
+
+def action_of(body: str | None) -> str | None:
+    """The frame's action if it can be read, for error replies; never raises."""
+    try:
+        data = json.loads(body or "")
+    except (ValueError, RecursionError):
+        return None
+    action = data.get("action") if isinstance(data, dict) else None
+    return action if isinstance(action, str) and len(action) <= 64 else None
+
+
+def parse(body: str | None) -> Command:
+    if body is None or not body.strip():
+        raise ChatError(ErrorCode.INVALID_JSON, "the frame is empty; send a JSON object with an 'action'")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ChatError(ErrorCode.INVALID_JSON, "the frame is not valid JSON; send a JSON object") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the frame must be a JSON object with an 'action'")
+    action = data.get("action")
+    if action not in ACTIONS:
+        expected = ", ".join(ACTIONS)
+        if action is None:
+            raise ChatError(ErrorCode.UNKNOWN_ACTION, f"the frame has no 'action'; expected one of: {expected}")
+        raise ChatError(ErrorCode.UNKNOWN_ACTION, f"unknown action; expected one of: {expected}")
+    if action == "ping":
+        return Ping()
+    room = valid_room(data.get("room"))
+    if action == "join":
+        return Join(room)
+    if action == "leave":
+        return Leave(room)
+    if action == "sendMessage":
+        return SendMessage(room, valid_text(data.get("text")), valid_client_msg_id(data.get("clientMsgId")))
+    if action == "typing":
+        is_typing = data.get("isTyping")
+        if not isinstance(is_typing, bool):
+            raise InvalidRequest("'isTyping' must be true or false")
+        return Typing(room, is_typing)
+    before = valid_cursor("before", data.get("before"))
+    after = valid_cursor("after", data.get("after"))
+    return History(room, before, after, valid_limit(data.get("limit")))
+
+
+def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
+    match command:
+        case Ping():
+            service.ping(ports, caller=caller)
+        case Join(room):
+            service.join(ports, caller=caller, room=room)
+        case Leave(room):
+            service.leave(ports, caller=caller, room=room)
+        case SendMessage(room, text, client_msg_id):
+            service.send_message(ports, caller=caller, room=room, text=text, client_msg_id=client_msg_id)
+        case Typing(room, is_typing):
+            service.typing(ports, caller=caller, room=room, is_typing=is_typing)
+        case History(room, before, after, limit):
+            service.send_history(ports, caller=caller, room=room, before=before, after=after, limit=limit)
+
+
+def error_frame(code: ErrorCode, message: str, action: str | None = None) -> dict:
+    frame = {"type": "error", "code": code.value, "message": message}
+    if action is not None:
+        frame["action"] = action
+    return frame

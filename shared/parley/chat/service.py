@@ -1,0 +1,241 @@
+"""Chat services: join, leave, send, typing, history, presence. Written against ports only.
+
+Every reply goes out through the broadcaster (API Gateway ignores a WebSocket route's return value
+unless the route has a route response, and Parley's routes have none).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from parley.errors import InvalidRequest, NotInRoom
+from parley.model import (
+    MAX_ROOMS_PER_CONNECTION,
+    Connection,
+    HistoryPage,
+    Message,
+    UserRef,
+    new_message_id,
+    utcnow,
+)
+from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore
+
+log = logging.getLogger("parley.chat")
+
+# API Gateway closes every WebSocket connection after 2 hours; a record older than that is stale even if
+# its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
+CONNECTION_TTL = timedelta(hours=2, minutes=1)
+MAX_PURGE = 1000  # stale connections one invocation cleans up at most
+
+
+def _no_metric(name: str, value: float) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    connections: ConnectionStore
+    messages: MessageStore
+    broadcaster: Broadcaster
+    clock: Callable[[], datetime] = utcnow
+    metric: Callable[[str, float], None] = _no_metric
+    connection_ttl: timedelta = CONNECTION_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the frame: the connection and the user the authorizer (or the stored connection) vouches for."""
+
+    connection_id: str
+    user: UserRef
+    connected_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Purge:
+    pending: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+
+# ---------------------------------------------------------------- connection lifecycle
+def connect(ports: Ports, *, caller: Caller) -> None:
+    connected_at = caller.connected_at or ports.clock()
+    ports.connections.add(
+        connection=Connection(
+            id=caller.connection_id,
+            user=caller.user,
+            rooms=(),
+            connected_at=connected_at,
+            expires_at=connected_at + ports.connection_ttl,
+        )
+    )
+
+
+def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
+    """Forget the connection and tell each of its rooms when its user is no longer present there."""
+    removed = ports.connections.remove(connection_id=connection_id)
+    if removed is not None:
+        _announce_gone(ports, removed, removed.rooms)
+    return removed
+
+
+# ---------------------------------------------------------------- rooms and presence
+def online_users(connections: Iterable[Connection]) -> list[UserRef]:
+    users = {c.user.id: c.user for c in connections}
+    return sorted(users.values(), key=lambda u: (u.username.lower(), u.id))
+
+
+def presence(ports: Ports, *, room: str) -> list[UserRef]:
+    return online_users(_live(ports, room))
+
+
+def join(ports: Ports, *, caller: Caller, room: str) -> None:
+    now = ports.clock()
+    connected_at = caller.connected_at or now
+    record = Connection(
+        id=caller.connection_id,
+        user=caller.user,
+        connected_at=connected_at,
+        expires_at=connected_at + ports.connection_ttl,
+    )
+    before = ports.connections.join(connection=record, room=room)
+    rooms_before = before.rooms if before else ()
+    if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
+        ports.connections.leave(connection_id=caller.connection_id, room=room)
+        raise InvalidRequest(f"a connection may join at most {MAX_ROOMS_PER_CONNECTION} rooms; leave one first")
+    members = _live(ports, room)
+    if not any(c.id == caller.connection_id for c in members):  # expired or raced away: count the caller in
+        members.append(record)
+    _send(ports, [caller.connection_id], {"type": "joined", "room": room, "users": _users_json(members)})
+    already_present = room in rooms_before or any(
+        c.user.id == caller.user.id and c.id != caller.connection_id for c in members
+    )
+    if not already_present:
+        others = [c.id for c in members if c.id != caller.connection_id]
+        _send(ports, others, _presence_frame(room, caller.user, "online"))
+
+
+def leave(ports: Ports, *, caller: Caller, room: str) -> None:
+    before = ports.connections.leave(connection_id=caller.connection_id, room=room)
+    _send(ports, [caller.connection_id], {"type": "left", "room": room})
+    if before is not None and room in before.rooms:
+        _announce_gone(ports, before, (room,))
+
+
+# ---------------------------------------------------------------- messages
+def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
+    _require_member(ports, caller, room)
+    now = ports.clock()
+    message = Message(
+        id=new_message_id(now),
+        room=room,
+        text=text,
+        user=caller.user,
+        created_at=now,
+        client_msg_id=client_msg_id,
+    )
+    stored = ports.messages.insert(message=message)  # stored first: nothing is broadcast that is not saved
+    frame = {"type": "message", "message": stored.to_json()}
+    if stored.id != message.id:  # a retry of a message already stored: only the sender hears it again
+        ports.metric("DuplicateSends", 1)
+        _send(ports, [caller.connection_id], frame)
+        return stored
+    recipients = [c.id for c in _live(ports, room)]
+    if caller.connection_id not in recipients:
+        recipients.append(caller.connection_id)
+    report = _send(ports, recipients, frame)
+    ports.metric("MessagesSent", 1)
+    ports.metric("Recipients", report.delivered)
+    return stored
+
+
+def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
+    _require_member(ports, caller, room)
+    others = [c.id for c in _live(ports, room) if c.user.id != caller.user.id]
+    _send(ports, others, {"type": "typing", "room": room, "user": caller.user.to_json(), "isTyping": is_typing})
+
+
+def history(ports: Ports, *, room: str, before: str | None, after: str | None, limit: int) -> HistoryPage:
+    return ports.messages.page(room=room, before=before, after=after, limit=limit)
+
+
+def send_history(
+    ports: Ports, *, caller: Caller, room: str, before: str | None, after: str | None, limit: int
+) -> None:
+    page = history(ports, room=room, before=before, after=after, limit=limit)
+    _send(ports, [caller.connection_id], {"type": "history", **page.to_json()})
+
+
+def ping(ports: Ports, *, caller: Caller) -> None:
+    _send(ports, [caller.connection_id], {"type": "pong"})
+
+
+def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
+    """Send one frame (an error, say) to one connection alone."""
+    _send(ports, [connection_id], frame)
+
+
+# ---------------------------------------------------------------- helpers
+def _require_member(ports: Ports, caller: Caller, room: str) -> Connection:
+    connection = ports.connections.get(connection_id=caller.connection_id)
+    if connection is None or room not in connection.rooms:
+        raise NotInRoom(room)
+    return connection
+
+
+def _live(ports: Ports, room: str) -> list[Connection]:
+    now = ports.clock()
+    return [c for c in ports.connections.in_room(room=room) if c.expires_at is None or _aware(c.expires_at) > now]
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _users_json(connections: Iterable[Connection]) -> list[dict]:
+    return [u.to_json() for u in online_users(connections)]
+
+
+def _presence_frame(room: str, user: UserRef, status: str) -> dict:
+    return {"type": "presence", "room": room, "user": user.to_json(), "status": status}
+
+
+def _send(ports: Ports, connection_ids: Sequence[str], payload: dict, purge: _Purge | None = None) -> DeliveryReport:
+    """Broadcast, then clean up every connection API Gateway said is gone (410), announcing who went offline."""
+    if not connection_ids:
+        return DeliveryReport()
+    report = ports.broadcaster.send(connection_ids=connection_ids, payload=payload)
+    if report.failed:
+        ports.metric("DeliveryFailures", len(report.failed))
+    if report.gone:
+        own = purge is None
+        purge = purge or _Purge()
+        purge.pending.extend(g for g in report.gone if g not in purge.seen)
+        if own:
+            _drain(ports, purge)
+    return report
+
+
+def _drain(ports: Ports, purge: _Purge) -> None:
+    while purge.pending and len(purge.seen) < MAX_PURGE:
+        connection_id = purge.pending.pop()
+        if connection_id in purge.seen:
+            continue
+        purge.seen.add(connection_id)
+        removed = ports.connections.remove(connection_id=connection_id)
+        if removed is None:
+            continue
+        ports.metric("StaleConnectionsPurged", 1)
+        log.info("purged stale connection", extra={"connection_id": connection_id})
+        _announce_gone(ports, removed, removed.rooms, purge)
+
+
+def _announce_gone(ports: Ports, gone: Connection, rooms: Iterable[str], purge: _Purge | None = None) -> None:
+    for room in rooms:
+        members = [c for c in _live(ports, room) if c.id != gone.id]
+        if any(c.user.id == gone.user.id for c in members):
+            continue  # another of the user's connections is still in the room
+        _send(ports, [c.id for c in members], _presence_frame(room, gone.user, "offline"), purge)

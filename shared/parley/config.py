@@ -1,0 +1,94 @@
+"""One settings object, built from the environment once per container."""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from parley.errors import ConfigurationError
+
+PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "dev", "test", "placeholder"}
+MIN_SECRET_BYTES = 32
+# Local mode without JWT_SECRET: one random key per process (the local gateway runs every function in
+# one process, so the auth function and the authorizer agree on it).
+_LOCAL_SECRET = _secrets.token_urlsafe(48)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    env: str = "aws"
+    mongodb_uri: str = ""
+    mongodb_db: str = "parley"
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_secret_arn: str | None = None
+    jwt_issuer: str = "parley"
+    token_ttl_seconds: int = 12 * 3600
+    management_api_endpoint: str | None = None
+    websocket_url: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    broadcast_concurrency: int = 64
+    metrics_namespace: str = "Parley"
+
+    @property
+    def local(self) -> bool:
+        return self.env == "local"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        mode = env.get("PARLEY_ENV", "aws").strip().lower() or "aws"
+        if mode not in ("aws", "local"):
+            raise ConfigurationError(f"PARLEY_ENV must be 'aws' or 'local', got {mode!r}")
+        local = mode == "local"
+        uri = env.get("MONGODB_URI", "").strip() or ("mongomock://localhost" if local else "")
+        if not uri:
+            raise ConfigurationError("MONGODB_URI is required (a mongodb:// or mongodb+srv:// URI)")
+        if uri.startswith("mongomock://") and not local:
+            raise ConfigurationError("the in-memory mongomock:// database is for PARLEY_ENV=local only")
+        if not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
+            raise ConfigurationError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+        secret = env.get("JWT_SECRET") or None
+        arn = env.get("JWT_SECRET_ARN") or None
+        if secret is not None:
+            _check_secret(secret, local=local)
+        elif local:
+            secret = _LOCAL_SECRET
+        return cls(
+            env=mode,
+            mongodb_uri=uri,
+            mongodb_db=env.get("MONGODB_DB", "parley") or "parley",
+            jwt_secret=secret,
+            jwt_secret_arn=arn,
+            jwt_issuer=env.get("JWT_ISSUER", "parley") or "parley",
+            token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 12 * 3600, low=60, high=30 * 86400),
+            management_api_endpoint=env.get("MANAGEMENT_API_ENDPOINT") or None,
+            websocket_url=env.get("WEBSOCKET_URL") or None,
+            allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            broadcast_concurrency=_int(env, "BROADCAST_CONCURRENCY", 64, low=1, high=512),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
+        )
+
+
+def _check_secret(secret: str, *, local: bool) -> None:
+    if local:
+        return
+    if secret.strip().lower() in PLACEHOLDERS or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"JWT_SECRET must be a random value of at least {MIN_SECRET_BYTES} bytes outside local mode "
+            "(the stack generates one in Secrets Manager: leave JWT_SECRET unset and set JWT_SECRET_ARN)"
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,52 @@
+"""The errors the chat reports to clients: a tiny exception with a stable ``code`` and a human ``reason``."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_ACTION = "unknown_action"
+    INVALID_REQUEST = "invalid_request"
+    NOT_IN_ROOM = "not_in_room"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ChatError(Exception):
+    """A request the chat refuses; ``reason`` is safe to show the client (never echoes message text)."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(f"{code.value}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class InvalidRequest(ChatError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(ErrorCode.INVALID_REQUEST, reason)
+
+
+class NotInRoom(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(ErrorCode.NOT_IN_ROOM, f"join room '{room}' before using it")
+
+
+class UsernameTaken(Exception):
+    """Sign-up with a name that already exists (compared case-insensitively)."""
+
+
+class AuthenticationFailed(Exception):
+    """Wrong user name or password: deliberately the same error for both."""
+
+
+class InvalidToken(Exception):
+    """A JWT that is missing, malformed, wrongly signed, expired or lacks a required claim."""
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable deployment (for example a placeholder secret in AWS)."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The database could not be reached in time."""

@@ -1,0 +1,163 @@
+"""Plain data of the chat and the rules for what is valid. No I/O here."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from parley.errors import InvalidRequest
+
+ROOM_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}\Z")
+MESSAGE_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
+LOBBY = "general"
+MAX_TEXT = 4000
+MAX_CLIENT_MSG_ID = 64
+MAX_HISTORY_LIMIT = 100
+DEFAULT_HISTORY_LIMIT = 50
+MAX_ROOMS_PER_CONNECTION = 50
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    id: str
+    username: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "username": self.username}
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: str
+    user: UserRef
+    rooms: tuple[str, ...] = ()
+    connected_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    room: str
+    text: str
+    user: UserRef
+    created_at: datetime
+    client_msg_id: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "room": self.room,
+            "text": self.text,
+            "user": self.user.to_json(),
+            "clientMsgId": self.client_msg_id,
+            "createdAt": iso_ms(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    room: str
+    messages: list[Message] = field(default_factory=list)
+    has_more: bool = False
+
+    def to_json(self) -> dict:
+        return {"room": self.room, "messages": [m.to_json() for m in self.messages], "hasMore": self.has_more}
+
+
+def utcnow() -> datetime:
+    """Now in UTC, truncated to milliseconds (what BSON dates keep), so stored and sent times agree."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso_ms(when: datetime) -> str:
+    if when.tzinfo is None:  # BSON dates come back naive (UTC) unless tz_aware
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_message_id(created_at: datetime) -> str:
+    """24 hex digits: 12 of the creation time in ms, 12 random.
+
+    Sorting ids therefore sorts by ``createdAt`` first and breaks ties by the random part, which is the
+    total order history and live delivery share; a page cursor is just an id comparison.
+    """
+    ms = int(created_at.timestamp() * 1000)
+    return f"{ms:012x}{secrets.token_hex(6)}"
+
+
+# ---------------------------------------------------------------- validation (errors say what was expected)
+def _describe(value: object) -> str:
+    return "null" if value is None else type(value).__name__.replace("str", "string").replace("dict", "object")
+
+
+def valid_room(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'room' must be a string, got {_describe(value)}")
+    if not ROOM_RE.match(value):
+        raise InvalidRequest(
+            "'room' must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def valid_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'text' must be a string, got {_describe(value)}")
+    text = value.strip()
+    _require_utf8("text", text)
+    if not text:
+        raise InvalidRequest("'text' must not be empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidRequest(f"'text' must be at most {MAX_TEXT} characters, got {len(text)}")
+    return text
+
+
+def valid_client_msg_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not (1 <= len(value) <= MAX_CLIENT_MSG_ID):
+        raise InvalidRequest(f"'clientMsgId' must be a string of 1-{MAX_CLIENT_MSG_ID} characters or absent")
+    _require_utf8("clientMsgId", value)
+    return value
+
+
+def _require_utf8(name: str, value: str) -> None:
+    """JSON allows lone surrogates (\\ud800) that no UTF-8 store can keep: refuse them up front."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"'{name}' must be valid Unicode text (no lone surrogates)") from None
+
+
+def valid_cursor(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MESSAGE_ID_RE.match(value):
+        raise InvalidRequest(f"'{name}' must be a message id (24 hex digits) or absent")
+    return value
+
+
+def valid_limit(value: object) -> int:
+    if value is None:
+        return DEFAULT_HISTORY_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value <= MAX_HISTORY_LIMIT):
+        raise InvalidRequest(f"'limit' must be an integer from 1 to {MAX_HISTORY_LIMIT}")
+    return value
+
+
+def valid_username(value: object) -> str:
+    if not isinstance(value, str) or not USERNAME_RE.match(value):
+        raise InvalidRequest("username must be 3-32 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
+    return value
+
+
+def valid_password(value: object) -> str:
+    if not isinstance(value, str) or not (PASSWORD_MIN <= len(value) <= PASSWORD_MAX):
+        raise InvalidRequest(f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+    return value

@@ -1,0 +1,75 @@
+"""The small interfaces the chat services are written against. Adapters implement them; tests swap them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from parley.model import Connection, HistoryPage, Message, UserRef
+
+
+class ConnectionStore(Protocol):
+    def add(self, *, connection: Connection) -> None: ...
+
+    def get(self, *, connection_id: str) -> Connection | None: ...
+
+    def join(self, *, connection: Connection, room: str) -> Connection | None:
+        """Add ``room`` to the connection (creating the record from ``connection`` if it is missing).
+
+        Returns the record as it was *before* the change (None if it did not exist)."""
+
+    def leave(self, *, connection_id: str, room: str) -> Connection | None:
+        """Remove ``room``; returns the record as it was before (None if there was none)."""
+
+    def remove(self, *, connection_id: str) -> Connection | None:
+        """Delete the connection; returns what was deleted (None if it was already gone)."""
+
+    def in_room(self, *, room: str) -> list[Connection]:
+        """Every stored connection that joined ``room`` (an indexed query on the room)."""
+
+
+class MessageStore(Protocol):
+    def insert(self, *, message: Message) -> Message:
+        """Store ``message``; if the user already stored one with the same ``client_msg_id``, store
+        nothing and return that earlier message instead."""
+
+    def page(
+        self, *, room: str, before: str | None = None, after: str | None = None, limit: int
+    ) -> HistoryPage: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    id: str
+    username: str
+    password_hash: str
+    created_at: datetime
+
+    @property
+    def ref(self) -> UserRef:
+        return UserRef(id=self.id, username=self.username)
+
+
+class UserStore(Protocol):
+    def create(self, *, username: str, password_hash: str) -> StoredUser:
+        """Raises ``UsernameTaken`` when the name exists in any letter case."""
+
+    def by_username(self, *, username: str) -> StoredUser | None: ...
+
+    def by_id(self, *, user_id: str) -> StoredUser | None: ...
+
+    def update_password_hash(self, *, user_id: str, password_hash: str) -> None: ...
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    delivered: int = 0
+    gone: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class Broadcaster(Protocol):
+    def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+        """Deliver one JSON payload to every connection; never raises for one recipient's failure."""

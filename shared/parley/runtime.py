@@ -1,0 +1,48 @@
+"""Wiring: adapters built once per container (module scope of a handler) and the ports per invocation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from parley.adapters import apigw, mongo
+from parley.chat.service import Caller, Ports
+from parley.config import Settings
+from parley.events import WebSocketEvent
+
+
+@dataclass(frozen=True)
+class ChatRuntime:
+    settings: Settings
+    connections: mongo.MongoConnectionStore
+    messages: mongo.MongoMessageStore
+    db: object
+    pool: ThreadPoolExecutor
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChatRuntime:
+        db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
+        return cls(
+            settings=settings,
+            connections=mongo.MongoConnectionStore(db),
+            messages=mongo.MongoMessageStore(db),
+            db=db,
+            pool=ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="broadcast"),
+        )
+
+    def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
+        mongo.ensure_indexes_once(self.db)
+        endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
+        client = apigw.management_client(endpoint, pool_size=self.settings.broadcast_concurrency)
+        broadcaster = apigw.ManagementApiBroadcaster(client, pool=self.pool)
+        return Ports(connections=self.connections, messages=self.messages, broadcaster=broadcaster, metric=metric)
+
+    def caller(self, event: WebSocketEvent) -> Caller | None:
+        """Identity from the authorizer context, else from the stored connection; never from the frame."""
+        if event.caller is not None:
+            return event.caller
+        stored = self.connections.get(connection_id=event.connection_id)
+        if stored is None:
+            return None
+        return Caller(event.connection_id, stored.user, stored.connected_at)
