@@ -1,0 +1,59 @@
+# Parley: `make run` starts the whole stack locally, `make test` checks everything.
+# Both set themselves up on a fresh machine; a second run reinstalls nothing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3.13 || command -v python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 3000
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint unit bench clean build deploy
+
+help:
+	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
+	@echo "make test   set up, lint the template and run every test"
+	@echo "make lint   cfn-lint and sam validate --lint on template.yaml"
+	@echo "make bench  run the benchmarks"
+	@echo "make build  sam build (needs the runtime's python on PATH)"
+
+# The app's virtual environment; rebuilt only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# SAM CLI lives in its own environment: it pins boto3 and click to versions that would downgrade the app's.
+$(SAM_VENV)/.installed:
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli>=1.120'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint unit
+
+run: $(VENV)/.installed
+	$(BIN)/parley-local --host $(HOST) --port $(PORT)
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+build: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
+
+deploy: build
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
