@@ -405,6 +405,12 @@ def read_stack(
     base_dir = template_path.parent
     template = load_template(template_path)
     resolver = Resolver(template, parameter_overrides, stack_name=stack_name)
+    # resources whose Condition is false do not exist
+    resolver.resources = {
+        lid: r
+        for lid, r in resolver.resources.items()
+        if not isinstance(r, dict) or "Condition" not in r or resolver.condition(str(r["Condition"]))
+    }
     resources = resolver.resources
     warnings: list[str] = []
     function_globals = ((template.get("Globals") or {}).get("Function")) or {}

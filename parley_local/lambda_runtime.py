@@ -1,0 +1,278 @@
+"""Run Lambda handlers of a template in this process, the way the Python Lambda runtime would.
+
+Handlers are imported by file path from their CodeUri under unique module names (several functions
+may each have an ``app.py``), with the function's directory and its layers on ``sys.path`` while the
+module is imported. Invocations run in a thread pool, so a slow handler stalls no one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .template import ACCOUNT_ID, REGION, FunctionSpec
+
+log = logging.getLogger("parley_local.lambda")
+
+# Per-function variables Lambda sets; they cannot differ per function in one process, so they are not
+# reported as conflicts (each function's LambdaContext still carries its own name, memory and ARN).
+PER_FUNCTION_VARS = frozenset(
+    {
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+        "AWS_EXECUTION_ENV",
+    }
+)
+
+
+class HandlerLoadError(Exception):
+    """A handler could not be imported (bad Handler, missing file, or the module raised on import)."""
+
+
+class InvocationError(Exception):
+    """An invocation failed the way Lambda reports it: errorType and errorMessage."""
+
+    def __init__(self, error_type: str, error_message: str) -> None:
+        super().__init__(f"{error_type}: {error_message}")
+        self.error_type = error_type
+        self.error_message = error_message
+
+
+def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, str]:
+    """The variables the Lambda service sets for a function (SAM local sets the same fakes)."""
+    return {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout)),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]local",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "_HANDLER": spec.handler,
+        "LAMBDA_TASK_ROOT": str(spec.code_uri),
+        "AWS_SAM_LOCAL": "true",
+        # fake credentials so boto3 signs its requests (the local endpoints accept any signature)
+        "AWS_ACCESS_KEY_ID": "AKIALOCALGATEWAY0000",
+        "AWS_SECRET_ACCESS_KEY": "local-gateway-fake-secret-key",
+        "AWS_SESSION_TOKEN": "local-gateway-fake-session-token",
+    }
+
+
+class LambdaContext:
+    """The context object of the Python Lambda runtime (same attribute names and types)."""
+
+    def __init__(self, spec: FunctionSpec, request_id: str | None = None) -> None:
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.function_name = spec.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        # the real runtime passes the environment variable through: a string
+        self.memory_limit_in_mb = str(spec.memory_size)
+        self.log_group_name = f"/aws/lambda/{spec.function_name}"
+        self.log_stream_name = "local/[$LATEST]local"
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LoadedFunction:
+    spec: FunctionSpec
+    handler: Callable[[dict[str, Any], LambdaContext], Any]
+    module: ModuleType
+
+
+def _module_file(spec: FunctionSpec) -> tuple[Path, str]:
+    module_path, sep, attribute = spec.handler.rpartition(".")
+    if not sep or not module_path or not attribute:
+        raise HandlerLoadError(f"{spec.logical_id}: Handler {spec.handler!r} is not <module>.<function>")
+    relative = Path(*module_path.replace("/", ".").split("."))
+    for candidate in (spec.code_uri / relative.with_suffix(".py"), spec.code_uri / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate, attribute
+    raise HandlerLoadError(
+        f"{spec.logical_id}: Handler {spec.handler!r} needs {spec.code_uri / relative.with_suffix('.py')}, "
+        "which does not exist"
+    )
+
+
+_OWN_DIR = Path(__file__).resolve().parent
+
+
+def _modules_under(directories: list[Path]) -> dict[str, ModuleType]:
+    """Modules imported from these directories (never the gateway's own, nor installed packages)."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or name == "__main__":
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(_OWN_DIR) or "site-packages" in path.parts:
+            continue
+        if any(path.is_relative_to(d) for d in directories):
+            found[name] = module
+    return found
+
+
+class FunctionHost:
+    """Imports a stack's handlers and invokes them off the event loop."""
+
+    def __init__(self, functions: dict[str, FunctionSpec], *, max_workers: int = 32, instance: str = "0") -> None:
+        self.specs = functions
+        self.loaded: dict[str, LoadedFunction] = {}
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self._instance = instance
+        self._stashed: dict[str, ModuleType] = {}
+        self._code_dirs = sorted({s.code_uri for s in functions.values()} | {d for s in functions.values() for d in s.layers})
+        self._added_paths: list[str] = []
+
+    # -- loading (the cold start of every function, all at once)
+    def load_all(self, before_each: Callable[[FunctionSpec], None] | None = None) -> None:
+        """Import every handler; a previous import of the same code is set aside first, so this is a cold start.
+
+        ``before_each(spec)`` runs before each function's module is imported (to set its environment).
+        """
+        self._stashed = _modules_under(self._code_dirs)
+        for name in self._stashed:
+            del sys.modules[name]
+        # layers are on sys.path for the whole run, as /opt/python is in Lambda
+        for layer in sorted({d for s in self.specs.values() for d in s.layers}):
+            if str(layer) not in sys.path:
+                sys.path.append(str(layer))
+                self._added_paths.append(str(layer))
+        for logical_id, spec in self.specs.items():
+            if before_each is not None:
+                before_each(spec)
+            self.loaded[logical_id] = self._load(spec)
+
+    def _load(self, spec: FunctionSpec) -> LoadedFunction:
+        file, attribute = _module_file(spec)
+        module_name = f"_lambda_{self._instance}_{spec.logical_id}_{file.stem}"
+        code_dir = str(spec.code_uri)
+        # Sibling modules of another function's directory (same plain name) must not be reused.
+        shadowed = {
+            name: module
+            for name, module in _modules_under([d for d in self._code_dirs if d != spec.code_uri and d not in spec.layers]).items()
+            if "." not in name and (spec.code_uri / f"{name}.py").exists()
+        }
+        for name in shadowed:
+            del sys.modules[name]
+        sys.path.insert(0, code_dir)
+        try:
+            module_spec = importlib.util.spec_from_file_location(module_name, file)
+            if module_spec is None or module_spec.loader is None:
+                raise HandlerLoadError(f"{spec.logical_id}: cannot import {file}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except Exception as exc:
+                del sys.modules[module_name]
+                raise HandlerLoadError(
+                    f"{spec.logical_id}: importing {file} failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        finally:
+            sys.path.remove(code_dir)
+            sys.modules.update({k: v for k, v in shadowed.items() if k not in sys.modules})
+        handler = getattr(module, attribute, None)
+        if not callable(handler):
+            raise HandlerLoadError(f"{spec.logical_id}: {file} has no callable {attribute!r}")
+        return LoadedFunction(spec=spec, handler=handler, module=module)
+
+    def unload(self) -> None:
+        """Forget the handlers' modules and give back whatever was imported before load_all()."""
+        for name in list(_modules_under(self._code_dirs)):
+            del sys.modules[name]
+        for name in [n for n in sys.modules if n.startswith(f"_lambda_{self._instance}_")]:
+            del sys.modules[name]
+        sys.modules.update(self._stashed)
+        for path in self._added_paths:
+            if path in sys.path:
+                sys.path.remove(path)
+        self._added_paths = []
+        self.loaded.clear()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- invoking
+    def context_for(self, logical_id: str) -> LambdaContext:
+        return LambdaContext(self.specs[logical_id])
+
+    async def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke a function with an event; raise InvocationError as Lambda would report a failure.
+
+        A handler still running when the function's Timeout passes is reported as timed out; its
+        thread cannot be killed and finishes in the background.
+        """
+        function = self.loaded[logical_id]
+        context = LambdaContext(function.spec)
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        future = loop.run_in_executor(self._executor, _call, function.handler, event, context)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(future), timeout=function.spec.timeout)
+        except TimeoutError:
+            log.warning(
+                "%s request %s: Task timed out after %.2f seconds",
+                logical_id,
+                context.aws_request_id,
+                function.spec.timeout,
+            )
+            raise InvocationError("Sandbox.Timedout", f"Task timed out after {function.spec.timeout:.2f} seconds") from None
+        finally:
+            log.debug("%s request %s: %.1f ms", logical_id, context.aws_request_id, (time.monotonic() - started) * 1000)
+        return result
+
+
+def _call(handler: Callable[..., Any], event: dict[str, Any], context: LambdaContext) -> Any:
+    try:
+        return handler(event, context)
+    except Exception as exc:
+        # Lambda logs the error with its type and message (never the event); so do we.
+        log.error(
+            "%s request %s failed: %s: %s",
+            context.function_name,
+            context.aws_request_id,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        raise InvocationError(type(exc).__name__, str(exc)) from exc
+
+
+def apply_environment(values: dict[str, str]) -> dict[str, str | None]:
+    """Set variables in os.environ; return the previous values so they can be restored."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    return previous
+
+
+def restore_environment(previous: dict[str, str | None]) -> None:
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
