@@ -272,7 +272,15 @@ class Stack:
         assert result == {"statusCode": 200}, result
         return client
 
-    def http(self, method: str, path: str, body: dict | None = None, token: str | None = None, query: str = ""):
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        token: str | None = None,
+        query: str = "",
+        authorization: str | None = None,
+    ):
         """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
         event = real_event("http-signup.json")
         event["rawPath"] = path
@@ -284,6 +292,8 @@ class Stack:
             headers["content-type"] = "application/json"
         if token:
             headers["authorization"] = f"Bearer {token}"
+        if authorization is not None:
+            headers["authorization"] = authorization
         event["headers"] = headers
         event["body"] = json.dumps(body) if body is not None else None
         reply = self.invoke("AuthFunction", event)

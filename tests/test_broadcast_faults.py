@@ -1,0 +1,81 @@
+"""The broadcaster against a real HTTP Management API that answers 410, 429 and 500."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.stub import Stubber
+
+from parley.adapters.apigw import ManagementApiBroadcaster, endpoint_from_event
+
+
+def test_gone_connection_is_deleted_and_its_user_goes_offline(stack, management_api):
+    alice, bob, carol = stack.connect("alice"), stack.connect("bob"), stack.connect("carol")
+    for c in (alice, bob, carol):
+        c.send({"action": "join", "room": "general"})
+    management_api.gone.add(bob.connection_id)  # bob vanished without a $disconnect
+    alice.send({"action": "sendMessage", "room": "general", "text": "anyone?"})
+    assert len(carol.frames("message")) == 1
+    offline = [f for f in carol.frames("presence") if f["status"] == "offline"]
+    assert offline == [
+        {"type": "presence", "room": "general", "user": {"id": "u-bob", "username": "bob"}, "status": "offline"}
+    ]
+    runtime = stack.modules["MessageFunction"].runtime
+    assert runtime.connections.get(connection_id=bob.connection_id) is None
+    alice.send({"action": "join", "room": "general"})  # a re-join lists who is really there
+    assert [u["username"] for u in alice.last("joined")["users"]] == ["alice", "carol"]
+
+
+def test_throttled_posts_are_retried_until_delivered(stack, management_api):
+    alice, bob = stack.connect("alice"), stack.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    management_api.throttle[bob.connection_id] = 2
+    alice.send({"action": "sendMessage", "room": "general", "text": "try again"})
+    assert [f["message"]["text"] for f in bob.frames("message")] == ["try again"]
+    assert management_api.throttle[bob.connection_id] == 0
+
+
+def test_one_failing_recipient_never_blocks_the_others(stack, management_api):
+    clients = [stack.connect(f"user{i}") for i in range(6)]
+    for c in clients:
+        c.send({"action": "join", "room": "general"})
+    management_api.broken.add(clients[2].connection_id)
+    management_api.throttle[clients[3].connection_id] = 99  # never recovers within the retry budget
+    clients[0].send({"action": "sendMessage", "room": "general", "text": "hello all"})
+    got = [len(c.frames("message")) for c in clients]
+    assert got == [1, 1, 0, 0, 1, 1]
+    runtime = stack.modules["MessageFunction"].runtime
+    assert runtime.connections.get(connection_id=clients[2].connection_id) is not None  # 500 is not 410
+
+
+def test_gone_is_caught_before_client_error_with_stubber():
+    client = boto3.client("apigatewaymanagementapi", endpoint_url="https://x.execute-api.us-east-1.amazonaws.com/p",
+                          region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(client) as stub, ThreadPoolExecutor(4) as pool:
+        stub.add_client_error("post_to_connection", service_error_code="GoneException", http_status_code=410)
+        stub.add_client_error("post_to_connection", service_error_code="LimitExceededException", http_status_code=429)
+        stub.add_response("post_to_connection", {})
+        report = ManagementApiBroadcaster(client, pool=pool, base_delay=0.001).send(
+            connection_ids=["gone="], payload={"type": "pong"}
+        )
+        assert report.gone == ["gone="] and report.delivered == 0
+        report = ManagementApiBroadcaster(client, pool=pool, base_delay=0.001).send(
+            connection_ids=["slow="], payload={"type": "pong"}
+        )
+        assert report.delivered == 1 and not report.failed
+        stub.assert_no_pending_responses()
+
+
+def test_endpoint_comes_from_the_event_unless_overridden(stack):
+    rc = {"domainName": "abc.execute-api.eu-west-1.amazonaws.com", "stage": "prod", "apiId": "abc"}
+    assert endpoint_from_event(rc) == "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
+    assert endpoint_from_event(rc, "http://127.0.0.1:3000/prod/") == "http://127.0.0.1:3000/prod"
+
+
+def test_ids_are_url_encoded_on_the_wire(stack, management_api):
+    alice = stack.connect("alice")
+    assert alice.connection_id.endswith("=")
+    alice.send({"action": "ping"})
+    assert alice.frames() == [{"type": "pong"}]  # the server decoded the id it was sent

@@ -1,0 +1,92 @@
+"""template.yaml is what the tests run: every route has a handler, permissions and secrets are scoped."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import function_path, load_template
+
+ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping"}
+
+
+def _resources(template, type_):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def _integration_function(template, route):
+    target = route["Properties"]["Target"]["Fn::Sub"]
+    integration_id = re.fullmatch(r"integrations/\$\{(\w+)\}", target).group(1)
+    uri = template["Resources"][integration_id]["Properties"]["IntegrationUri"]["Fn::Sub"]
+    return re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)
+
+
+def test_every_route_has_a_handler_that_exists(template):
+    routes = _resources(template, "AWS::ApiGatewayV2::Route")
+    keys = {r["Properties"]["RouteKey"] for r in routes.values()}
+    assert keys == ROUTES
+    for route in routes.values():
+        function = _integration_function(template, route)
+        assert function_path(template, function).is_file(), function
+
+
+def test_message_routes_are_the_actions_the_message_function_handles(template):
+    from parley.chat.frames import ACTIONS
+
+    custom = {r["Properties"]["RouteKey"] for r in _resources(template, "AWS::ApiGatewayV2::Route").values()}
+    assert custom - {"$connect", "$disconnect", "$default"} == set(ACTIONS)
+
+
+def test_connect_is_guarded_by_the_request_authorizer_on_the_token_query(template):
+    routes = _resources(template, "AWS::ApiGatewayV2::Route")
+    connect = next(r for r in routes.values() if r["Properties"]["RouteKey"] == "$connect")
+    assert connect["Properties"]["AuthorizationType"] == "CUSTOM"
+    authorizer = template["Resources"][connect["Properties"]["AuthorizerId"]["Ref"]]["Properties"]
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
+    api = _resources(template, "AWS::ApiGatewayV2::Api")
+    (ws,) = api.values()
+    assert ws["Properties"]["RouteSelectionExpression"] == "$request.body.action"
+    (stage,) = _resources(template, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["AutoDeploy"] is True
+    assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+
+
+def test_only_posting_functions_may_manage_connections_and_only_on_this_api(template):
+    functions = _resources(template, "AWS::Serverless::Function")
+    posting = set()
+    for name, fn in functions.items():
+        for policy in fn["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if statement["Action"] == "execute-api:ManageConnections":
+                    posting.add(name)
+                    assert "${WebSocketApi}" in statement["Resource"]["Fn::Sub"]
+    assert posting == {"MessageFunction", "DisconnectFunction"}
+
+
+def test_no_secret_in_parameters_and_the_jwt_key_is_generated(template):
+    secret = template["Resources"]["JwtSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret" and "GenerateSecretString" in secret["Properties"]
+    assert template["Parameters"]["MongoDbUri"]["NoEcho"] is True
+    for name in template["Parameters"]:
+        assert "secret" not in name.lower() and "jwt" not in name.lower()
+
+
+def test_lambda_permissions_are_scoped_to_this_api(template):
+    for perm in _resources(template, "AWS::Lambda::Permission").values():
+        assert "${WebSocketApi}" in perm["Properties"]["SourceArn"]["Fn::Sub"]
+
+
+def test_runtime_and_outputs(template):
+    assert template["Globals"]["Function"]["Runtime"] in {"python3.12", "python3.13"}
+    assert {"WebSocketUrl", "HttpApiUrl"} <= set(template["Outputs"])
+    assert template["Outputs"]["WebSocketUrl"]["Value"]["Fn::Sub"].startswith("wss://")
+
+
+def test_websocket_functions_do_not_import_fastapi(template):
+    for name in ("ConnectFunction", "DisconnectFunction", "MessageFunction", "AuthorizerFunction"):
+        source = function_path(template, name).read_text()
+        assert "fastapi" not in source and "mangum" not in source, name
+
+
+def test_loader_reads_the_file_on_disk():
+    assert load_template()["Resources"].keys()
