@@ -1,7 +1,9 @@
 # Parley: `make run` starts the whole stack locally, `make test` checks everything.
 # Both set themselves up on a fresh machine; a second run reinstalls nothing.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3.13 || command -v python3)
+# The first Python 3.11+ that really runs (a pyenv shim for a version that is not active does not).
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
@@ -20,6 +22,7 @@ help:
 
 # The app's virtual environment; rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Parley needs Python 3.11 or newer (python3.11, python3.12 or python3.13 on PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1,5 +1,7 @@
 """Toy REQUEST authorizer: token good -> Allow, bad -> Deny, boom -> Unauthorized, crash -> error."""
 
+import recorder
+
 
 def _policy(effect, resource):
     return {
@@ -9,6 +11,7 @@ def _policy(effect, resource):
 
 
 def handler(event, context):
+    recorder.record("authorize", event, context)
     token = (event.get("queryStringParameters") or {}).get("token")
     if token == "boom":
         raise Exception("Unauthorized")
