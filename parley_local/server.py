@@ -190,7 +190,7 @@ class LocalGateway:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.SockSite(self._runner, sock, shutdown_timeout=1.0)
+        site = web.SockSite(self._runner, sock)
         await site.start()
         for warning in self.warnings:
             log.warning("%s", warning)
@@ -342,9 +342,9 @@ class LocalGateway:
             await worker
             if conn.server_close is not None:
                 code, reason = conn.server_close
-            await self._run_disconnect(api, api_info, conn, code, reason)
             conn.state = "closed"
             self.connections.pop(conn.id, None)
+            await self._run_disconnect(api, api_info, conn, code, reason)
             log.info("connection %s closed (%s)", conn.id, code)
         return ws
 
@@ -429,7 +429,7 @@ class LocalGateway:
             wait = min(idle_left, life_left)
             if wait <= 0:
                 await self._close_connection(conn, *GOING_AWAY)
-                continue
+                return conn.server_close or GOING_AWAY
             try:
                 msg = await ws.receive(timeout=max(wait, 0.001))
             except TimeoutError:
