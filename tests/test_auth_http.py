@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from conftest import SECRET, LambdaContext, load_function, real_event
+from tests.support import SECRET, LambdaContext, load_function, real_event
 
 
 def signup(stack, name="alice", password="correct horse"):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import real_event  # noqa: F401 - conftest is importable under pytest's rootdir
+from tests.support import real_event  # noqa: F401 - conftest is importable under pytest's rootdir
 
 
 def _with_authorizer(event: dict, user: str = "alice") -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import function_path, load_template
+from tests.support import function_path, load_template
 
 ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping"}
 
