@@ -1,0 +1,43 @@
+"""A whole session's logs carry no token, password or message text."""
+
+from __future__ import annotations
+
+import logging
+
+from tests.support import real_event
+
+
+def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog):
+    # Everything Parley logs, at its most verbose (libraries at INFO: botocore's DEBUG dumps request bodies,
+    # which is why LOG_LEVEL only ever applies to Parley's own loggers).
+    caplog.set_level(logging.INFO)
+    for name in ("parley", "parley.chat", "parley.broadcast"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    password = "pa55word-that-must-not-leak"
+    text = "the-secret-plans-are-in-the-drawer"
+    status, body, _ = stack.http("POST", "/auth/signup", {"username": "alice", "password": password})
+    assert status == 201
+    token = body["token"]
+    stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password})
+    stack.http("POST", "/auth/login", {"username": "alice", "password": password})
+    stack.http("GET", "/auth/me", token=token)
+    event = real_event("authorizer.json")
+    event["queryStringParameters"] = {"token": token}
+    stack.invoke("AuthorizerFunction", event)
+    event["queryStringParameters"] = {"token": token + "tampered"}
+    stack.invoke("AuthorizerFunction", event)
+    alice, bob = stack.connect("alice"), stack.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    alice.send({"action": "sendMessage", "room": "general", "text": text, "clientMsgId": "c1"})
+    alice.send({"action": "sendMessage", "room": "nope", "text": text})  # refused: logged, but not its text
+    management_api.gone.add(bob.connection_id)
+    alice.send({"action": "sendMessage", "room": "general", "text": text + "-2"})
+    alice.disconnect()
+    assert bob.frames("message") and alice.frames("error")  # the session really happened
+
+    out = capsys.readouterr()
+    logs = out.out + out.err + caplog.text
+    assert "alice" in logs or "connection" in logs  # something was logged
+    for secret in (password, token, token.split(".")[2], text):
+        assert secret not in logs
