@@ -44,6 +44,25 @@ def multi_value(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str,
     return single, multi
 
 
+def trace_id(epoch_ms: int) -> str:
+    return f"Root=1-{epoch_ms // 1000:08x}-{os.urandom(12).hex()}"
+
+
+def with_proxy_headers(
+    headers: list[tuple[str, str]], *, source_ip: str, port: int, proto: str, lower: bool = False
+) -> list[tuple[str, str]]:
+    """Add the headers API Gateway's front end adds (X-Forwarded-*, X-Amzn-Trace-Id) unless the client sent them."""
+    present = {name.lower() for name, _ in headers}
+    added = [
+        ("X-Amzn-Trace-Id", trace_id(now_ms())),
+        ("X-Forwarded-For", source_ip),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", proto),
+    ]
+    extra = [((n.lower() if lower else n), v) for n, v in added if n.lower() not in present]
+    return list(headers) + extra
+
+
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     return parse_qsl(raw_query, keep_blank_values=True)
 

@@ -302,7 +302,9 @@ class LocalGateway:
             source_ip=request.remote or "127.0.0.1",
             user_agent=request.headers.get("User-Agent"),
             domain_name=request.host,
-            headers=list(request.headers.items()),
+            headers=ev.with_proxy_headers(
+                list(request.headers.items()), source_ip=request.remote or "127.0.0.1", port=self.port or 0, proto="http"
+            ),
             raw_query=request.rel_url.raw_query_string,
         )
         conn = Connection(info=info)
@@ -601,7 +603,9 @@ class LocalGateway:
             method=request.method,
             raw_path=raw_path,
             raw_query=request.rel_url.raw_query_string,
-            headers=list(request.headers.items()),
+            headers=ev.with_proxy_headers(
+                list(request.headers.items()), source_ip=request.remote or "127.0.0.1", port=self.port or 0, proto="http"
+            ),
             body=body,
             source_ip=request.remote or "127.0.0.1",
             route_key=route.route_key,

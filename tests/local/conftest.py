@@ -78,6 +78,16 @@ async def gateway(start_gateway: Callable[..., Any]) -> LocalGateway:
 
 
 @pytest.fixture
+def fixture_template() -> Path:
+    return FIXTURE_TEMPLATE
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
 def real_event() -> Callable[[str], dict[str, Any]]:
     def load(name: str) -> dict[str, Any]:
         return json.loads((EVENTS_DIR / name).read_text())
