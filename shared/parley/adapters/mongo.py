@@ -7,6 +7,7 @@ shared by every function in the process. Queries stay within what both mongomock
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import uuid
@@ -25,6 +26,13 @@ TIMEOUT_MS = 3000
 _clients: dict[str, Any] = {}
 _indexed: set[tuple[int, str]] = set()
 _lock = threading.Lock()
+# mongomock is not thread-safe (concurrent writes break its iterators); the local gateway runs handlers on
+# threads, so calls into an in-memory database take turns. A real server needs no such lock.
+_MOCK_LOCK = threading.RLock()
+
+
+def _serializer(db):
+    return _MOCK_LOCK if type(db.client).__module__.startswith("mongomock") else contextlib.nullcontext()
 
 
 def client_for(uri: str):
@@ -60,7 +68,8 @@ def ensure_indexes_once(db) -> None:
     key = (id(db.client), db.name)
     if key in _indexed:
         return
-    ensure_indexes(db)
+    with _serializer(db):
+        ensure_indexes(db)
     with _lock:
         _indexed.add(key)
 
@@ -84,7 +93,8 @@ def _guarded(cls):
         @functools.wraps(fn)
         def call(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                with args[0]._serialize:
+                    return fn(*args, **kwargs)
             except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
                 raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
 
@@ -107,6 +117,7 @@ def _aware(when: datetime | None) -> datetime | None:
 class MongoConnectionStore:
     def __init__(self, db) -> None:
         self._c = db.connections
+        self._serialize = _serializer(db)
 
     @staticmethod
     def _doc(c: Connection) -> dict:
@@ -167,6 +178,7 @@ class MongoConnectionStore:
 class MongoMessageStore:
     def __init__(self, db) -> None:
         self._c = db.messages
+        self._serialize = _serializer(db)
 
     @staticmethod
     def _from(doc: dict) -> Message:
@@ -226,6 +238,7 @@ class MongoMessageStore:
 class MongoUserStore:
     def __init__(self, db) -> None:
         self._c = db.users
+        self._serialize = _serializer(db)
 
     @staticmethod
     def _from(doc: dict | None) -> StoredUser | None:
