@@ -1,5 +1,7 @@
 """The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -80,15 +82,16 @@ UNAUTHORIZED = {401: {"model": Problem}}
 UNAVAILABLE = {503: {"model": Problem}}
 
 
-@app.middleware("http")
-async def ensure_indexes(request: Request, call_next):
-    mongo.ensure_indexes_once(db)  # a no-op after the first request of the container
-    return await call_next(request)
+def database_ready() -> None:
+    mongo.ensure_indexes_once(db)  # a no-op after the first successful call in the container
+
+
+NEEDS_DB = [Depends(database_ready)]
 
 
 @app.exception_handler(StoreUnavailable)
 async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
-    logger.warning("database unavailable", extra={"path": request.url.path})
+    logger.warning("database unavailable", extra={"path": request.url.path, "reason": str(exc)})
     return JSONResponse({"detail": "the service is temporarily unavailable; try again"}, status_code=503)
 
 
@@ -105,7 +108,7 @@ def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRe
 Authed = Annotated[UserRef, Depends(bearer_user)]
 
 
-@app.post("/auth/signup", status_code=201, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
+@app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
 def signup(body: Credentials) -> dict:
     try:
         return accounts.signup(users, issuer, username=body.username, password=body.password).to_json()
@@ -115,7 +118,7 @@ def signup(body: Credentials) -> dict:
         raise HTTPException(422, exc.reason) from None
 
 
-@app.post("/auth/login", response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.post("/auth/login", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def login(body: Credentials) -> dict:
     try:
         return accounts.login(users, issuer, username=body.username, password=body.password).to_json()
@@ -123,12 +126,12 @@ def login(body: Credentials) -> dict:
         raise HTTPException(401, "wrong username or password") from None
 
 
-@app.get("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def me(user: Authed) -> dict:
     return user.to_json()
 
 
-@app.get("/rooms/{room}/messages", response_model=HistoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def room_messages(
     room: Room,
     user: Authed,
@@ -139,7 +142,7 @@ def room_messages(
     return service.history(_ports(), room=room, before=before, after=after, limit=limit).to_json()
 
 
-@app.get("/rooms/{room}/presence", response_model=PresenceOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def room_presence(room: Room, user: Authed) -> dict:
     return {"room": room, "users": [u.to_json() for u in service.presence(_ports(), room=room)]}
 
@@ -204,4 +207,15 @@ def _ports() -> Ports:
     return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast())
 
 
-handler = Mangum(app, lifespan="off")
+_asgi = Mangum(app, lifespan="off")
+_thread_loop = threading.local()
+
+
+def handler(event: dict, context) -> dict:
+    """Mangum runs the app on the calling thread's current event loop (``asyncio.get_event_loop()``), which a
+    thread other than the main one, and since Python 3.14 the main one too, does not have: give each thread one."""
+    loop = getattr(_thread_loop, "loop", None)
+    if loop is None:
+        loop = _thread_loop.loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    return _asgi(event, context)

@@ -25,6 +25,7 @@ def handler(event: dict, context) -> dict:
         logger.warning("$connect without an authorizer context", extra={"connection_id": ws.connection_id})
         return {"statusCode": 401}
     try:
+        runtime.ready()
         service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
     except Exception:
         logger.exception("could not register the connection", extra={"connection_id": ws.connection_id})

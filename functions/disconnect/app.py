@@ -21,6 +21,7 @@ def handler(event: dict, context) -> dict:
         logger.warning("rejected a malformed event", extra={"reason": str(exc)})
         return {"statusCode": 400}
     try:
+        runtime.ready()
         service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
     except Exception:
         logger.exception("could not remove the connection", extra={"connection_id": ws.connection_id})

@@ -30,6 +30,7 @@ def handler(event: dict, context) -> dict:
     ports = runtime.ports(ws, counter(metrics))
     action = frames.action_of(ws.body)
     try:
+        runtime.ready()
         caller = runtime.caller(ws)
         if caller is None:
             raise NOT_SIGNED_IN

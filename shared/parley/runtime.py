@@ -31,8 +31,13 @@ class ChatRuntime:
             pool=ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="broadcast"),
         )
 
-    def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
+    def ready(self) -> None:
+        """Indexes exist (created on the first call in the container); raises ``StoreUnavailable`` if the
+        database cannot be reached, so call it where that error is handled."""
         mongo.ensure_indexes_once(self.db)
+
+    def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
+        """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""
         endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
         client = apigw.management_client(endpoint, pool_size=self.settings.broadcast_concurrency)
         broadcaster = apigw.ManagementApiBroadcaster(client, pool=self.pool)
