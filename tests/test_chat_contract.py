@@ -217,3 +217,26 @@ def test_error_frames_never_echo_message_text(stack):
     alice = stack.connect("alice")
     alice.send({"action": "sendMessage", "room": "general", "text": "secret words"})
     assert "secret words" not in json.dumps(alice.frames())
+
+
+def test_a_message_sent_after_another_sorts_after_it_even_if_this_clock_is_behind(stack, monkeypatch):
+    import dataclasses
+    from datetime import timedelta
+
+    from parley.model import utcnow
+
+    alice, bob = stack.connect("alice"), stack.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    alice.send({"action": "sendMessage", "room": "general", "text": "first"})
+    first = bob.last("message")["message"]
+    # the next invocation lands in a container whose clock is 5 seconds behind
+    skewed = lambda: utcnow() - timedelta(seconds=5)  # noqa: E731
+    module = stack.modules["MessageFunction"]
+    monkeypatch.setattr(module, "runtime", dataclasses.replace(module.runtime, clock=skewed))
+    bob.send({"action": "sendMessage", "room": "general", "text": "reply"})
+    reply = alice.last("message")["message"]
+    assert reply["id"] > first["id"] and reply["createdAt"] >= first["createdAt"]
+    bob.send({"action": "history", "room": "general"})
+    assert [m["text"] for m in bob.last("history")["messages"]] == ["first", "reply"]
+

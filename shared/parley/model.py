@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from parley.errors import InvalidRequest
 
@@ -89,6 +89,20 @@ def new_message_id(created_at: datetime) -> str:
     """
     ms = int(created_at.timestamp() * 1000)
     return f"{ms:012x}{secrets.token_hex(6)}"
+
+
+def id_time(message_id: str) -> datetime:
+    """The creation time (ms) that a message id begins with."""
+    return datetime.fromtimestamp(int(message_id[:12], 16) / 1000, timezone.utc)
+
+
+def not_before(now: datetime, latest_id: str | None) -> datetime:
+    """``now``, or 1 ms after the newest message when this clock is behind it (clocks of Lambda containers
+    differ a little): a message sent after another was seen always sorts after it."""
+    if latest_id is None:
+        return now
+    floor = id_time(latest_id) + timedelta(milliseconds=1)
+    return floor if now < floor else now
 
 
 # ---------------------------------------------------------------- validation (errors say what was expected)

@@ -39,6 +39,9 @@ class MessageStore(Protocol):
         self, *, room: str, before: str | None = None, after: str | None = None, limit: int
     ) -> HistoryPage: ...
 
+    def latest_id(self, *, room: str) -> str | None:
+        """The id of the newest message in ``room`` (None when it has none)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredUser:

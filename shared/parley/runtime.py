@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from parley.adapters import apigw, mongo
 from parley.chat.service import Caller, Ports
 from parley.config import Settings
 from parley.events import WebSocketEvent
+from parley.model import utcnow
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class ChatRuntime:
     messages: mongo.MongoMessageStore
     db: object
     pool: ThreadPoolExecutor
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
@@ -41,7 +44,13 @@ class ChatRuntime:
         endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
         client = apigw.management_client(endpoint, pool_size=self.settings.broadcast_concurrency)
         broadcaster = apigw.ManagementApiBroadcaster(client, pool=self.pool)
-        return Ports(connections=self.connections, messages=self.messages, broadcaster=broadcaster, metric=metric)
+        return Ports(
+            connections=self.connections,
+            messages=self.messages,
+            broadcaster=broadcaster,
+            metric=metric,
+            clock=self.clock,
+        )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:
         """Identity from the authorizer context, else from the stored connection; never from the frame."""

@@ -213,6 +213,10 @@ class MongoMessageStore:
             return self._from(existing)
         return message
 
+    def latest_id(self, *, room: str) -> str | None:
+        newest = list(self._c.find({"room": room}, {"_id": 1}).sort("_id", pymongo.DESCENDING).limit(1))
+        return newest[0]["_id"] if newest else None
+
     def page(self, *, room: str, before: str | None = None, after: str | None = None, limit: int) -> HistoryPage:
         query: dict = {"room": room}
         bounds = {}

@@ -19,6 +19,7 @@ from parley.model import (
     Message,
     UserRef,
     new_message_id,
+    not_before,
     utcnow,
 )
 from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore
@@ -128,7 +129,7 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 # ---------------------------------------------------------------- messages
 def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
     _require_member(ports, caller, room)
-    now = ports.clock()
+    now = not_before(ports.clock(), ports.messages.latest_id(room=room))
     message = Message(
         id=new_message_id(now),
         room=room,
