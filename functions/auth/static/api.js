@@ -1,0 +1,104 @@
+// The HTTP side of Parley: sign-up, log-in, who-am-I and where the WebSocket lives.
+
+const TIMEOUT_MS = 15000;
+
+export class ApiError extends Error {
+  /** status is the HTTP status (0 when the server could not be reached); field names the input at fault, if any. */
+  constructor(status, message, field = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.field = field;
+  }
+}
+
+async function request(path, { method = "GET", body, token } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: abort.signal,
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, "Cannot reach the server. Check your connection and try again.");
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const { message, field } = describeProblem(response.status, data);
+    throw new ApiError(response.status, message, field);
+  }
+  return data;
+}
+
+/**
+ * FastAPI answers {"detail": "..."} for the errors the app raises and {"detail": [{loc, msg}, ...]} for
+ * requests its models reject; turn either into one sentence and, when it is about one input, its name.
+ */
+export function describeProblem(status, data) {
+  const detail = data && data.detail;
+  if (typeof detail === "string" && detail) {
+    return { message: sentence(detail), field: null };
+  }
+  if (Array.isArray(detail) && detail.length) {
+    const first = detail[0] || {};
+    const loc = Array.isArray(first.loc) ? first.loc : [];
+    const field = typeof loc[loc.length - 1] === "string" ? loc[loc.length - 1] : null;
+    const msg = typeof first.msg === "string" ? first.msg : "is not valid";
+    return { message: sentence(field ? `${field}: ${msg}` : msg), field };
+  }
+  if (status >= 500) return { message: "The server had a problem. Try again in a moment.", field: null };
+  return { message: `The request failed (HTTP ${status}).`, field: null };
+}
+
+function sentence(text) {
+  const trimmed = String(text).trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+export function signup(username, password) {
+  return request("/auth/signup", { method: "POST", body: { username, password } });
+}
+
+export function login(username, password) {
+  return request("/auth/login", { method: "POST", body: { username, password } });
+}
+
+export function me(token) {
+  return request("/auth/me", { token });
+}
+
+export async function websocketUrl() {
+  const config = await request("/config.json");
+  const url = config && typeof config.websocketUrl === "string" ? config.websocketUrl.trim() : "";
+  if (url) return url;
+  // A stack that does not know its WebSocket URL: try the page's own origin (the local gateway serves both).
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+}
+
+/** Seconds since the epoch at which the JWT expires, or null when it cannot be read (the server decides anyway). */
+export function tokenExpiry(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "=")));
+    return typeof claims.exp === "number" ? claims.exp : null;
+  } catch {
+    return null;
+  }
+}

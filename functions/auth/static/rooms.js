@@ -1,0 +1,142 @@
+// What the page knows about each room, without any DOM: messages ordered and deduplicated by id,
+// the user's own messages still on their way (by clientMsgId), who is online and who is typing.
+
+export const ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const LOBBY = "general";
+export const TYPING_TTL_MS = 6000;
+
+/**
+ * Message ids are 24 hex digits whose string order is the server's total order (createdAt, then id),
+ * so a sorted array of ids is the room's timeline and a Map by id removes every duplicate.
+ */
+export class Room {
+  constructor(name) {
+    this.name = name;
+    this.byId = new Map();
+    this.order = [];
+    this.pending = new Map(); // clientMsgId -> {clientMsgId, text, status, localTime}
+    this.users = new Map(); // user id -> {id, username}
+    this.typing = new Map(); // user id -> {user, until}
+    this.joined = false;
+    this.historyLoaded = false; // the latest page has arrived at least once
+    this.hasOlder = false;
+    this.catchUpFrom = null; // the last id known when the socket went away
+    this.historyInFlight = null; // {kind, cursor, timer}
+    this.historyQueue = [];
+    this.unread = 0;
+    this.scrollTop = null;
+  }
+
+  get oldestId() {
+    return this.order.length ? this.order[0] : null;
+  }
+
+  get newestId() {
+    return this.order.length ? this.order[this.order.length - 1] : null;
+  }
+
+  has(id) {
+    return this.byId.has(id);
+  }
+
+  /**
+   * Add one message from the server (live, history or catch-up).
+   * Returns {added, index, confirmed}: whether it was new, where it went in `order`, and the
+   * clientMsgId of the pending message of ours it confirms (or null).
+   */
+  add(message, myUserId) {
+    let confirmed = null;
+    const cmid = message.clientMsgId;
+    if (cmid && message.user && message.user.id === myUserId && this.pending.has(cmid)) {
+      this.pending.delete(cmid);
+      confirmed = cmid;
+    }
+    if (this.byId.has(message.id)) return { added: false, index: -1, confirmed };
+    const index = insertionPoint(this.order, message.id);
+    this.order.splice(index, 0, message.id);
+    this.byId.set(message.id, message);
+    return { added: true, index, confirmed };
+  }
+
+  /** The id that follows `id` in the timeline (the element to insert before), or null at the end. */
+  nextId(index) {
+    return index + 1 < this.order.length ? this.order[index + 1] : null;
+  }
+
+  addPending(clientMsgId, text) {
+    const entry = { clientMsgId, text, status: "pending", localTime: new Date().toISOString(), sentAt: 0 };
+    this.pending.set(clientMsgId, entry);
+    return entry;
+  }
+
+  setUsers(users) {
+    this.users.clear();
+    for (const user of users || []) {
+      if (user && typeof user.id === "string") this.users.set(user.id, user);
+    }
+  }
+
+  sortedUsers() {
+    return [...this.users.values()].sort(
+      (a, b) => a.username.toLowerCase().localeCompare(b.username.toLowerCase()) || a.id.localeCompare(b.id),
+    );
+  }
+
+  /** Record a typing frame; returns true when what the indicator shows may have changed. */
+  setTyping(user, isTyping, now = Date.now()) {
+    if (isTyping) {
+      this.typing.set(user.id, { user, until: now + TYPING_TTL_MS });
+      return true;
+    }
+    return this.typing.delete(user.id);
+  }
+
+  /** Forget typing states not refreshed within TYPING_TTL_MS; returns true if any went. */
+  expireTyping(now = Date.now()) {
+    let changed = false;
+    for (const [id, entry] of this.typing) {
+      if (entry.until <= now) {
+        this.typing.delete(id);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  typingNames() {
+    return [...this.typing.values()].map((entry) => entry.user.username).sort((a, b) => a.localeCompare(b));
+  }
+}
+
+export function insertionPoint(sorted, id) {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function typingSentence(names) {
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} others are typing…`;
+}
+
+/** A clientMsgId: 32 hex digits from the browser's CSPRNG (randomUUID needs a secure context; this does not). */
+export function newClientMsgId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function normalizeRoomName(raw) {
+  return String(raw || "")
+    .trim()
+    .replace(/^#/, "")
+    .toLowerCase();
+}
