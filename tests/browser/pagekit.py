@@ -1,0 +1,170 @@
+"""Helpers for the web page's browser tests: the stack on a free port, a raw WebSocket client, a page driver."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+from playwright.sync_api import BrowserContext, Page, expect
+from websockets.sync.client import ClientConnection, connect
+
+from parley_local.server import GatewayThread, LocalGateway
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct-horse-battery"
+WS_URL = re.compile(r"^wss?://.*[?&]token=")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------- the stack
+@dataclass
+class Stack:
+    gateway: LocalGateway
+    thread: GatewayThread
+
+    @property
+    def url(self) -> str:
+        return self.gateway.http_url
+
+    def signup(self, username: str) -> dict[str, Any]:
+        reply = httpx.post(f"{self.url}/auth/signup", json={"username": username, "password": PASSWORD}, timeout=10)
+        assert reply.status_code == 201, reply.text
+        return reply.json()
+
+    def connection_ids(self, username: str) -> list[str]:
+        """The open WebSocket connections of one user, as the gateway knows them."""
+        found = []
+        for conn in list(self.gateway.connections.values()):
+            context = conn.info.authorizer or {}
+            if conn.state == "open" and context.get("username") == username:
+                found.append(conn.id)
+        return found
+
+    def drop(self, connection_id: str) -> None:
+        """Close a connection from the server side, as a backend would: DELETE @connections/{id}."""
+        client = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=self.gateway.management_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        client.delete_connection(ConnectionId=connection_id)
+
+    @contextmanager
+    def client(self, username: str | None = None) -> Iterator[RawClient]:
+        """A new user connected with a plain WebSocket client."""
+        session = self.signup(username or unique("carol"))
+        with connect(f"{self.gateway.ws_url}?token={session['token']}", open_timeout=10) as ws:
+            yield RawClient(ws=ws, user=session["user"])
+
+
+@dataclass
+class RawClient:
+    """A plain WebSocket client (another user's program), for what a page cannot do on cue."""
+
+    ws: ClientConnection
+    user: dict[str, str]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, **frame: Any) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching frame within {timeout}s; got {self.frames[-5:]}")
+            frame = json.loads(self.ws.recv(timeout=left))
+            self.frames.append(frame)
+            if predicate(frame):
+                return frame
+
+    def join(self, room: str) -> dict[str, Any]:
+        self.send(action="join", room=room)
+        return self.wait_for(lambda f: f.get("type") == "joined" and f.get("room") == room)
+
+    def say(self, room: str, text: str) -> dict[str, Any]:
+        """Send a message and wait for its echo, so it is stored when this returns."""
+        cmid = uuid.uuid4().hex
+        self.send(action="sendMessage", room=room, text=text, clientMsgId=cmid)
+        frame = self.wait_for(lambda f: f.get("type") == "message" and f["message"].get("clientMsgId") == cmid)
+        return frame["message"]
+
+
+
+# ---------------------------------------------------------------- pages
+@dataclass
+class ChatPage:
+    page: Page
+    context: BrowserContext
+    username: str = ""
+    dialogs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def tid(self, test_id: str):
+        return self.page.get_by_test_id(test_id)
+
+    def messages(self, text: str | None = None):
+        items = self.tid("message-list").get_by_test_id("message")
+        if text is None:
+            return items
+        return items.filter(has=self.page.get_by_test_id("message-text").get_by_text(text, exact=True))
+
+    def online(self, username: str):
+        return self.tid("online-users").locator(f'[data-testid="online-user"][data-username="{username}"]')
+
+    def sign_up(self, base_url: str, username: str) -> None:
+        self.username = username
+        self.page.goto(base_url)
+        self.tid("auth-username").fill(username)
+        self.tid("auth-password").fill(PASSWORD)
+        self.tid("auth-signup").click()
+        self.wait_online()
+        expect(self.online(username)).to_be_attached()  # in the list (which a phone shows only on demand)
+
+    def wait_online(self) -> None:
+        expect(self.tid("chat-view")).to_be_visible()
+        expect(self.tid("connection-status")).to_have_attribute("data-state", "online")
+
+    def say(self, text: str) -> None:
+        box = self.tid("composer-input")
+        box.fill(text)
+        box.press("Enter")
+        expect(self.messages(text).and_(self.page.locator('[data-status="sent"]'))).to_have_count(1)
+
+    def session_token(self) -> str:
+        return self.page.evaluate("JSON.parse(sessionStorage.getItem('parley.session')).token")
+
+
+def exactly_once(chat: ChatPage, text: str, settle_ms: int = 700) -> None:
+    """The message shows up, and it is still there once (not twice) a moment later."""
+    expect(chat.messages(text)).to_have_count(1)
+    chat.page.wait_for_timeout(settle_ms)
+    expect(chat.messages(text)).to_have_count(1)
+
+
+def message_texts(chat: ChatPage) -> list[str]:
+    return chat.tid("message-list").get_by_test_id("message-text").all_inner_texts()
+
