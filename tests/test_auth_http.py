@@ -113,11 +113,48 @@ def test_config_health_and_page(stack):
     assert stack.http("GET", "/static/..%2Fapp.py")[0] == 404
 
 
-def test_token_of_a_deleted_user_is_refused(stack):
+def test_token_of_a_deleted_user_is_refused_everywhere(stack):
     body = signup(stack)
+    assert _effect(authorize(stack, body["token"])) == "Allow"
     db = stack.modules["AuthFunction"].db
     db.users.delete_one({"_id": body["user"]["id"]})
     assert stack.http("GET", "/auth/me", token=body["token"])[0] == 401
+    assert _effect(authorize(stack, body["token"])) == "Deny"
+
+
+def test_tampered_username_is_refused(stack):
+    token = signup(stack)["token"]
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["username"] = "admin"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert _effect(authorize(stack, f"{header}.{forged}.{signature}")) == "Deny"
+    assert stack.http("GET", "/auth/me", token=f"{header}.{forged}.{signature}")[0] == 401
+
+
+def test_rs256_token_is_refused_even_signed_with_a_key_we_publish(stack):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(timezone.utc)
+    claims = {"sub": "u1", "username": "alice", "iat": now, "exp": now + timedelta(hours=1), "iss": "parley"}
+    rs256 = jwt.encode(claims, key, algorithm="RS256")
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # the classic confusion: HS256 "signed" with a public key the attacker knows
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps({**claims, "iat": int(now.timestamp()),
+                                                "exp": int(now.timestamp()) + 3600}).encode()).rstrip(b"=")
+    import hashlib
+    import hmac
+
+    signature = base64.urlsafe_b64encode(hmac.new(public_pem, header + b"." + body, hashlib.sha256).digest()).rstrip(b"=")
+    confused = b".".join([header, body, signature]).decode()
+    for token in (rs256, confused):
+        assert _effect(authorize(stack, token)) == "Deny"
+        assert stack.http("GET", "/auth/me", token=token)[0] == 401
 
 
 # ---------------------------------------------------------------- the WebSocket authorizer
@@ -133,9 +170,12 @@ def _effect(policy):
     return policy["policyDocument"]["Statement"][0]["Effect"]
 
 
+_CLAIMS = {"sub": "u1", "username": "alice", "iss": "parley"}
+
+
 def _token(secret=SECRET, alg="HS256", **overrides):
     now = datetime.now(timezone.utc)
-    claims = {"sub": "u1", "username": "alice", "iat": now, "exp": now + timedelta(hours=1), "iss": "parley"}
+    claims = {**_CLAIMS, "iat": now, "exp": now + timedelta(hours=1)}
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode(claims, secret, algorithm=alg)
@@ -153,8 +193,7 @@ def test_authorizer_allows_a_valid_token_with_the_user_in_context(stack):
 def _none_alg_token():
     header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
     payload = base64.urlsafe_b64encode(
-        json.dumps({"sub": "u1", "username": "alice", "iat": int(time.time()), "exp": int(time.time()) + 3600,
-                    "iss": "parley"}).encode()
+        json.dumps({**_CLAIMS, "iat": int(time.time()), "exp": int(time.time()) + 3600}).encode()
     ).rstrip(b"=")
     return f"{header.decode()}.{payload.decode()}."
 
@@ -169,17 +208,23 @@ def _none_alg_token():
         pytest.param(lambda: _token(sub=None), id="no-sub"),
         pytest.param(lambda: _token(iss="someone-else"), id="wrong-issuer"),
         pytest.param(lambda: _token(secret=SECRET + "x" * 20, alg="HS512"), id="other-alg"),
+        pytest.param(lambda: _token(nbf=datetime.now(timezone.utc) + timedelta(minutes=10)), id="not-yet-valid"),
         pytest.param(lambda: "garbage", id="garbage"),
     ],
 )
-def test_authorizer_denies_bad_tokens(stack, token):
-    assert _effect(authorize(stack, token())) == "Deny"
+def test_authorizer_denies_bad_tokens(stack, token, monkeypatch):
+    user = signup(stack)["user"]
+    monkeypatch.setitem(_CLAIMS, "sub", user["id"])
+    assert _effect(authorize(stack, _token())) == "Allow"  # the same user, well signed: let in
+    forged = token()
+    assert _effect(authorize(stack, forged)) == "Deny"
+    assert stack.http("GET", "/auth/me", token=forged)[0] == 401
 
 
 def test_authorizer_denies_a_disallowed_origin(stack, monkeypatch):
     monkeypatch.setenv("ALLOWED_ORIGINS", "https://chat.example.com")
     handler, _ = load_function(stack.template, "AuthorizerFunction")
-    token = _token()
+    token = signup(stack)["token"]
 
     def run(origin):
         event = real_event("powertools-websocket-authorizer-request.json")
@@ -190,4 +235,62 @@ def test_authorizer_denies_a_disallowed_origin(stack, monkeypatch):
 
     assert run("https://chat.example.com") == "Allow"
     assert run(None) == "Allow"  # non-browser clients send no Origin
+    assert run("http://localhost:5173") == "Allow"  # local mode: pages served from this machine
     assert run("https://evil.example.net") == "Deny"
+    assert run("http://localhost.evil.example.net") == "Deny"
+    monkeypatch.setenv("PARLEY_ENV", "aws")
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1/")
+    handler, _ = load_function(stack.template, "AuthorizerFunction")
+    assert run("http://localhost:5173") == "Deny"  # in AWS only the configured origins
+
+
+def test_repeated_failures_pause_logins_for_that_name_with_a_bounded_backoff(stack):
+    signup(stack)
+    for _ in range(5):  # a few typos are free
+        assert stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong password"})[0] == 401
+    assert stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong password"})[0] == 401
+    status, body, headers = stack.http("POST", "/auth/login", {"username": "ALICE", "password": "correct horse"})
+    assert status == 429 and int(headers["retry-after"]) >= 1  # even the right password waits (any letter case)
+    # the pause is stored in MongoDB (shared by every container), not in this process
+    doc = stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "alice"})
+    assert doc["count"] == 6 and doc["lockedUntil"]
+    # other names are not affected, and unknown names are paused alike (no hint that a name exists)
+    assert stack.http("POST", "/auth/login", {"username": "bob", "password": "wrong password"})[0] == 401
+    stack.modules["AuthFunction"].db.login_failures.update_one({"_id": "alice"}, {"$unset": {"lockedUntil": 1}})
+    assert stack.http("POST", "/auth/login", {"username": "alice", "password": "correct horse"})[0] == 200
+    assert stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "alice"}) is None  # success resets
+
+
+def test_login_pause_is_bounded():
+    from datetime import timedelta as td
+
+    from parley.adapters.mongo import login_pause
+
+    pauses = [login_pause(n) for n in range(1, 40)]
+    assert pauses[:5] == [td(0)] * 5
+    assert pauses[5] == td(seconds=1) and pauses[6] == td(seconds=2)
+    assert max(pauses) == td(minutes=5) and pauses == sorted(pauses)
+
+
+def test_unknown_user_costs_the_same_argon2_work_as_a_wrong_password(stack, monkeypatch):
+    from argon2 import PasswordHasher
+
+    signup(stack)
+    calls = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self, hash_, password):
+        calls.append(hash_.split("$")[3])  # the parameters part: m=…,t=…,p=…
+        return real_verify(self, hash_, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong password"})
+    stack.http("POST", "/auth/login", {"username": "nobody", "password": "wrong password"})
+    assert len(calls) == 2 and calls[0] == calls[1] == "m=19456,t=2,p=1"
+
+
+def test_passwords_are_stored_as_argon2id_with_owasp_parameters(stack):
+    user = signup(stack)["user"]
+    stored = stack.modules["AuthFunction"].db.users.find_one({"_id": user["id"]})
+    assert stored["passwordHash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "correct horse" not in json.dumps(stored, default=str)

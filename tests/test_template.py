@@ -90,3 +90,13 @@ def test_websocket_functions_do_not_import_fastapi(template):
 
 def test_loader_reads_the_file_on_disk():
     assert load_template()["Resources"].keys()
+
+
+def test_signup_and_login_have_tighter_throttles_than_the_rest(template):
+    api = template["Resources"]["HttpApi"]["Properties"]
+    default = api["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    events = template["Resources"]["AuthFunction"]["Properties"]["Events"].values()
+    keys = {f'{e["Properties"]["Method"]} {e["Properties"]["Path"]}' for e in events}
+    for route in ("POST /auth/signup", "POST /auth/login"):
+        assert route in keys  # a route of its own, so the setting applies
+        assert api["RouteSettings"][route]["ThrottlingRateLimit"] < default

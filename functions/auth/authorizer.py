@@ -1,18 +1,23 @@
 """WebSocket REQUEST authorizer for $connect: the JWT comes as ?token=.
 
-Valid token → Allow, with the user in the context (it reaches every later event of the connection).
-Invalid, expired or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
+Valid token of a user that still exists → Allow, with the user in the context (it reaches every later
+event of the connection). Invalid, expired, of a deleted user, or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
 is missing (it is the identity source); a call without one anyway raises ``Unauthorized`` (401).
 """
 
-from parley.accounts import token_issuer
+from urllib.parse import urlsplit
+
+from parley import accounts
+from parley.adapters import mongo
 from parley.config import Settings
 from parley.errors import InvalidToken
 from parley.observability import make_logger
 
 settings = Settings.from_env()
 logger = make_logger()
-issuer = token_issuer(settings)
+issuer = accounts.token_issuer(settings)
+users = mongo.MongoUserStore(mongo.database(settings.mongodb_uri, settings.mongodb_db))
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
@@ -27,7 +32,7 @@ def handler(event: dict, context) -> dict:
         logger.info("connection refused: origin not allowed", extra={"origin": origin[:200]})
         return _policy("anonymous", "Deny", method_arn)
     try:
-        user = issuer.verify(token)
+        user = accounts.current_user(users, issuer, token=token)
     except InvalidToken as exc:
         logger.info("connection refused: invalid token", extra={"reason": str(exc)})
         return _policy("anonymous", "Deny", method_arn)
@@ -44,7 +49,12 @@ def _header(event: dict, name: str) -> str | None:
 
 def _origin_allowed(origin: str) -> bool:
     allowed = settings.allowed_origins
-    return not allowed or origin.rstrip("/") in allowed or "*" in allowed
+    if not allowed or "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    try:  # local development: any port on this machine
+        return settings.local and urlsplit(origin).hostname in LOCAL_HOSTS
+    except ValueError:
+        return False
 
 
 def _policy(principal: str, effect: str, resource: str, context: dict | None = None) -> dict:

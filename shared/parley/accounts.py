@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from parley.config import ConfigurationError, Settings
-from parley.errors import AuthenticationFailed, InvalidToken
-from parley.model import UserRef, valid_password, valid_username
+from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
+from parley.model import UserRef, utcnow, valid_password, valid_username
 from parley.passwords import hash_password, needs_rehash, verify_password
-from parley.ports import UserStore
+from parley.ports import LoginAttempts, UserStore
 from parley.tokens import TokenIssuer
 
 
@@ -39,11 +41,30 @@ def signup(users: UserStore, issuer: TokenIssuer, *, username: str, password: st
     return Session(token=issuer.issue(user.ref), user=user.ref)
 
 
-def login(users: UserStore, issuer: TokenIssuer, *, username: str, password: str) -> Session:
-    user = users.by_username(username=username) if isinstance(username, str) else None
+def login(
+    users: UserStore,
+    issuer: TokenIssuer,
+    *,
+    username: str,
+    password: str,
+    attempts: LoginAttempts | None = None,
+    now: datetime | None = None,
+) -> Session:
+    """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures for one
+    name pause its log-ins with a bounded backoff, whether or not the name exists."""
+    now = now or utcnow()
+    if attempts is not None:
+        until = attempts.locked_until(username=username)
+        if until is not None and until > now:
+            raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+    user = users.by_username(username=username)
     # verify even for an unknown user (against a dummy hash) so both failures take the same time
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        if attempts is not None:
+            attempts.record_failure(username=username, now=now)
         raise AuthenticationFailed()
+    if attempts is not None:
+        attempts.reset(username=username)
     if needs_rehash(user.password_hash):
         users.update_password_hash(user_id=user.id, password_hash=hash_password(password))
     return Session(token=issuer.issue(user.ref), user=user.ref)

@@ -40,6 +40,14 @@ class AuthenticationFailed(Exception):
     """Wrong user name or password: deliberately the same error for both."""
 
 
+class TooManyAttempts(Exception):
+    """Log-ins for this user name are paused after repeated failures."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class InvalidToken(Exception):
     """A JWT that is missing, malformed, wrongly signed, expired or lacks a required claim."""
 

@@ -76,3 +76,14 @@ class DeliveryReport:
 class Broadcaster(Protocol):
     def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
         """Deliver one JSON payload to every connection; never raises for one recipient's failure."""
+
+
+class LoginAttempts(Protocol):
+    """Failed log-ins per user name, shared by every container (so a backoff holds across Lambda instances)."""
+
+    def locked_until(self, *, username: str) -> datetime | None: ...
+
+    def record_failure(self, *, username: str, now: datetime) -> datetime | None:
+        """Count one failure; returns until when further attempts are refused (None: not yet)."""
+
+    def reset(self, *, username: str) -> None: ...

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pymongo
@@ -82,6 +82,7 @@ def ensure_indexes(db) -> None:
         db.connections.create_index("rooms", name="by_room")
         db.connections.create_index("userId", name="by_user")
         db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
+        db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
 
@@ -277,3 +278,44 @@ class MongoUserStore:
 
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None:
         self._c.update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}})
+
+
+# ---------------------------------------------------------------- failed log-ins
+FREE_FAILURES = 5  # failures allowed before any pause
+MAX_PAUSE = timedelta(minutes=5)
+FORGET_AFTER = timedelta(hours=1)
+
+
+def login_pause(failures: int) -> timedelta:
+    """No pause for the first few failures, then 1 s, 2 s, 4 s … up to five minutes."""
+    if failures <= FREE_FAILURES:
+        return timedelta(0)
+    return min(MAX_PAUSE, timedelta(seconds=2 ** min(failures - FREE_FAILURES - 1, 16)))
+
+
+@_guarded
+class MongoLoginAttempts:
+    def __init__(self, db) -> None:
+        self._c = db.login_failures
+        self._serialize = _serializer(db)
+
+    def locked_until(self, *, username: str) -> datetime | None:
+        doc = self._c.find_one({"_id": username.lower()}, {"lockedUntil": 1})
+        return _aware(doc.get("lockedUntil")) if doc else None
+
+    def record_failure(self, *, username: str, now: datetime) -> datetime | None:
+        doc = self._c.find_one_and_update(
+            {"_id": username.lower()},
+            {"$inc": {"count": 1}, "$set": {"expiresAt": now + FORGET_AFTER}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        pause = login_pause(doc["count"])
+        if not pause:
+            return None
+        until = now + pause
+        self._c.update_one({"_id": username.lower()}, {"$set": {"lockedUntil": until}})
+        return until
+
+    def reset(self, *, username: str) -> None:
+        self._c.delete_one({"_id": username.lower()})
