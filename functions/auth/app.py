@@ -15,7 +15,14 @@ from parley.adapters import mongo
 from parley.chat import service
 from parley.chat.service import Ports
 from parley.config import Settings
-from parley.errors import AuthenticationFailed, InvalidRequest, InvalidToken, StoreUnavailable, UsernameTaken
+from parley.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    InvalidToken,
+    StoreUnavailable,
+    TooManyAttempts,
+    UsernameTaken,
+)
 from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
 from parley.observability import make_logger
 
@@ -26,6 +33,7 @@ db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
 users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
+login_attempts = mongo.MongoLoginAttempts(db)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
@@ -118,12 +126,26 @@ def signup(body: Credentials) -> dict:
         raise HTTPException(422, exc.reason) from None
 
 
-@app.post("/auth/login", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.post(
+    "/auth/login",
+    dependencies=NEEDS_DB,
+    response_model=SessionOut,
+    responses={**UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
+)
 def login(body: Credentials) -> dict:
     try:
-        return accounts.login(users, issuer, username=body.username, password=body.password).to_json()
+        session = accounts.login(
+            users, issuer, username=body.username, password=body.password, attempts=login_attempts
+        )
     except (AuthenticationFailed, InvalidRequest):
         raise HTTPException(401, "wrong username or password") from None
+    except TooManyAttempts as exc:
+        raise HTTPException(
+            429,
+            "too many failed log-ins for this username; try again later",
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from None
+    return session.to_json()
 
 
 @app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
