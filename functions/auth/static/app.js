@@ -211,7 +211,7 @@ async function enterChat(session) {
   ui.logout.hidden = false;
   ui.sidebarToggle.hidden = false;
   ui.whoami.hidden = false;
-  ui.whoami.replaceChildren("Signed in as ", strong(session.user.username));
+  ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(session.user.username));
 
   const savedRooms = loadJson(ROOMS_KEY);
   const names = [LOBBY];
