@@ -1,0 +1,327 @@
+"""Fan-out: one sendMessage into a room of N connections, through the real message handler.
+
+Parley's broadcaster (a bounded thread pool over one boto3 client) against a sequential loop over the
+same boto3 client (the AWS samples' way) and against the ideal ``ceil(N / concurrency) × RTT``. The
+Management API is a real local HTTP server in another process that answers after ``--rtt`` ms.
+A second table shows where a post's time goes (botocore vs signing vs the bare HTTP request).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bench.common import (
+    LambdaContext,
+    Result,
+    Table,
+    connection_id,
+    environment,
+    load_function,
+    load_template,
+    local_environment,
+    median,
+    pyplot,
+    quiet_stdout,
+    spread,
+    ws_event,
+)
+from bench.mgmt_server import ManagementServer
+
+FULL_SIZES = [1, 10, 100, 1000, 5000]
+QUICK_SIZES = [1, 10, 100]
+LAMBDA_FULL_VCPU_MB = 1769  # Lambda allocates CPU in proportion to memory: 1,769 MB = one vCPU
+
+
+class _SerialPool:
+    """Stands in for the thread pool: ``map`` runs the posts one after another (the samples' loop)."""
+
+    def map(self, fn, items):
+        return [fn(i) for i in items]
+
+
+class _TimedBroadcaster:
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls: list[tuple[float, int, int]] = []  # (seconds, recipients, delivered)
+
+    def send(self, *, connection_ids, payload):
+        t0 = time.perf_counter()
+        report = self.inner.send(connection_ids=connection_ids, payload=payload)
+        self.calls.append((time.perf_counter() - t0, len(connection_ids), report.delivered))
+        return report
+
+
+class _Swap:
+    """The handler's runtime, with the broadcaster of each invocation replaced by ``make(broadcaster)``."""
+
+    def __init__(self, runtime, make) -> None:
+        self._runtime = runtime
+        self._make = make
+        self.last: _TimedBroadcaster | None = None
+
+    def __getattr__(self, name):
+        return getattr(self._runtime, name)
+
+    def ports(self, event, metric):
+        ports = self._runtime.ports(event, metric)
+        self.last = _TimedBroadcaster(self._make(ports.broadcaster))
+        return dataclasses.replace(ports, broadcaster=self.last)
+
+
+def _seed_room(db, room: str, n: int) -> list[str]:
+    now = datetime.now(timezone.utc)
+    ids = [connection_id(i) for i in range(n)]
+    db.connections.delete_many({})
+    db.connections.insert_many(
+        [
+            {
+                "_id": cid,
+                "userId": f"u{i}",
+                "username": f"user{i}",
+                "rooms": [room],
+                "connectedAt": now,
+                "expiresAt": now + timedelta(hours=2),
+            }
+            for i, cid in enumerate(ids)
+        ]
+    )
+    return ids
+
+
+def _invoke(handler, swap: _Swap, server: ManagementServer, sender: str, room: str, seq: int) -> dict:
+    body = {"action": "sendMessage", "room": room, "text": f"fan-out {seq}", "clientMsgId": f"b-{seq}"}
+    ev = ws_event("sendMessage", sender, "u0", "user0", body)
+    posts0 = server.stats()["posts"]
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    with quiet_stdout():
+        out = handler(ev, LambdaContext("MessageFunction"))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    if out != {"statusCode": 200}:
+        raise RuntimeError(f"sendMessage failed: {out}")
+    call = swap.last.calls[-1] if swap.last and swap.last.calls else (0.0, 0, 0)
+    posts = server.stats()["posts"] - posts0
+    return {"wall": wall, "cpu": cpu, "broadcast": call[0], "recipients": call[1], "delivered": call[2], "posts": posts}
+
+
+def _cost_breakdown(server: ManagementServer, client, count: int) -> list[dict]:
+    """Per-post CPU and wall time of one post at RTT 0, by layer: boto3, SigV4 signing alone, bare HTTP."""
+    import botocore.auth
+    import botocore.awsrequest
+    import urllib3
+
+    data = json.dumps({"type": "message", "message": {"text": "x" * 80}}).encode()
+    rows = []
+
+    def measure(label: str, fn) -> None:
+        fn(0)  # warm
+        c0, t0 = time.thread_time(), time.perf_counter()
+        for i in range(count):
+            fn(i)
+        wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        rows.append({"layer": label, "wall_us": 1e6 * wall / count, "cpu_us": 1e6 * cpu / count})
+
+    measure("boto3 post_to_connection (all of it)", lambda i: client.post_to_connection(ConnectionId=connection_id(i), Data=data))
+    credentials = client._request_signer._credentials.get_frozen_credentials()
+    signer = botocore.auth.SigV4Auth(credentials, "execute-api", "us-east-1")
+
+    def sign(i: int):
+        req = botocore.awsrequest.AWSRequest(method="POST", url=f"{server.endpoint}/%40connections/{connection_id(i)}", data=data)
+        signer.add_auth(req)
+        return req.prepare()
+
+    measure("  SigV4 signing alone (botocore.auth)", sign)
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", server.port, maxsize=1)
+    headers = dict(sign(0).headers)
+    measure(
+        "  bare HTTP POST (urllib3, pre-signed)",
+        lambda i: pool.urlopen("POST", f"/prod/@connections/{connection_id(i)}", body=data, headers=headers),
+    )
+    measure("  sign + bare HTTP POST", lambda i: pool.urlopen("POST", (p := sign(i)).url.split(str(server.port), 1)[1], body=data, headers=dict(p.headers)))
+    return rows
+
+
+def run(opts) -> Result:
+    sizes = opts.fanout_sizes or (QUICK_SIZES if opts.quick else FULL_SIZES)
+    rtt = opts.rtt / 1000
+    concurrency = opts.concurrency
+    repeats = opts.repeats or (2 if opts.quick else 5)
+    seq_max = opts.seq_max if opts.seq_max is not None else (100 if opts.quick else 1000)
+    rows: list[dict] = []
+    with ManagementServer(rtt) as server:
+        env = local_environment(server.endpoint) | {"BROADCAST_CONCURRENCY": str(concurrency)}
+        with environment(env):
+            handler, module = load_function(load_template(), "MessageFunction")
+            from parley.adapters import apigw
+
+            runtime = module.runtime
+            db = runtime.db
+            client = apigw.management_client(server.endpoint, pool_size=concurrency)
+            parley = _Swap(runtime, lambda b: b)
+            sequential = _Swap(runtime, lambda b: apigw.ManagementApiBroadcaster(client, pool=_SerialPool()))
+            seq = 0
+            # warm the container: indexes, the client, the pool's threads and its keep-alive connections
+            module.runtime = parley
+            ids = _seed_room(db, "warm", min(max(sizes), 2 * concurrency))
+            _invoke(handler, parley, server, ids[0], "warm", seq)
+            per_post_seq = None
+            for n in sizes:
+                room = f"fanout-{n}"
+                ids = _seed_room(db, room, n)
+                # the sender joins through the handler like a real client (it is already in the room's records)
+                module.runtime = parley
+                seq += 1
+                _invoke(handler, parley, server, ids[0], room, seq)  # warm-up at this size
+                runs = []
+                for _ in range(repeats):
+                    seq += 1
+                    runs.append(_invoke(handler, parley, server, ids[0], room, seq))
+                row = {
+                    "n": n,
+                    "ideal": math.ceil(n / concurrency) * rtt,
+                    "parley": median([r["wall"] for r in runs]),
+                    "parley_broadcast": median([r["broadcast"] for r in runs]),
+                    "parley_cpu": median([r["cpu"] for r in runs]),
+                    "parley_spread": spread([r["wall"] for r in runs]),
+                    "parley_runs": runs,
+                    "delivered_ok": all(r["delivered"] == n and r["posts"] == n for r in runs),
+                }
+                module.runtime = sequential
+                if n <= seq_max:
+                    seq_runs = []
+                    for _ in range(max(1, min(repeats, 3)) if n <= 100 else 1):
+                        seq += 1
+                        seq_runs.append(_invoke(handler, sequential, server, ids[0], room, seq))
+                    row["sequential"] = median([r["wall"] for r in seq_runs])
+                    row["sequential_broadcast"] = median([r["broadcast"] for r in seq_runs])
+                    row["sequential_measured"] = True
+                    row["sequential_runs"] = seq_runs
+                    row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in seq_runs)
+                    per_post_seq = row["sequential_broadcast"] / n
+                else:  # N posts at the per-post time measured at the largest N run in full, plus this N's other work
+                    row["sequential_broadcast"] = per_post_seq * n
+                    row["sequential"] = (row["parley"] - row["parley_broadcast"]) + row["sequential_broadcast"]
+                    row["sequential_measured"] = False
+                module.runtime = parley
+                rows.append(row)
+                db.messages.delete_many({})
+
+            # where one post's time goes, and the most posts per second this process can make
+            server.set_rtt(0.0)
+            breakdown = _cost_breakdown(server, client, 100 if opts.quick else 500)
+            cap_n = 200 if opts.quick else 2000
+            ids = _seed_room(db, "ceiling", cap_n)
+            seq += 1
+            ceiling = _invoke(handler, parley, server, ids[0], "ceiling", seq)
+            module.runtime = runtime
+            stats = server.stats()
+    ceiling_rate = ceiling["delivered"] / ceiling["broadcast"] if ceiling["broadcast"] else float("nan")
+    cpu_per_post = ceiling["cpu"] / ceiling["delivered"] if ceiling["delivered"] else float("nan")
+
+    table = Table(
+        f"Fan-out: one sendMessage to N connections, RTT {opts.rtt:g} ms, concurrency {concurrency} (median of {repeats})",
+        ["N", "ideal ms", "Parley ms", "× ideal", "Parley broadcast ms", "sequential ms", "Parley speed-up", "spread %"],
+    )
+    for r in rows:
+        table.add(
+            r["n"],
+            1000 * r["ideal"],
+            1000 * r["parley"],
+            f"{r['parley'] / r['ideal']:.2f}×",
+            1000 * r["parley_broadcast"],
+            ("" if r["sequential_measured"] else "~") + f"{1000 * r['sequential']:,.0f}",
+            f"{r['sequential'] / r['parley']:.1f}×",
+            r["parley_spread"],
+        )
+    table.notes.append(
+        "Parley ms: the message handler's wall time (get the sender, insert, find the room, broadcast); "
+        "broadcast ms: the broadcaster alone"
+    )
+    table.notes.append(f"sequential: the same handler and boto3 client, posting one after another")
+    if any(not r["sequential_measured"] for r in rows):
+        table.notes.append(
+            f"~ = extrapolated: sequential was run in full up to N = {seq_max}; beyond, N × its per-post time "
+            f"({1000 * per_post_seq:.1f} ms) + the handler's other work at that N"
+        )
+    if not all(r["delivered_ok"] for r in rows):
+        table.notes.append("WARNING: some runs did not deliver to every connection")
+    costs = Table(
+        "Where one post's time goes (sequential, RTT 0, per post)",
+        ["layer", "wall µs", "CPU µs"],
+    )
+    for b in breakdown:
+        costs.add(b["layer"], b["wall_us"], b["cpu_us"])
+    costs.notes.append(
+        f"ceiling: Parley's broadcaster at RTT 0 posts {ceiling_rate:,.0f}/s to {ceiling['delivered']:,} connections "
+        f"({1e6 * cpu_per_post:.0f} µs of process CPU per post, all threads): the GIL-bound limit of one process"
+    )
+    model = _lambda_model(rows, cpu_per_post, rtt, concurrency)
+    data = {
+        "rtt_ms": opts.rtt,
+        "concurrency": concurrency,
+        "repeats": repeats,
+        "seq_max": seq_max,
+        "rows": rows,
+        "breakdown": breakdown,
+        "ceiling": {"posts_per_s": ceiling_rate, "cpu_per_post_s": cpu_per_post, **ceiling},
+        "server": stats,
+        "lambda_model": model["rows"],
+    }
+    plot = _plot(rows, opts, concurrency)
+    return Result("fanout", [table, costs, model["table"]], data, plot)
+
+
+def _lambda_model(rows: list[dict], cpu_per_post: float, rtt: float, concurrency: int) -> dict:
+    """Project the handler time on Lambda: CPU-bound posts scale with the vCPU share, I/O waits do not."""
+    table = Table(
+        "Projected MessageFunction broadcast time on Lambda (model: max(ideal, N × CPU per post / vCPU share))",
+        ["MemorySize MB", "vCPU share", "N=100 ms", "N=1,000 ms", "N=5,000 ms", "GB-s per 1,000-fan-out"],
+    )
+    out = []
+    for mb in (512, 1024, 1769, 3008):
+        share = min(1.0, mb / LAMBDA_FULL_VCPU_MB)  # above one vCPU the GIL keeps Python on ~one core
+        est = {n: max(math.ceil(n / concurrency) * rtt, n * cpu_per_post / share) for n in (100, 1000, 5000)}
+        gbs = mb / 1024 * est[1000]
+        table.add(mb, f"{share:.2f}", 1000 * est[100], 1000 * est[1000], 1000 * est[5000], gbs)
+        out.append({"memory_mb": mb, "share": share, "est_s": est, "gb_s_1000": gbs})
+    table.notes.append(
+        "CPU per post from the RTT-0 ceiling run on this machine; real posts add TLS. Above 1,769 MB Lambda adds "
+        "vCPUs, which one GIL-bound Python process barely uses"
+    )
+    return {"table": table, "rows": out}
+
+
+def _plot(rows: list[dict], opts, concurrency: int) -> Path | None:
+    plt = pyplot() if opts.plots_dir is not None else None
+    if plt is None:
+        return None
+    ns = [r["n"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.plot(ns, [1000 * r["ideal"] for r in rows], "k--", label=f"ideal ceil(N/{concurrency})×RTT")
+    ax.plot(ns, [1000 * r["parley"] for r in rows], "o-", color="tab:blue", label="Parley (handler)")
+    measured = [r for r in rows if r["sequential_measured"]]
+    ax.plot([r["n"] for r in measured], [1000 * r["sequential"] for r in measured], "s-", color="tab:red", label="sequential loop")
+    extra = [r for r in rows if not r["sequential_measured"]]
+    if extra:
+        last = measured[-1:] + extra
+        ax.plot([r["n"] for r in last], [1000 * r["sequential"] for r in last], "s:", color="tab:red", alpha=0.6,
+                label="sequential (extrapolated)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("connections in the room (N)")
+    ax.set_ylabel("handler wall time (ms)")
+    ax.set_title(f"Fan-out of one message, Management API RTT {opts.rtt:g} ms")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = opts.plots_dir / "bench-fanout.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
