@@ -41,7 +41,15 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
-unit: $(VENV)/.installed
+# wscat (npm) for the test with a client that is not Python; project-local, installed once.
+# Without npm the target only says so and the wscat test skips (under CI=true it fails instead).
+WSCAT := .tools/node/node_modules/.bin/wscat
+$(WSCAT):
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-audit --no-fund --prefix .tools/node 'wscat@^6'; \
+	else echo "npm not found: the wscat test will be skipped (install nodejs and npm)"; fi
+
+unit: $(VENV)/.installed $(WSCAT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint unit
@@ -61,4 +69,4 @@ deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .tools
