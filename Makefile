@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help setup run test lint unit bench clean build deploy
 
@@ -17,7 +18,7 @@ help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
 	@echo "make test   set up, lint the template and run every test"
 	@echo "make lint   cfn-lint and sam validate --lint on template.yaml"
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (needs the runtime's python on PATH)"
 
 # The app's virtual environment; rebuilt only when pyproject.toml changes.
@@ -57,8 +58,13 @@ test: lint unit
 run: $(VENV)/.installed
 	$(BIN)/parley-local --host $(HOST) --port $(PORT)
 
-bench: $(VENV)/.installed
-	$(BIN)/python -m bench
+# The benchmarks' extra (matplotlib for the plots) on top of the app's environment; BENCH_ARGS=--quick for a quick run.
+$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # sam build needs the runtime's python3.12 on PATH; a pyenv install that is not active is found too.
 PY312_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1)
