@@ -23,8 +23,7 @@ def _ints(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("benchmarks", nargs="*", choices=["all", *BENCHMARKS], default=[], metavar="BENCHMARK",
-                   help=f"any of {', '.join(BENCHMARKS)} (default: all)")
+    p.add_argument("benchmarks", nargs="*", metavar="BENCHMARK", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
     p.add_argument("--quick", action="store_true", help="small sizes, seconds per benchmark; plots go to bench/results/")
     p.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON results go (default bench/results)")
     p.add_argument("--plots-dir", type=Path, default=None,
@@ -48,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    opts = build_parser().parse_args(argv)
+    parser = build_parser()
+    opts = parser.parse_args(argv)
+    unknown = [b for b in opts.benchmarks if b not in ("all", *BENCHMARKS)]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from all, {', '.join(BENCHMARKS)})")
     # Powertools warns when an invocation added no metric (ping, history): expected here, not news
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     chosen = BENCHMARKS if not opts.benchmarks or "all" in opts.benchmarks else list(dict.fromkeys(opts.benchmarks))

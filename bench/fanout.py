@@ -165,11 +165,18 @@ def run(opts) -> Result:
             client = apigw.management_client(server.endpoint, pool_size=concurrency)
             parley = _Swap(runtime, lambda b: b)
             sequential = _Swap(runtime, lambda b: apigw.ManagementApiBroadcaster(client, pool=_SerialPool()))
+            from bench.lean import LeanBroadcaster
+
+            lean_one = LeanBroadcaster(client, pool=runtime.pool, pool_size=concurrency)
+            lean = _Swap(runtime, lambda b: lean_one)
             seq = 0
             # warm the container: indexes, the client, the pool's threads and its keep-alive connections
             module.runtime = parley
             ids = _seed_room(db, "warm", min(max(sizes), 2 * concurrency))
             _invoke(handler, parley, server, ids[0], "warm", seq)
+            module.runtime = lean
+            _invoke(handler, lean, server, ids[0], "warm", seq + 1)
+            seq += 1
             per_post_seq = None
             for n in sizes:
                 room = f"fanout-{n}"
@@ -192,6 +199,15 @@ def run(opts) -> Result:
                     "parley_runs": runs,
                     "delivered_ok": all(r["delivered"] == n and r["posts"] == n for r in runs),
                 }
+                module.runtime = lean
+                lean_runs = []
+                for _ in range(repeats):
+                    seq += 1
+                    lean_runs.append(_invoke(handler, lean, server, ids[0], room, seq))
+                row["lean"] = median([r["wall"] for r in lean_runs])
+                row["lean_broadcast"] = median([r["broadcast"] for r in lean_runs])
+                row["lean_runs"] = lean_runs
+                row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in lean_runs)
                 module.runtime = sequential
                 if n <= seq_max:
                     seq_runs = []
@@ -219,14 +235,20 @@ def run(opts) -> Result:
             ids = _seed_room(db, "ceiling", cap_n)
             seq += 1
             ceiling = _invoke(handler, parley, server, ids[0], "ceiling", seq)
+            module.runtime = lean
+            seq += 1
+            lean_ceiling = _invoke(handler, lean, server, ids[0], "ceiling", seq)
             module.runtime = runtime
             stats = server.stats()
     ceiling_rate = ceiling["delivered"] / ceiling["broadcast"] if ceiling["broadcast"] else float("nan")
     cpu_per_post = ceiling["cpu"] / ceiling["delivered"] if ceiling["delivered"] else float("nan")
+    lean_rate = lean_ceiling["delivered"] / lean_ceiling["broadcast"] if lean_ceiling["broadcast"] else float("nan")
+    lean_cpu = lean_ceiling["cpu"] / lean_ceiling["delivered"] if lean_ceiling["delivered"] else float("nan")
 
     table = Table(
         f"Fan-out: one sendMessage to N connections, RTT {opts.rtt:g} ms, concurrency {concurrency} (median of {repeats})",
-        ["N", "ideal ms", "Parley ms", "× ideal", "Parley broadcast ms", "sequential ms", "Parley speed-up", "spread %"],
+        ["N", "ideal ms", "Parley ms", "× ideal", "sequential ms", "Parley speed-up", "lean proto ms", "lean × ideal",
+         "spread %"],
     )
     for r in rows:
         table.add(
@@ -234,15 +256,18 @@ def run(opts) -> Result:
             1000 * r["ideal"],
             1000 * r["parley"],
             f"{r['parley'] / r['ideal']:.2f}×",
-            1000 * r["parley_broadcast"],
             ("" if r["sequential_measured"] else "~") + f"{1000 * r['sequential']:,.0f}",
             f"{r['sequential'] / r['parley']:.1f}×",
+            1000 * r["lean"],
+            f"{r['lean'] / r['ideal']:.2f}×",
             r["parley_spread"],
         )
     table.notes.append(
-        "Parley ms: the message handler's wall time (get the sender, insert, find the room, broadcast); "
-        "broadcast ms: the broadcaster alone"
+        "Parley ms: the message handler's wall time (read the sender, insert, find the room, broadcast); "
+        "the broadcaster alone: " + ", ".join(f"N={r['n']}: {1000 * r['parley_broadcast']:.0f} ms" for r in rows)
     )
+    table.notes.append("lean proto: the same handler with bench/lean.py's broadcaster (SigV4 signer + urllib3, "
+                       "no botocore client call per post), a prototype measured here, not in parley/")
     table.notes.append(f"sequential: the same handler and boto3 client, posting one after another")
     if any(not r["sequential_measured"] for r in rows):
         table.notes.append(
@@ -259,7 +284,8 @@ def run(opts) -> Result:
         costs.add(b["layer"], b["wall_us"], b["cpu_us"])
     costs.notes.append(
         f"ceiling: Parley's broadcaster at RTT 0 posts {ceiling_rate:,.0f}/s to {ceiling['delivered']:,} connections "
-        f"({1e6 * cpu_per_post:.0f} µs of process CPU per post, all threads): the GIL-bound limit of one process"
+        f"({1e6 * cpu_per_post:.0f} µs of process CPU per post, all threads): the GIL-bound limit of one process; "
+        f"the lean prototype: {lean_rate:,.0f}/s ({1e6 * lean_cpu:.0f} µs per post)"
     )
     model = _lambda_model(rows, cpu_per_post, rtt, concurrency)
     data = {
@@ -270,6 +296,7 @@ def run(opts) -> Result:
         "rows": rows,
         "breakdown": breakdown,
         "ceiling": {"posts_per_s": ceiling_rate, "cpu_per_post_s": cpu_per_post, **ceiling},
+        "lean_ceiling": {"posts_per_s": lean_rate, "cpu_per_post_s": lean_cpu, **lean_ceiling},
         "server": stats,
         "lambda_model": model["rows"],
     }
@@ -305,6 +332,7 @@ def _plot(rows: list[dict], opts, concurrency: int) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     ax.plot(ns, [1000 * r["ideal"] for r in rows], "k--", label=f"ideal ceil(N/{concurrency})×RTT")
     ax.plot(ns, [1000 * r["parley"] for r in rows], "o-", color="tab:blue", label="Parley (handler)")
+    ax.plot(ns, [1000 * r["lean"] for r in rows], "^-", color="tab:green", label="Parley + lean poster (prototype)")
     measured = [r for r in rows if r["sequential_measured"]]
     ax.plot([r["n"] for r in measured], [1000 * r["sequential"] for r in measured], "s-", color="tab:red", label="sequential loop")
     extra = [r for r in rows if not r["sequential_measured"]]
