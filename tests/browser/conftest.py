@@ -24,7 +24,7 @@ expect.set_options(timeout=10_000)
 
 
 # ---------------------------------------------------------------- the browser
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)  # first, so nothing starts when the tests skip
 def chromium_path() -> str:
     if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
         return str(CHROMIUM)

@@ -203,18 +203,23 @@ def test_load_older_pages_back_with_before(stack: Stack, open_page) -> None:
     room = unique("busy").lower()
     with stack.client() as carol:
         carol.join(room)
-        for i in range(60):
-            carol.say(room, f"m{i:02d}")
+        for i in range(110):
+            carol.say(room, f"m{i:03d}")
     chat = open_page()
     chat.sign_up(stack.url, unique("erin"))
     chat.tid("join-room-input").fill(room)
     chat.tid("join-room-input").press("Enter")
     expect(chat.messages()).to_have_count(50)  # the latest page
-    assert message_texts(chat)[0] == "m10" and message_texts(chat)[-1] == "m59"
+    assert message_texts(chat)[0] == "m060" and message_texts(chat)[-1] == "m109"
     expect(chat.tid("history-start")).to_be_hidden()
-    chat.tid("load-older").click()
-    expect(chat.messages()).to_have_count(60)
-    assert message_texts(chat) == [f"m{i:02d}" for i in range(60)]
+    # The button (dispatched directly: scrolling it into view would load by itself, which comes next)...
+    chat.tid("load-older").dispatch_event("click")
+    expect(chat.messages()).to_have_count(100)
+    assert message_texts(chat)[0] == "m010"
+    # ...and scrolling to the top.
+    chat.tid("scroller").evaluate("el => { el.scrollTop = 0; }")
+    expect(chat.messages()).to_have_count(110)
+    assert message_texts(chat) == [f"m{i:03d}" for i in range(110)]
     expect(chat.tid("load-older")).to_be_hidden()
     expect(chat.tid("history-start")).to_be_visible()
 

@@ -734,10 +734,15 @@ function renderTyping() {
 function renderHistoryEdge() {
   const room = activeRoom();
   if (!room) return;
-  const loading = Boolean(room.historyInFlight) && room.historyInFlight.kind !== "after";
-  ui.historyLoading.hidden = !loading;
-  ui.loadOlder.hidden = loading || !room.hasOlder;
-  ui.historyStart.hidden = loading || !room.historyLoaded || room.hasOlder;
+  const kind = room.historyInFlight ? room.historyInFlight.kind : null;
+  ui.historyLoading.hidden = kind !== "latest";
+  // The button stays put while its page loads, so keyboard focus is not lost under the user.
+  const hadFocus = document.activeElement === ui.loadOlder;
+  ui.loadOlder.hidden = !room.hasOlder;
+  ui.loadOlder.textContent = kind === "before" ? "Loading…" : "Load older messages";
+  ui.loadOlder.setAttribute("aria-busy", String(kind === "before"));
+  if (hadFocus && ui.loadOlder.hidden) ui.scroller.focus();
+  ui.historyStart.hidden = kind === "latest" || !room.historyLoaded || room.hasOlder;
 }
 
 function formatTime(iso) {
