@@ -12,7 +12,7 @@ PORT ?= 3000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run test lint unit bench clean build deploy
+.PHONY: help setup run test lint unit bench clean build deploy screenshot
 
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
@@ -68,6 +68,10 @@ bench: $(VENV)/.installed-bench
 
 # sam build needs the runtime's python3.12 on PATH; a pyenv install that is not active is found too.
 PY312_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1)
+# docs/screenshot.png: two users chatting, rendered by the browser test in Debian's chromium.
+screenshot: $(VENV)/.installed
+	PARLEY_SCREENSHOT=docs/screenshot.png $(BIN)/python -m pytest tests/browser -q -k screenshot
+
 build: $(SAM_VENV)/.installed
 	PATH="$(if $(PY312_BIN),$(PY312_BIN):)$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
 
