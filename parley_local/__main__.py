@@ -52,14 +52,19 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
     return {"Parameters": values}, {"MongoDbUri": "set-by-local-profile"}, database
 
 
-def _parse_overrides(items: list[str]) -> dict[str, str]:
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """SAM's two spellings: ``Key=Value`` and ``ParameterKey=Key,ParameterValue=Value``."""
     overrides: dict[str, str] = {}
     for item in items:
         for part in item.split():
-            key, sep, value = part.partition("=")
+            if part.startswith("ParameterKey="):
+                key_part, sep, value_part = part.partition(",ParameterValue=")
+                key, value = key_part.removeprefix("ParameterKey="), value_part
+            else:
+                key, sep, value = part.partition("=")
             if not sep or not key:
                 raise SystemExit(f"--parameter-overrides: expected Key=Value, got {part!r}")
-            overrides[key.removeprefix("ParameterKey=")] = value
+            overrides[key] = value
     return overrides
 
 
@@ -103,7 +108,7 @@ async def serve(args: argparse.Namespace) -> int:
     env_vars, overrides, database = parley_profile()
     for key, values in _load_env_vars(args.env_vars).items():
         env_vars.setdefault(key, {}).update({k: str(v) for k, v in values.items()})
-    overrides.update(_parse_overrides(args.parameter_overrides))
+    overrides.update(parse_overrides(args.parameter_overrides))
     gateway = LocalGateway(
         args.template,
         host=args.host,

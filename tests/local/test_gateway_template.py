@@ -168,3 +168,24 @@ async def test_handler_import_errors_are_precise(tmp_path):
     (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return {'statusCode': 204}\n")
     async with LocalGateway(tmp_path / "template.yaml", port=0) as gateway:
         assert gateway.stack.websocket_api is None
+
+
+def test_cli_helpers():
+    from parley_local.__main__ import mask_uri, parley_profile, parse_overrides
+
+    assert parse_overrides(["StageName=dev Other=a=b", "ParameterKey=LogLevel,ParameterValue=DEBUG"]) == {
+        "StageName": "dev",
+        "Other": "a=b",
+        "LogLevel": "DEBUG",
+    }
+    with pytest.raises(SystemExit):
+        parse_overrides(["novalue"])
+    assert mask_uri("mongodb+srv://user:p%40ss@cluster.example/db") == "mongodb+srv://user:***@cluster.example/db"
+    env_vars, overrides, database = parley_profile({})
+    assert env_vars["Parameters"]["MONGODB_URI"] == "mongomock://localhost" and "mongomock" in database
+    assert len(env_vars["Parameters"]["JWT_SECRET"]) >= 48
+    assert parley_profile({})[0]["Parameters"]["JWT_SECRET"] != env_vars["Parameters"]["JWT_SECRET"]
+    env_vars, _, database = parley_profile({"MONGODB_URI": "mongodb://u:secret@h:27017", "JWT_SECRET": "k" * 40})
+    assert env_vars["Parameters"]["JWT_SECRET"] == "k" * 40
+    assert "secret" not in database and "mongodb://u:***@h:27017" in database
+    assert "MongoDbUri" in overrides
