@@ -128,12 +128,12 @@ async def test_slow_handler_does_not_stall_other_connections(gateway):
     async with websockets.connect(gateway.ws_url + "?token=good") as slow_ws, \
             websockets.connect(gateway.ws_url + "?token=good") as fast_ws:
         started = time.monotonic()
-        await slow_ws.send(json.dumps({"action": "slow", "seconds": 1.5}))
+        await slow_ws.send(json.dumps({"action": "slow", "seconds": 2.5}))
         await asyncio.sleep(0.1)
         await fast_ws.send(json.dumps({"action": "echo"}))
         assert (await recv_json(fast_ws))["route"] == "echo"
-        assert time.monotonic() - started < 1.0
-        assert (await recv_json(slow_ws))["slept"] == 1.5
+        assert time.monotonic() - started < 1.5  # long before the slow handler is done
+        assert (await recv_json(slow_ws))["slept"] == 2.5
 
 
 # ---------------------------------------------------------------- limits and $disconnect
@@ -161,7 +161,7 @@ async def test_idle_connection_closes_with_going_away(start_gateway, event_log):
         started = time.monotonic()
         with pytest.raises(ConnectionClosed) as info:
             await asyncio.wait_for(ws.recv(), 5)
-        assert 0.4 < time.monotonic() - started < 1.5
+        assert 0.4 < time.monotonic() - started < 2.5
         assert (info.value.rcvd.code, info.value.rcvd.reason) == (1001, "Going away")
     (disconnect,) = await event_log.wait_for("disconnect")
     assert disconnect["requestContext"]["disconnectStatusCode"] == 1001
