@@ -79,3 +79,18 @@ def test_ids_are_url_encoded_on_the_wire(stack, management_api):
     assert alice.connection_id.endswith("=")
     alice.send({"action": "ping"})
     assert alice.frames() == [{"type": "pong"}]  # the server decoded the id it was sent
+
+
+def test_a_payload_with_a_lone_surrogate_is_still_sent_as_valid_json(management_api):
+    import json
+
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=management_api.endpoint, region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b")
+    with ThreadPoolExecutor(2) as pool:
+        report = ManagementApiBroadcaster(client, pool=pool).send(
+            connection_ids=["c1="], payload={"type": "error", "action": "\ud800x", "text": "héllo ✓"}
+        )
+    assert report.delivered == 1
+    (frame,) = management_api.frames("c1=")
+    assert frame["action"] == "\ud800x" and frame["text"] == "héllo ✓"
+    json.dumps(frame)

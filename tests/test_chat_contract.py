@@ -240,3 +240,14 @@ def test_a_message_sent_after_another_sorts_after_it_even_if_this_clock_is_behin
     bob.send({"action": "history", "room": "general"})
     assert [m["text"] for m in bob.last("history")["messages"]] == ["first", "reply"]
 
+
+
+def test_an_error_names_the_client_msg_id_it_refused(stack):
+    alice = stack.connect("alice")
+    alice.send({"action": "sendMessage", "room": "general", "text": "hi", "clientMsgId": "c-42"})
+    error = alice.last("error")
+    assert error["code"] == "not_in_room" and error["clientMsgId"] == "c-42" and error["action"] == "sendMessage"
+    alice.send({"action": "ping", "clientMsgId": {"not": "a string"}})
+    assert alice.frames()[-1] == {"type": "pong"}
+    alice.send('{"action": "sendMessage", "room": "general", "text": 5, "clientMsgId": 7}')
+    assert "clientMsgId" not in alice.last("error")

@@ -28,7 +28,7 @@ def handler(event: dict, context) -> dict:
         logger.warning("rejected a malformed event", extra={"reason": str(exc)})
         return {"statusCode": 400}
     ports = runtime.ports(ws, counter(metrics))
-    action = frames.action_of(ws.body)
+    echo = frames.echo_of(ws.body)
     try:
         runtime.ready()
         caller = runtime.caller(ws)
@@ -36,12 +36,12 @@ def handler(event: dict, context) -> dict:
             raise NOT_SIGNED_IN
         frames.dispatch(ports, caller, frames.parse(ws.body))
     except ChatError as exc:
-        logger.info("request refused", extra={"code": exc.code.value, "action": action})
-        reply(ports, connection_id=ws.connection_id, frame=frames.error_frame(exc.code, exc.reason, action))
+        logger.info("request refused", extra={"code": exc.code.value, "action": echo.action})
+        reply(ports, connection_id=ws.connection_id, frame=frames.error_frame(exc.code, exc.reason, echo))
     except Exception:
-        logger.exception("message handler failed", extra={"action": action})
+        logger.exception("message handler failed", extra={"action": echo.action})
         try:
-            frame = frames.error_frame(ErrorCode.INTERNAL_ERROR, "something went wrong; try again", action)
+            frame = frames.error_frame(ErrorCode.INTERNAL_ERROR, "something went wrong; try again", echo)
             reply(ports, connection_id=ws.connection_id, frame=frame)
         except Exception:  # noqa: BLE001 - the database or the socket may be what failed
             logger.exception("could not send the internal_error reply")

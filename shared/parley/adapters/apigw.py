@@ -60,6 +60,15 @@ def management_client(endpoint: str, *, pool_size: int):
         return client
 
 
+def _encode(payload: dict) -> bytes:
+    """Compact UTF-8 JSON; \\u-escaped where a string holds a lone surrogate (never an exception)."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
 class ManagementApiBroadcaster:
     def __init__(
         self,
@@ -80,7 +89,7 @@ class ManagementApiBroadcaster:
         report = DeliveryReport()
         if not connection_ids:
             return report
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = _encode(payload)
         ids = list(dict.fromkeys(connection_ids))  # each connection once
         if len(ids) == 1:
             outcomes = [self._post(ids[0], data)]

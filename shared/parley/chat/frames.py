@@ -56,14 +56,34 @@ class Ping:
 Command = Join | Leave | SendMessage | Typing | History | Ping
 
 
-def action_of(body: str | None) -> str | None:
-    """The frame's action if it can be read, for error replies; never raises."""
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """What an error reply may repeat of the frame so the client can tell which request failed."""
+
+    action: str | None = None
+    client_msg_id: str | None = None
+
+
+def echo_of(body: str | None) -> Echo:
+    """The frame's action and clientMsgId if they can be read; never raises, never the message text."""
     try:
         data = json.loads(body or "")
     except (ValueError, RecursionError):
+        return Echo()
+    if not isinstance(data, dict):
+        return Echo()
+    return Echo(action=_echoable(data.get("action")), client_msg_id=_echoable(data.get("clientMsgId")))
+
+
+def _echoable(value: object) -> str | None:
+    """A short string that is valid Unicode (JSON can carry lone surrogates that UTF-8 cannot)."""
+    if not isinstance(value, str) or len(value) > 64:
         return None
-    action = data.get("action") if isinstance(data, dict) else None
-    return action if isinstance(action, str) and len(action) <= 64 else None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def parse(body: str | None) -> Command:
@@ -116,8 +136,10 @@ def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
             service.send_history(ports, caller=caller, room=room, before=before, after=after, limit=limit)
 
 
-def error_frame(code: ErrorCode, message: str, action: str | None = None) -> dict:
+def error_frame(code: ErrorCode, message: str, echo: Echo | None = None) -> dict:
     frame = {"type": "error", "code": code.value, "message": message}
-    if action is not None:
-        frame["action"] = action
+    if echo is not None and echo.action is not None:
+        frame["action"] = echo.action
+    if echo is not None and echo.client_msg_id is not None:
+        frame["clientMsgId"] = echo.client_msg_id
     return frame
