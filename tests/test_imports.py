@@ -35,3 +35,17 @@ def test_websocket_function_imports_nothing_heavy(logical_id, tmp_path):
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "parley" in loaded
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_connect_does_not_load_boto3_it_never_posts(tmp_path):
+    path = function_path(load_template(), "ConnectFunction")
+    probe = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('fn', {str(path)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "print('boto3' in sys.modules)\n"
+    )
+    env = {**os.environ, "PARLEY_ENV": "aws", "MONGODB_URI": "mongodb://127.0.0.1:1/", "AWS_DEFAULT_REGION": "us-east-1"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -42,8 +42,9 @@ class ChatRuntime:
     def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
         """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""
         endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
-        client = apigw.management_client(endpoint, pool_size=self.settings.broadcast_concurrency)
-        broadcaster = apigw.ManagementApiBroadcaster(client, pool=self.pool)
+        broadcaster = apigw.ManagementApiBroadcaster(
+            endpoint=endpoint, pool=self.pool, pool_size=self.settings.broadcast_concurrency
+        )
         return Ports(
             connections=self.connections,
             messages=self.messages,

@@ -16,11 +16,11 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+import os
 
 from parley.ports import DeliveryReport
+
+# boto3 is imported on first use, so a function that never posts ($connect) does not pay for it at cold start.
 
 log = logging.getLogger("parley.broadcast")
 
@@ -37,7 +37,8 @@ def endpoint_from_event(request_context: dict, override: str | None = None) -> s
     stage = request_context.get("stage")
     if domain and stage:
         return f"https://{domain}/{stage}"
-    api_id, region = request_context.get("apiId"), boto3.session.Session().region_name or "us-east-1"
+    api_id = request_context.get("apiId")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
 
 
@@ -46,6 +47,9 @@ def management_client(endpoint: str, *, pool_size: int):
     with _clients_lock:
         client = _clients.get(endpoint)
         if client is None:
+            import boto3
+            from botocore.config import Config
+
             client = boto3.client(
                 "apigatewaymanagementapi",
                 endpoint_url=endpoint,
@@ -72,14 +76,20 @@ def _encode(payload: dict) -> bytes:
 class ManagementApiBroadcaster:
     def __init__(
         self,
-        client,
+        client=None,
         *,
         pool: ThreadPoolExecutor,
+        endpoint: str | None = None,
+        pool_size: int = 64,
         max_attempts: int = 4,
         base_delay: float = 0.05,
         max_delay: float = 1.0,
     ) -> None:
+        if client is None and endpoint is None:
+            raise ValueError("give the broadcaster a client or the endpoint to make one for")
         self._client = client
+        self._endpoint = endpoint
+        self._pool_size = pool_size
         self._pool = pool
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -89,6 +99,8 @@ class ManagementApiBroadcaster:
         report = DeliveryReport()
         if not connection_ids:
             return report
+        if self._client is None:  # the first post of this invocation; the client itself is cached per container
+            self._client = management_client(self._endpoint, pool_size=self._pool_size)
         data = _encode(payload)
         ids = list(dict.fromkeys(connection_ids))  # each connection once
         if len(ids) == 1:
@@ -105,6 +117,8 @@ class ManagementApiBroadcaster:
         return report
 
     def _post(self, connection_id: str, data: bytes) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         gone = self._client.exceptions.GoneException
         for attempt in range(1, self._max_attempts + 1):
             try:
