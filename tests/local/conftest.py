@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,21 @@ def fixture_template() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+async def parley(repo_root, monkeypatch):
+    """Parley's whole stack (the real template.yaml), as `make run` starts it, on a free port; a real
+    MONGODB_URI, when set, gets a database of its own."""
+    from parley_local.__main__ import STACK_NAME, parley_profile
+
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    env_vars, overrides, _ = parley_profile()
+    env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
+    async with LocalGateway(
+        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
+    ) as gateway:
+        yield gateway
 
 
 @pytest.fixture

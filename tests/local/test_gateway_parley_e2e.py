@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import uuid
 
 import boto3
 import httpx
@@ -18,22 +17,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from parley_local.__main__ import STACK_NAME, parley_profile
-from parley_local.server import LocalGateway
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-@pytest.fixture
-async def parley(repo_root, monkeypatch):
-    """The whole stack, as `make run` starts it (a real MONGODB_URI, when set, gets a database of its own)."""
-    monkeypatch.delenv("JWT_SECRET", raising=False)
-    env_vars, overrides, _ = parley_profile()
-    env_vars["Parameters"]["MONGODB_DB"] = f"parley_e2e_{uuid.uuid4().hex[:10]}"
-    async with LocalGateway(
-        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
-    ) as gateway:
-        yield gateway
 
 
 async def next_of(ws, type_: str, timeout: float = 5.0) -> dict:

@@ -11,13 +11,10 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 
 import httpx
 import pytest
 
-from parley_local.__main__ import STACK_NAME, parley_profile
-from parley_local.server import LocalGateway
 
 
 def find_wscat(repo_root) -> str | None:
@@ -41,17 +38,6 @@ def wscat(repo_root) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true, so the wscat test must run: {reason}")
     pytest.skip(reason)
-
-
-@pytest.fixture
-async def parley(repo_root, monkeypatch):
-    monkeypatch.delenv("JWT_SECRET", raising=False)
-    env_vars, overrides, _ = parley_profile()
-    env_vars["Parameters"]["MONGODB_DB"] = f"parley_wscat_{uuid.uuid4().hex[:10]}"
-    async with LocalGateway(
-        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
-    ) as gateway:
-        yield gateway
 
 
 async def run_wscat(wscat: str, url: str, *frames: str, wait: float = 1.5) -> tuple[int, list[str], str]:
