@@ -392,10 +392,14 @@ function onError(frame) {
       rejoinAll(); // the server forgot our rooms (a stale connection): join again, pending messages follow
       return;
     }
-    // The error does not say which message it is about: every message still in flight is shown as not sent.
-    // One that did get through is confirmed by its echo anyway, and a retry never duplicates (clientMsgId).
+    // The error names the refused message by its clientMsgId; without one (an older server), every message
+    // still in flight is shown as not sent: one that did get through is confirmed by its echo anyway, and a
+    // retry never duplicates (clientMsgId).
     for (const room of state.rooms.values()) {
-      for (const entry of room.pending.values()) if (entry.sentAt) failPending(room, entry.clientMsgId);
+      for (const entry of room.pending.values()) {
+        const named = typeof frame.clientMsgId === "string";
+        if (named ? entry.clientMsgId === frame.clientMsgId : entry.sentAt) failPending(room, entry.clientMsgId);
+      }
     }
     showNotice(`Message not sent: ${text}`);
     return;
