@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.common import (
+    save_plot,
     ROOT,
     SECRET,
     Result,
@@ -213,9 +214,4 @@ def _plot(rows: list[dict], base_rows: dict, opts) -> Path | None:
     ax.set_ylabel("ms, fresh process → first invocation done")
     ax.set_title("Cold start per function (median) vs baselines")
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = opts.plots_dir / "bench-coldstart.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_plot(fig, opts.plots_dir, "bench-coldstart.png")

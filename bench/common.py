@@ -288,3 +288,15 @@ def timed(fn, *args, **kwargs) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return time.perf_counter() - t0, out
+
+
+def save_plot(fig, plots_dir: Path, name: str) -> Path:
+    """Lay out, write ``plots_dir/name`` and free the figure (every benchmark's last step)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = plots_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

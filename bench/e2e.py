@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.common import ROOT, SECRET, Result, Table, percentile, pyplot
+from bench.common import ROOT, SECRET, Result, Table, percentile, pyplot, save_plot
 
 FULL_CLIENTS = [2, 10, 50]
 QUICK_CLIENTS = [2, 5]
@@ -226,9 +226,4 @@ def _plot(rows: list[dict], opts) -> Path | None:
     a2.legend(fontsize=8)
     a2.grid(True, which="both", alpha=0.3)
     fig.suptitle("Local end to end")
-    fig.tight_layout()
-    path = opts.plots_dir / "bench-e2e.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_plot(fig, opts.plots_dir, "bench-e2e.png")

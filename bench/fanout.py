@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.common import (
+    save_plot,
     LambdaContext,
     Result,
     Table,
@@ -347,9 +348,4 @@ def _plot(rows: list[dict], opts, concurrency: int) -> Path | None:
     ax.set_title(f"Fan-out of one message, Management API RTT {opts.rtt:g} ms")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = opts.plots_dir / "bench-fanout.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_plot(fig, opts.plots_dir, "bench-fanout.png")

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.common import (
+    save_plot,
     DOCS,
     SECRET,
     LambdaContext,
@@ -299,9 +300,4 @@ def _plot(per_size: dict[int, list[dict]], sizes: list[int], opts) -> Path | Non
     ax.set_title("Round trips per operation do not grow with the database")
     ax.legend()
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    path = opts.plots_dir / "bench-roundtrips.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_plot(fig, opts.plots_dir, "bench-roundtrips.png")
