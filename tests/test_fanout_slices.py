@@ -174,3 +174,21 @@ def test_the_runtime_slices_only_when_a_fanout_function_is_configured(local_env,
     monkeypatch.setenv("FANOUT_SLICE", "7")
     sliced = ChatRuntime.from_settings(Settings.from_env()).ports(event, lambda *_: None).broadcaster
     assert isinstance(sliced, SlicedBroadcaster) and sliced._slice_size == 7
+
+
+def test_stubbed_invokes_a_refusal_falls_back_and_a_report_that_does_not_add_up_fails(management_api, local_env):
+    import io
+
+    from botocore.stub import Stubber
+
+    client = _client("https://lambda.us-east-1.amazonaws.com")
+    with Stubber(client) as stub, ThreadPoolExecutor(1) as one:  # one thread: the slices go in order
+        stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
+        stub.add_response("invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"delivered": 5, "gone": [], "failed": []}')})
+        local = ManagementApiBroadcaster(endpoint=management_api.endpoint, pool=one, base_delay=0.001)
+        report = SlicedBroadcaster(
+            local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=one, slice_size=2, client=client
+        ).send(connection_ids=["a=", "b=", "c=", "d="], payload={"type": "x"})
+        stub.assert_no_pending_responses()
+    assert report.delivered == 2 and report.failed == ["c=", "d="]
+    assert _counts(management_api, ["a=", "b=", "c=", "d="]) == [1, 1, 0, 0]

@@ -111,6 +111,7 @@ class SlicedBroadcaster:
                 InvocationType="RequestResponse",
                 Payload=json.dumps(event, separators=(",", ":")).encode(),
             )
+            body = response["Payload"].read()
         except (ClientError, ConnectTimeoutError, EndpointConnectionError) as exc:
             code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
             log.warning("fan-out invoke refused; posting the slice here", extra={"error_code": code, "recipients": len(part)})
@@ -121,7 +122,6 @@ class SlicedBroadcaster:
         except Exception:  # noqa: BLE001 - may have run: never post twice
             log.exception("fan-out invoke raised; the slice counts as failed", extra={"recipients": len(part)})
             return DeliveryReport(failed=list(part))
-        body = response["Payload"].read()
         if response.get("FunctionError"):
             log.error(
                 "fan-out function failed; the slice counts as failed",
