@@ -39,6 +39,8 @@ log = logging.getLogger("parley_local")
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway WebSocket message payload limit
 MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024  # HTTP API request payload limit
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload limit
+INVOKE_PREFIX, INVOKE_SUFFIX = "/2015-03-31/functions/", "/invocations"
 IDLE_TIMEOUT_S = 10 * 60
 MAX_CONNECTION_S = 2 * 60 * 60
 GOING_AWAY = (1001, "Going away")
@@ -221,6 +223,9 @@ class LocalGateway:
         shared = {str(k): str(v) for k, v in (self.env_vars.get("Parameters") or {}).items()}
         for logical_id, spec in self.stack.functions.items():
             env = lambda_environment(spec)
+            # boto3's lambda client (botocore honours service-specific endpoint variables) invokes the
+            # template's functions through this gateway's Invoke API
+            env["AWS_ENDPOINT_URL_LAMBDA"] = self.http_url
             env.update({k: rewrite_urls(v, **rewrite) for k, v in spec.environment.items()})
             env.update(shared)
             env.update({str(k): str(v) for k, v in (self.env_vars.get(logical_id) or {}).items()})
@@ -276,6 +281,8 @@ class LocalGateway:
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
+        if raw_path.startswith(INVOKE_PREFIX) and raw_path.endswith(INVOKE_SUFFIX):
+            return await self._lambda_invoke(request, unquote(raw_path[len(INVOKE_PREFIX):-len(INVOKE_SUFFIX)]))
         api = self.stack.websocket_api if self.stack else None
         if api is not None:
             stage_path = self._stage_path
@@ -587,6 +594,44 @@ class LocalGateway:
             asyncio.get_running_loop().create_task(ws.close(code=1000))
             return web.Response(status=204)
         return _error(403, "ForbiddenException", "Missing Authentication Token")
+
+    # ------------------------------------------------------------------ Lambda Invoke API
+    def _function_id(self, name: str) -> str | None:
+        """The logical id for a function name, or its ARN (unqualified or $LATEST)."""
+        assert self.stack is not None
+        for logical_id, spec in self.stack.functions.items():
+            if name in (spec.function_name, spec.arn, f"{spec.arn}:$LATEST", f"{spec.function_name}:$LATEST"):
+                return logical_id
+        return None
+
+    async def _lambda_invoke(self, request: web.Request, name: str) -> web.Response:
+        """Lambda's Invoke (RequestResponse only) for the template's functions, run like any other invocation."""
+        assert self._host is not None
+        if request.method != "POST":
+            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
+            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        qualifier = request.rel_url.query.get("Qualifier")
+        logical_id = self._function_id(name)
+        if logical_id is None or qualifier not in (None, "$LATEST"):
+            return _error(404, "ResourceNotFoundException", f"Function not found: {name}")
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type != "RequestResponse":
+            return _error(400, "InvalidParameterValueException", "the local gateway runs RequestResponse invokes only")
+        data = await request.read()
+        if len(data) > MAX_INVOKE_PAYLOAD_BYTES:
+            return _error(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+        try:
+            event = json.loads(data) if data else {}
+        except ValueError:
+            return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
+        version = {"X-Amz-Executed-Version": "$LATEST"}
+        try:
+            result = await self._host.invoke(logical_id, event)
+        except InvocationError as exc:
+            body = {"errorMessage": exc.error_message, "errorType": exc.error_type}
+            return _json_response(200, body, {**version, "X-Amz-Function-Error": "Unhandled"})
+        return web.Response(status=200, body=json.dumps(result).encode(), content_type="application/json", headers=version)
 
     # ------------------------------------------------------------------ HTTP API
     async def _http_api(self, request: web.Request) -> web.StreamResponse:

@@ -60,7 +60,38 @@ def test_only_posting_functions_may_manage_connections_and_only_on_this_api(temp
                 if statement["Action"] == "execute-api:ManageConnections":
                     posting.add(name)
                     assert "${WebSocketApi}" in statement["Resource"]["Fn::Sub"]
-    assert posting == {"MessageFunction", "DisconnectFunction"}
+    assert posting == {"MessageFunction", "DisconnectFunction", "FanoutFunction"}
+
+
+def test_only_message_and_disconnect_may_invoke_the_fanout_function_and_only_it(template):
+    functions = _resources(template, "AWS::Serverless::Function")
+    invoking = {}
+    for name, fn in functions.items():
+        for policy in fn["Properties"].get("Policies", []):
+            statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+            for statement in statements:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(a.startswith("lambda:") for a in actions):
+                    invoking.setdefault(name, []).append((actions, statement["Resource"]))
+            assert not isinstance(policy, str) or "Lambda" not in policy, (name, policy)  # no managed invoke policies
+    assert set(invoking) == {"MessageFunction", "DisconnectFunction"}
+    for grants in invoking.values():
+        assert grants == [(["lambda:InvokeFunction"], {"Fn::GetAtt": "FanoutFunction.Arn"})]
+    for name in invoking:
+        env = functions[name]["Properties"]["Environment"]["Variables"]
+        assert env["FANOUT_FUNCTION"] == {"Ref": "FanoutFunction"}
+        assert int(env["FANOUT_SLICE"]) >= 1
+
+
+def test_fanout_function_lives_with_the_message_code_and_has_a_vcpu(template):
+    fanout = template["Resources"]["FanoutFunction"]["Properties"]
+    assert fanout["CodeUri"] == "functions/message/" and fanout["Handler"] == "fanout.handler"
+    assert fanout["MemorySize"] >= 1769 and fanout["Timeout"] <= 29
+    assert function_path(template, "FanoutFunction").is_file()
+    assert "FANOUT_FUNCTION" not in fanout["Environment"]["Variables"]  # a slice never fans out again
+    from parley.adapters.fanout import FANOUT_READ_TIMEOUT_S
+
+    assert FANOUT_READ_TIMEOUT_S > fanout["Timeout"]
 
 
 def test_no_secret_in_parameters_and_the_jwt_key_is_generated(template):
@@ -83,7 +114,7 @@ def test_runtime_and_outputs(template):
 
 
 def test_websocket_functions_do_not_import_fastapi(template):
-    for name in ("ConnectFunction", "DisconnectFunction", "MessageFunction", "AuthorizerFunction"):
+    for name in ("ConnectFunction", "DisconnectFunction", "MessageFunction", "FanoutFunction", "AuthorizerFunction"):
         source = function_path(template, name).read_text()
         assert "fastapi" not in source and "mangum" not in source, name
 

@@ -29,6 +29,8 @@ class Settings:
     websocket_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
     broadcast_concurrency: int = 64
+    fanout_function: str | None = None  # big fan-outs are split across invocations of this function
+    fanout_slice: int = 125  # recipients per invocation (and the most posted without one)
     metrics_namespace: str = "Parley"
 
     @property
@@ -67,6 +69,8 @@ class Settings:
             websocket_url=env.get("WEBSOCKET_URL") or None,
             allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
             broadcast_concurrency=_int(env, "BROADCAST_CONCURRENCY", 64, low=1, high=512),
+            fanout_function=env.get("FANOUT_FUNCTION") or None,
+            fanout_slice=_int(env, "FANOUT_SLICE", 125, low=1, high=10_000),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
         )
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley.adapters import apigw, mongo
+from parley.adapters import apigw, fanout, mongo
 from parley.chat.service import Caller, Ports
 from parley.config import Settings
 from parley.events import WebSocketEvent
@@ -45,6 +45,15 @@ class ChatRuntime:
         broadcaster = apigw.ManagementApiBroadcaster(
             endpoint=endpoint, pool=self.pool, pool_size=self.settings.broadcast_concurrency
         )
+        if self.settings.fanout_function:
+            broadcaster = fanout.SlicedBroadcaster(
+                broadcaster,
+                function_name=self.settings.fanout_function,
+                endpoint=endpoint,
+                pool=self.pool,
+                slice_size=self.settings.fanout_slice,
+                pool_size=self.settings.broadcast_concurrency,
+            )
         return Ports(
             connections=self.connections,
             messages=self.messages,
