@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
-from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.support import SECRET, ManagementApiState, Stack, handler_class, load_template
+from tests.support import SECRET, ManagementApiState, Stack, handler_class, load_template, serve_http
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +18,9 @@ def template() -> dict:
 @pytest.fixture
 def management_api():
     state = ManagementApiState()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(state))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}/prod"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_http(handler_class(state)) as url:
+        state.endpoint = f"{url}/prod"
+        yield state
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.adapters.fanout import SlicedBroadcaster
-from tests.support import LambdaContext, load_function
+from tests.support import LambdaContext, load_function, serve_http
 
 FUNCTION = "local-stack-FanoutFunction"
 
@@ -72,13 +72,9 @@ def _lambda_handler_class(state: LambdaApiState):
 def lambda_api(template, local_env):
     state = LambdaApiState()
     state.handler, _module = load_function(template, "FanoutFunction")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _lambda_handler_class(state))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_http(_lambda_handler_class(state)) as url:
+        state.url = url
+        yield state
 
 
 def _client(url: str):
