@@ -1,9 +1,10 @@
 """Fan-out: one sendMessage into a room of N connections, through the real message handler.
 
-Parley's broadcaster (a bounded thread pool over one boto3 client) against a sequential loop over the
-same boto3 client (the AWS samples' way) and against the ideal ``ceil(N / concurrency) × RTT``. The
-Management API is a real local HTTP server in another process that answers after ``--rtt`` ms.
-A second table shows where a post's time goes (botocore vs signing vs the bare HTTP request).
+Parley's broadcaster (SigV4-signed keep-alive HTTP from one asyncio loop) against a sequential loop
+over one boto3 client (the AWS samples' way), against boto3 from a pool of threads (a careful sample,
+and Parley before its own poster; bench/baselines.py) and against the ideal ``ceil(N / concurrency) × RTT``.
+The Management API is a real local HTTP server in another process that answers after ``--rtt`` ms.
+A second table shows where a post's CPU goes.
 """
 
 from __future__ import annotations
@@ -38,13 +39,6 @@ FULL_SIZES = [1, 10, 100, 1000, 5000]
 SLICE = int(load_template()["Resources"]["MessageFunction"]["Properties"]["Environment"]["Variables"]["FANOUT_SLICE"])
 QUICK_SIZES = [1, 10, 100]
 LAMBDA_FULL_VCPU_MB = 1769  # Lambda allocates CPU in proportion to memory: 1,769 MB = one vCPU
-
-
-class _SerialPool:
-    """Stands in for the thread pool: ``map`` runs the posts one after another (the samples' loop)."""
-
-    def map(self, fn, items):
-        return [fn(i) for i in items]
 
 
 class _TimedBroadcaster:
@@ -83,13 +77,9 @@ _worker_broadcaster = None
 
 def _worker_init(endpoint: str, concurrency: int) -> None:
     global _worker_broadcaster
-    from concurrent.futures import ThreadPoolExecutor
-
     from parley.adapters.apigw import ManagementApiBroadcaster
 
-    _worker_broadcaster = ManagementApiBroadcaster(
-        endpoint=endpoint, pool=ThreadPoolExecutor(concurrency), pool_size=concurrency
-    )
+    _worker_broadcaster = ManagementApiBroadcaster(endpoint=endpoint, concurrency=concurrency)
 
 
 def _worker_invoke(payload: bytes) -> bytes:
@@ -156,12 +146,12 @@ def _cost_breakdown(server: ManagementServer, client, count: int) -> list[dict]:
     data = json.dumps({"type": "message", "message": {"text": "x" * 80}}).encode()
     rows = []
 
-    def measure(label: str, fn) -> None:
+    def measure(label: str, fn, clock=time.thread_time) -> None:
         fn(0)  # warm
-        c0, t0 = time.thread_time(), time.perf_counter()
+        c0, t0 = clock(), time.perf_counter()
         for i in range(count):
             fn(i)
-        wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        wall, cpu = time.perf_counter() - t0, clock() - c0
         rows.append({"layer": label, "wall_us": 1e6 * wall / count, "cpu_us": 1e6 * cpu / count})
 
     measure("boto3 post_to_connection (all of it)", lambda i: client.post_to_connection(ConnectionId=connection_id(i), Data=data))
@@ -181,6 +171,16 @@ def _cost_breakdown(server: ManagementServer, client, count: int) -> list[dict]:
         lambda i: pool.urlopen("POST", f"/prod/@connections/{connection_id(i)}", body=data, headers=headers),
     )
     measure("  sign + bare HTTP POST", lambda i: pool.urlopen("POST", (p := sign(i)).url.split(str(server.port), 1)[1], body=data, headers=dict(p.headers)))
+    from parley.adapters.apigw import ManagementApiBroadcaster
+    from parley.adapters.sigv4 import Signer, current_credentials
+
+    ours, creds = Signer("us-east-1"), current_credentials()
+    measure("Parley's SigV4 signer alone (parley.adapters.sigv4)",
+            lambda i: ours.headers(host="h", path=f"/prod/@connections/{connection_id(i)}", body=data, credentials=creds))
+    one = ManagementApiBroadcaster(endpoint=server.endpoint, concurrency=1)
+    measure("Parley's post, one at a time (sign, send, read, one asyncio loop)",
+            lambda i: one.send(connection_ids=[connection_id(i)], payload={"type": "message", "message": {"text": "x" * 80}}),
+            clock=time.process_time)  # the posting happens on the loop's thread
     return rows
 
 
@@ -195,17 +195,16 @@ def run(opts) -> Result:
         env = local_environment(server.endpoint) | {"BROADCAST_CONCURRENCY": str(concurrency)}
         with environment(env):
             handler, module = load_function(load_template(), "MessageFunction")
-            from parley.adapters import apigw
 
             runtime = module.runtime
             db = runtime.db
-            client = apigw.management_client(server.endpoint, pool_size=concurrency)
-            parley = _Swap(runtime, lambda b: b)
-            sequential = _Swap(runtime, lambda b: apigw.ManagementApiBroadcaster(client, pool=_SerialPool()))
-            from bench.lean import LeanBroadcaster
+            from bench.baselines import Boto3Broadcaster, SerialPool, management_client
 
-            lean_one = LeanBroadcaster(client, pool=runtime.pool, pool_size=concurrency)
-            lean = _Swap(runtime, lambda b: lean_one)
+            client = management_client(server.endpoint, pool_size=concurrency)
+            parley = _Swap(runtime, lambda b: b)
+            sequential = _Swap(runtime, lambda b: Boto3Broadcaster(client, pool=SerialPool()))
+            boto3_threads = Boto3Broadcaster(client, pool=runtime.pool)  # the runtime's pool has `concurrency` threads
+            threads = _Swap(runtime, lambda b: boto3_threads)
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
@@ -230,8 +229,8 @@ def run(opts) -> Result:
             module.runtime = parley
             ids = _seed_room(db, "warm", min(max(sizes), 2 * concurrency))
             _invoke(handler, parley, server, ids[0], "warm", seq)
-            module.runtime = lean
-            _invoke(handler, lean, server, ids[0], "warm", seq + 1)
+            module.runtime = threads
+            _invoke(handler, threads, server, ids[0], "warm", seq + 1)
             seq += 1
             per_post_seq = None
             for n in sizes:
@@ -255,14 +254,14 @@ def run(opts) -> Result:
                     "parley_runs": runs,
                     "delivered_ok": all(r["delivered"] == n and r["posts"] == n for r in runs),
                 }
-                module.runtime = lean
-                lean_runs = []
+                module.runtime = threads
+                threads_runs = []
                 for _ in range(repeats):
                     seq += 1
-                    lean_runs.append(_invoke(handler, lean, server, ids[0], room, seq))
-                row["lean"] = median([r["wall"] for r in lean_runs])
-                row["lean_broadcast"] = median([r["broadcast"] for r in lean_runs])
-                row["lean_runs"] = lean_runs
+                    threads_runs.append(_invoke(handler, threads, server, ids[0], room, seq))
+                row["threads"] = median([r["wall"] for r in threads_runs])
+                row["threads_broadcast"] = median([r["broadcast"] for r in threads_runs])
+                row["threads_runs"] = threads_runs
                 module.runtime = sliced
                 sliced_runs = []
                 for _ in range(repeats):
@@ -274,7 +273,7 @@ def run(opts) -> Result:
                 row["delivered_ok"] = row["delivered_ok"] and all(
                     r["delivered"] == n and r["posts"] == n for r in sliced_runs
                 )
-                row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in lean_runs)
+                row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in threads_runs)
                 module.runtime = sequential
                 if n <= seq_max:
                     seq_runs = []
@@ -302,21 +301,21 @@ def run(opts) -> Result:
             ids = _seed_room(db, "ceiling", cap_n)
             seq += 1
             ceiling = _invoke(handler, parley, server, ids[0], "ceiling", seq)
-            module.runtime = lean
+            module.runtime = threads
             seq += 1
-            lean_ceiling = _invoke(handler, lean, server, ids[0], "ceiling", seq)
+            threads_ceiling = _invoke(handler, threads, server, ids[0], "ceiling", seq)
             module.runtime = runtime
             processes.shutdown()
             stats = server.stats()
     ceiling_rate = ceiling["delivered"] / ceiling["broadcast"] if ceiling["broadcast"] else float("nan")
     cpu_per_post = ceiling["cpu"] / ceiling["delivered"] if ceiling["delivered"] else float("nan")
-    lean_rate = lean_ceiling["delivered"] / lean_ceiling["broadcast"] if lean_ceiling["broadcast"] else float("nan")
-    lean_cpu = lean_ceiling["cpu"] / lean_ceiling["delivered"] if lean_ceiling["delivered"] else float("nan")
+    threads_rate = threads_ceiling["delivered"] / threads_ceiling["broadcast"] if threads_ceiling["broadcast"] else float("nan")
+    threads_cpu = threads_ceiling["cpu"] / threads_ceiling["delivered"] if threads_ceiling["delivered"] else float("nan")
 
     table = Table(
         f"Fan-out: one sendMessage to N connections, RTT {opts.rtt:g} ms, concurrency {concurrency} (median of {repeats})",
         ["N", "ideal ms", "Parley ms", "× ideal", f"sliced/{SLICE} ms", "sliced × ideal", "sequential ms",
-         "Parley speed-up", "lean proto ms", "lean × ideal", "spread %"],
+         "Parley speed-up", "boto3 threads ms", "threads × ideal", "spread %"],
     )
     for r in rows:
         table.add(
@@ -328,22 +327,22 @@ def run(opts) -> Result:
             f"{r['sliced'] / r['ideal']:.2f}×",
             ("" if r["sequential_measured"] else "~") + f"{1000 * r['sequential']:,.0f}",
             f"{r['sequential'] / r['parley']:.1f}×",
-            1000 * r["lean"],
-            f"{r['lean'] / r['ideal']:.2f}×",
+            1000 * r["threads"],
+            f"{r['threads'] / r['ideal']:.2f}×",
             r["parley_spread"],
         )
     table.notes.append(
         "Parley ms: the message handler's wall time (read the sender, insert, find the room, broadcast); "
         "the broadcaster alone: " + ", ".join(f"N={r['n']}: {1000 * r['parley_broadcast']:.0f} ms" for r in rows)
     )
-    table.notes.append("lean proto: the same handler with bench/lean.py's broadcaster (SigV4 signer + urllib3, "
-                       "no botocore client call per post), a prototype measured here, not in parley/")
+    table.notes.append(f"boto3 threads: the same handler posting with boto3's post_to_connection from {concurrency} threads "
+                       "over one client (bench/baselines.py; Parley's broadcaster before this one)")
     table.notes.append(
         f"sliced: the handler with SlicedBroadcaster (FANOUT_SLICE={SLICE}); each slice is posted by a warm worker "
         f"process (a pool of {workers}) standing in for a FanoutFunction invocation, on a machine with {os.cpu_count()} CPUs "
         "(Lambda gives each invocation its own vCPU; the Invoke round trip, ~10-30 ms on AWS, is not modelled)"
     )
-    table.notes.append(f"sequential: the same handler and boto3 client, posting one after another")
+    table.notes.append("sequential: the same handler and boto3 client, posting one after another")
     if any(not r["sequential_measured"] for r in rows):
         table.notes.append(
             f"~ = extrapolated: sequential was run in full up to N = {seq_max}; beyond, N × its per-post time "
@@ -352,15 +351,15 @@ def run(opts) -> Result:
     if not all(r["delivered_ok"] for r in rows):
         table.notes.append("WARNING: some runs did not deliver to every connection")
     costs = Table(
-        "Where one post's time goes (sequential, RTT 0, per post)",
+        "Where one post's time goes (one after another, RTT 0, per post)",
         ["layer", "wall µs", "CPU µs"],
     )
     for b in breakdown:
         costs.add(b["layer"], b["wall_us"], b["cpu_us"])
     costs.notes.append(
-        f"ceiling: Parley's broadcaster at RTT 0 posts {ceiling_rate:,.0f}/s to {ceiling['delivered']:,} connections "
-        f"({1e6 * cpu_per_post:.0f} µs of process CPU per post, all threads): the GIL-bound limit of one process; "
-        f"the lean prototype: {lean_rate:,.0f}/s ({1e6 * lean_cpu:.0f} µs per post)"
+        f"ceiling at RTT 0, {ceiling['delivered']:,} connections, process CPU per post: Parley {ceiling_rate:,.0f} posts/s "
+        f"({1e6 * cpu_per_post:.0f} µs); boto3 threads {threads_rate:,.0f} posts/s ({1e6 * threads_cpu:.0f} µs), the GIL-bound limit "
+        "of botocore in one process"
     )
     model = _lambda_model(rows, cpu_per_post, rtt, concurrency)
     data = {
@@ -371,7 +370,7 @@ def run(opts) -> Result:
         "rows": rows,
         "breakdown": breakdown,
         "ceiling": {"posts_per_s": ceiling_rate, "cpu_per_post_s": cpu_per_post, **ceiling},
-        "lean_ceiling": {"posts_per_s": lean_rate, "cpu_per_post_s": lean_cpu, **lean_ceiling},
+        "threads_ceiling": {"posts_per_s": threads_rate, "cpu_per_post_s": threads_cpu, **threads_ceiling},
         "server": stats,
         "lambda_model": model["rows"],
     }
@@ -393,8 +392,8 @@ def _lambda_model(rows: list[dict], cpu_per_post: float, rtt: float, concurrency
         table.add(mb, f"{share:.2f}", 1000 * est[100], 1000 * est[1000], 1000 * est[5000], gbs)
         out.append({"memory_mb": mb, "share": share, "est_s": est, "gb_s_1000": gbs})
     table.notes.append(
-        "CPU per post from the RTT-0 ceiling run on this machine; real posts add TLS. Above 1,769 MB Lambda adds "
-        "vCPUs, which one GIL-bound Python process barely uses"
+        "CPU per post from Parley's RTT-0 ceiling run on this machine; real posts add TLS (AES-GCM, a few µs). "
+        "Above 1,769 MB Lambda adds vCPUs, which one asyncio loop does not use"
     )
     return {"table": table, "rows": out}
 
@@ -408,7 +407,7 @@ def _plot(rows: list[dict], opts, concurrency: int) -> Path | None:
     ax.plot(ns, [1000 * r["ideal"] for r in rows], "k--", label=f"ideal ceil(N/{concurrency})×RTT")
     ax.plot(ns, [1000 * r["parley"] for r in rows], "o-", color="tab:blue", label="Parley (handler)")
     ax.plot(ns, [1000 * r["sliced"] for r in rows], "D-", color="tab:purple", label=f"Parley sliced ({SLICE}/process)")
-    ax.plot(ns, [1000 * r["lean"] for r in rows], "^-", color="tab:green", label="Parley + lean poster (prototype)")
+    ax.plot(ns, [1000 * r["threads"] for r in rows], "^-", color="tab:green", label=f"boto3, {concurrency} threads")
     measured = [r for r in rows if r["sequential_measured"]]
     ax.plot([r["n"] for r in measured], [1000 * r["sequential"] for r in measured], "s-", color="tab:red", label="sequential loop")
     extra = [r for r in rows if not r["sequential_measured"]]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.support import SECRET, ManagementApiState, Stack, handler_class, load_template, serve_http
+from tests.support import AWS_KEY_ID, AWS_SECRET_KEY, SECRET, ManagementApiState, Stack, handler_class, load_template, serve_http
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,11 @@ def template() -> dict:
 
 
 @pytest.fixture
-def management_api():
+def management_api(monkeypatch):
+    """A real @connections endpoint that checks SigV4 signatures against the credentials it sets here."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     state = ManagementApiState()
     with serve_http(handler_class(state)) as url:
         state.endpoint = f"{url}/prod"
@@ -35,8 +39,6 @@ def local_env(monkeypatch, management_api):
     monkeypatch.setenv("MANAGEMENT_API_ENDPOINT", management_api.endpoint)
     monkeypatch.setenv("WEBSOCKET_URL", "wss://example.execute-api.us-east-1.amazonaws.com/prod")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ParleyTest")
     monkeypatch.delenv("JWT_SECRET_ARN", raising=False)
     yield {"uri": uri, "db": db_name}

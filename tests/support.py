@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import copy
+import hmac
+import re
 import importlib.util
 import json
 import os
@@ -86,6 +88,34 @@ class LambdaContext:
 
 
 # ---------------------------------------------------------------- a real @connections endpoint
+AWS_KEY_ID, AWS_SECRET_KEY = "testing", "testing"  # what management_api checks signatures against
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<day>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)/aws4_request, "
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+def sigv4_is_valid(*, method: str, url: str, headers, body: bytes, secret: str, service: str = "execute-api") -> bool:
+    """Recompute a request's SigV4 signature with botocore's signer, as API Gateway checks it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = {name.lower(): value for name, value in headers.items()}
+    found = _AUTHORIZATION.match(headers.get("authorization", ""))
+    if not found or found["service"] != service or "x-amz-date" not in found["signed"].split(";"):
+        return False
+    signed = {name: headers.get(name, "") for name in found["signed"].split(";")}
+    request = AWSRequest(method=method, url=url, data=body, headers=signed)
+    request.context["timestamp"] = signed["x-amz-date"]
+    if signed["x-amz-date"][:8] != found["day"]:
+        return False
+    signer = SigV4Auth(Credentials(found["key"], secret, headers.get("x-amz-security-token")), service, found["region"])
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    return hmac.compare_digest(expected, found["signature"])
+
+
 @dataclass
 class ManagementApiState:
     delivered: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
@@ -93,6 +123,7 @@ class ManagementApiState:
     throttle: dict[str, int] = field(default_factory=dict)  # id -> how many 429s before success
     broken: set[str] = field(default_factory=set)  # ids that always answer 500
     posts: int = 0
+    bad_signatures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def frames(self, connection_id: str, type_: str | None = None) -> list[dict]:
@@ -125,6 +156,11 @@ def handler_class(state: ManagementApiState):
             data = self.rfile.read(length)
             if "@connections/" not in self.path or "Authorization" not in self.headers:
                 return self._reply(403, {"__type": "ForbiddenException", "message": "Forbidden"})
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            if not sigv4_is_valid(method="POST", url=url, headers=self.headers, body=data, secret=AWS_SECRET_KEY):
+                with state.lock:
+                    state.bad_signatures += 1
+                return self._reply(403, {"__type": "InvalidSignatureException"})
             connection_id = unquote(self.path.rsplit("@connections/", 1)[1])
             with state.lock:
                 state.posts += 1

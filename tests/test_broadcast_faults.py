@@ -1,11 +1,8 @@
-"""The broadcaster against a real HTTP Management API that answers 410, 429 and 500."""
+"""The chat's broadcasts against a real HTTP Management API that answers 410, 429 and 500 (tests/support.py).
+
+The broadcaster's own HTTP behaviour (keep-alive, stale connections, timeouts, TLS) is in test_poster.py."""
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
-
-import boto3
-from botocore.stub import Stubber
 
 from parley.adapters.apigw import ManagementApiBroadcaster, endpoint_from_event
 
@@ -50,24 +47,6 @@ def test_one_failing_recipient_never_blocks_the_others(stack, management_api):
     assert runtime.connections.get(connection_id=clients[2].connection_id) is not None  # 500 is not 410
 
 
-def test_gone_is_caught_before_client_error_with_stubber():
-    client = boto3.client("apigatewaymanagementapi", endpoint_url="https://x.execute-api.us-east-1.amazonaws.com/p",
-                          region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stub, ThreadPoolExecutor(4) as pool:
-        stub.add_client_error("post_to_connection", service_error_code="GoneException", http_status_code=410)
-        stub.add_client_error("post_to_connection", service_error_code="LimitExceededException", http_status_code=429)
-        stub.add_response("post_to_connection", {})
-        report = ManagementApiBroadcaster(client, pool=pool, base_delay=0.001).send(
-            connection_ids=["gone="], payload={"type": "pong"}
-        )
-        assert report.gone == ["gone="] and report.delivered == 0
-        report = ManagementApiBroadcaster(client, pool=pool, base_delay=0.001).send(
-            connection_ids=["slow="], payload={"type": "pong"}
-        )
-        assert report.delivered == 1 and not report.failed
-        stub.assert_no_pending_responses()
-
-
 def test_endpoint_comes_from_the_event_unless_overridden(stack):
     rc = {"domainName": "abc.execute-api.eu-west-1.amazonaws.com", "stage": "prod", "apiId": "abc"}
     assert endpoint_from_event(rc) == "https://abc.execute-api.eu-west-1.amazonaws.com/prod"
@@ -84,12 +63,9 @@ def test_ids_are_url_encoded_on_the_wire(stack, management_api):
 def test_a_payload_with_a_lone_surrogate_is_still_sent_as_valid_json(management_api):
     import json
 
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=management_api.endpoint, region_name="us-east-1",
-                          aws_access_key_id="a", aws_secret_access_key="b")
-    with ThreadPoolExecutor(2) as pool:
-        report = ManagementApiBroadcaster(client, pool=pool).send(
-            connection_ids=["c1="], payload={"type": "error", "action": "\ud800x", "text": "héllo ✓"}
-        )
+    report = ManagementApiBroadcaster(endpoint=management_api.endpoint).send(
+        connection_ids=["c1="], payload={"type": "error", "action": "\ud800x", "text": "héllo ✓"}
+    )
     assert report.delivered == 1
     (frame,) = management_api.frames("c1=")
     assert frame["action"] == "\ud800x" and frame["text"] == "héllo ✓"

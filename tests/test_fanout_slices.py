@@ -91,7 +91,7 @@ def pool():
 
 
 def _sliced(management_api, url: str, pool, slice_size: int = 3) -> SlicedBroadcaster:
-    local = ManagementApiBroadcaster(endpoint=management_api.endpoint, pool=pool, base_delay=0.001)
+    local = ManagementApiBroadcaster(endpoint=management_api.endpoint, base_delay=0.001)
     return SlicedBroadcaster(
         local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=pool, slice_size=slice_size,
         client=_client(url),
@@ -181,7 +181,7 @@ def test_stubbed_invokes_a_refusal_falls_back_and_a_report_that_does_not_add_up_
     with Stubber(client) as stub, ThreadPoolExecutor(1) as one:  # one thread: the slices go in order
         stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
         stub.add_response("invoke", {"StatusCode": 200, "Payload": io.BytesIO(b'{"delivered": 5, "gone": [], "failed": []}')})
-        local = ManagementApiBroadcaster(endpoint=management_api.endpoint, pool=one, base_delay=0.001)
+        local = ManagementApiBroadcaster(endpoint=management_api.endpoint, concurrency=1, base_delay=0.001)
         report = SlicedBroadcaster(
             local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=one, slice_size=2, client=client
         ).send(connection_ids=["a=", "b=", "c=", "d="], payload={"type": "x"})

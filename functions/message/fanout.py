@@ -4,15 +4,12 @@ Event: {"endpoint": str, "connectionIds": [str, ...], "payload": {...}}.
 Returns {"delivered": n, "gone": [...], "failed": [...]}; the caller forgets the gone connections.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.config import Settings
 from parley.observability import make_logger
 
 settings = Settings.from_env()
 logger = make_logger()
-pool = ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="fanout")
 
 
 class InvalidFanoutEvent(ValueError):
@@ -40,7 +37,7 @@ def parse(event: object) -> tuple[str, list[str], dict]:
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
     endpoint, ids, payload = parse(event)  # a bad event raises: the caller counts the slice as failed
-    broadcaster = ManagementApiBroadcaster(endpoint=endpoint, pool=pool, pool_size=settings.broadcast_concurrency)
+    broadcaster = ManagementApiBroadcaster(endpoint=endpoint, concurrency=settings.broadcast_concurrency)
     report = broadcaster.send(connection_ids=ids, payload=payload)
     logger.info(
         "fan-out slice posted",

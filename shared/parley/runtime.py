@@ -42,9 +42,7 @@ class ChatRuntime:
     def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
         """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""
         endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
-        broadcaster = apigw.ManagementApiBroadcaster(
-            endpoint=endpoint, pool=self.pool, pool_size=self.settings.broadcast_concurrency
-        )
+        broadcaster = apigw.ManagementApiBroadcaster(endpoint=endpoint, concurrency=self.settings.broadcast_concurrency)
         if self.settings.fanout_function:
             broadcaster = fanout.SlicedBroadcaster(
                 broadcaster,
