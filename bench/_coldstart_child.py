@@ -65,5 +65,7 @@ heavy = sorted(m for m in ("fastapi", "mangum", "pydantic", "starlette", "anyio"
 status = result.get("statusCode") if isinstance(result, dict) else None
 if status is None and isinstance(result, dict) and "policyDocument" in result:
     status = result["policyDocument"]["Statement"][0]["Effect"]
+if status is None and isinstance(result, dict) and "delivered" in result:  # FanoutFunction's report
+    status = f"delivered {result['delivered']}"
 print("@@COLD@@", json.dumps({"init": T2 - T1, "invoke": T3 - T2, "pre": T1 - T0, "mock": mock_cost, "heavy": heavy,
                   "status": status, "modules": len(sys.modules)}), flush=True)

@@ -38,7 +38,7 @@ CHILD = Path(__file__).with_name("_coldstart_child.py")
 WEB_MODULES = ("fastapi", "mangum", "pydantic", "starlette")
 
 
-def _events(logical_ids: list[str]) -> dict[str, dict]:
+def _events(logical_ids: list[str], endpoint: str) -> dict[str, dict]:
     import jwt
 
     now = int(time.time())
@@ -63,6 +63,8 @@ def _events(logical_ids: list[str]) -> dict[str, dict]:
             ev["requestContext"]["http"].update(method="GET", path="/health")
             ev["headers"] = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"}
             out[lid] = ev
+        elif lid == "FanoutFunction":
+            out[lid] = {"endpoint": endpoint, "connectionIds": ["CcoldStart0001="], "payload": {"type": "pong"}}
     return out
 
 
@@ -72,6 +74,7 @@ FIRST_CALL = {
     "MessageFunction": "join (write, room query, one post)",
     "AuthorizerFunction": "verify a token, look its user up",
     "AuthFunction": "GET /health through Mangum",
+    "FanoutFunction": "post one slice of one",
 }
 
 
@@ -130,9 +133,9 @@ def run(opts) -> Result:
             raise ValueError(f"unknown functions: {', '.join(sorted(unknown))}")
         functions = wanted
     runs = opts.runs or (2 if opts.quick else 10)
-    events = _events(functions)
     rows = []
     with ManagementServer(0.0) as server, tempfile.TemporaryDirectory() as tmp:
+        events = _events(functions, server.endpoint)
         env = {**os.environ, **local_environment(server.endpoint)}
         env.pop("PYTHONPROFILEIMPORTTIME", None)
         baselines = {

@@ -373,29 +373,37 @@ def run(opts) -> Result:
         "threads_ceiling": {"posts_per_s": threads_rate, "cpu_per_post_s": threads_cpu, **threads_ceiling},
         "server": stats,
         "lambda_model": model["rows"],
+        "crossover_mb": model["crossover_mb"],
     }
     plot = _plot(rows, opts, concurrency)
     return Result("fanout", [table, costs, model["table"]], data, plot)
 
 
 def _lambda_model(rows: list[dict], cpu_per_post: float, rtt: float, concurrency: int) -> dict:
-    """Project the handler time on Lambda: CPU-bound posts scale with the vCPU share, I/O waits do not."""
+    """Project the broadcast time on Lambda: the CPU part scales with the vCPU share, the waiting does not."""
     table = Table(
-        "Projected MessageFunction broadcast time on Lambda (model: max(ideal, N × CPU per post / vCPU share))",
-        ["MemorySize MB", "vCPU share", "N=100 ms", "N=1,000 ms", "N=5,000 ms", "GB-s per 1,000-fan-out"],
+        "Projected broadcast time on Lambda (model: max(ideal, N × CPU per post / vCPU share))",
+        ["MemorySize MB", "vCPU share", "bound by", "N=100 ms", "N=1,000 ms", "N=5,000 ms", "GB-s per 1,000-fan-out"],
     )
+    # below this share a post's CPU outlasts RTT / concurrency: the broadcast waits on the CPU, not the network
+    crossover_mb = LAMBDA_FULL_VCPU_MB * cpu_per_post * concurrency / rtt if rtt > 0 else float("inf")
     out = []
-    for mb in (512, 1024, 1769, 3008):
-        share = min(1.0, mb / LAMBDA_FULL_VCPU_MB)  # above one vCPU the GIL keeps Python on ~one core
+    for mb in (512, 1024, 1536, 1769, 3008):
+        share = min(1.0, mb / LAMBDA_FULL_VCPU_MB)  # above one vCPU, one asyncio loop still uses one
         est = {n: max(math.ceil(n / concurrency) * rtt, n * cpu_per_post / share) for n in (100, 1000, 5000)}
         gbs = mb / 1024 * est[1000]
-        table.add(mb, f"{share:.2f}", 1000 * est[100], 1000 * est[1000], 1000 * est[5000], gbs)
-        out.append({"memory_mb": mb, "share": share, "est_s": est, "gb_s_1000": gbs})
+        bound = "CPU" if mb < crossover_mb else "round trip"
+        table.add(mb, f"{share:.2f}", bound, 1000 * est[100], 1000 * est[1000], 1000 * est[5000], gbs)
+        out.append({"memory_mb": mb, "share": share, "bound": bound, "est_s": est, "gb_s_1000": gbs})
     table.notes.append(
-        "CPU per post from Parley's RTT-0 ceiling run on this machine; real posts add TLS (AES-GCM, a few µs). "
-        "Above 1,769 MB Lambda adds vCPUs, which one asyncio loop does not use"
+        f"CPU per post from Parley's RTT-0 ceiling run on this machine ({1e6 * cpu_per_post:.0f} µs); real posts add TLS "
+        "(AES-GCM, a few µs). Above 1,769 MB Lambda adds vCPUs, which one asyncio loop does not use"
     )
-    return {"table": table, "rows": out}
+    table.notes.append(
+        f"crossover: from ~{crossover_mb:,.0f} MB up, {concurrency} posts' CPU fits in one {1000 * rtt:g} ms round trip, "
+        "so more memory costs more GB-s without making the broadcast faster; below it, duration × memory is constant"
+    )
+    return {"table": table, "rows": out, "crossover_mb": crossover_mb}
 
 
 def _plot(rows: list[dict], opts, concurrency: int) -> Path | None:

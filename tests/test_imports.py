@@ -14,7 +14,9 @@ from tests.support import ROOT, function_path, load_template
 HEAVY = ("fastapi", "mangum", "pydantic", "starlette", "mongomock", "parley_local")
 
 
-@pytest.mark.parametrize("logical_id", ["ConnectFunction", "DisconnectFunction", "MessageFunction", "AuthorizerFunction"])
+@pytest.mark.parametrize(
+    "logical_id", ["ConnectFunction", "DisconnectFunction", "MessageFunction", "FanoutFunction", "AuthorizerFunction"]
+)
 def test_websocket_function_imports_nothing_heavy(logical_id, tmp_path):
     path = function_path(load_template(), logical_id)
     probe = (
@@ -49,3 +51,17 @@ def test_connect_does_not_load_boto3_it_never_posts(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_broadcast_does_not_load_boto3(management_api):
+    """The broadcaster signs and sends its own requests: posting costs no boto3 import (~160 ms cold)."""
+    probe = (
+        "import sys\n"
+        "from parley.adapters.apigw import ManagementApiBroadcaster\n"
+        f"report = ManagementApiBroadcaster(endpoint={management_api.endpoint!r}).send(connection_ids=['a='], payload={{}})\n"
+        "print(report.delivered, 'boto3' in sys.modules or 'botocore' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "shared")}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "1 False"

@@ -83,10 +83,11 @@ def test_only_message_and_disconnect_may_invoke_the_fanout_function_and_only_it(
         assert int(env["FANOUT_SLICE"]) >= 1
 
 
-def test_fanout_function_lives_with_the_message_code_and_has_a_vcpu(template):
+def test_fanout_function_lives_with_the_message_code_and_is_sized_like_message(template):
     fanout = template["Resources"]["FanoutFunction"]["Properties"]
     assert fanout["CodeUri"] == "functions/message/" and fanout["Handler"] == "fanout.handler"
-    assert fanout["MemorySize"] >= 1769 and fanout["Timeout"] <= 29
+    message = template["Resources"]["MessageFunction"]["Properties"]
+    assert fanout["MemorySize"] == message["MemorySize"] >= 1536 and fanout["Timeout"] <= 29
     assert function_path(template, "FanoutFunction").is_file()
     assert "FANOUT_FUNCTION" not in fanout["Environment"]["Variables"]  # a slice never fans out again
     from parley.adapters.fanout import FANOUT_READ_TIMEOUT_S
