@@ -188,3 +188,19 @@ def test_stubbed_invokes_a_refusal_falls_back_and_a_report_that_does_not_add_up_
         stub.assert_no_pending_responses()
     assert report.delivered == 2 and report.failed == ["c=", "d="]
     assert _counts(management_api, ["a=", "b=", "c=", "d="]) == [1, 1, 0, 0]
+
+
+def test_a_lambda_service_exception_may_have_run_so_the_slice_is_failed_not_posted_again(management_api, local_env):
+    from botocore.stub import Stubber
+
+    client = _client("https://lambda.us-east-1.amazonaws.com")
+    with Stubber(client) as stub, ThreadPoolExecutor(1) as one:
+        stub.add_client_error("invoke", service_error_code="ServiceException", http_status_code=500)
+        stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
+        local = ManagementApiBroadcaster(endpoint=management_api.endpoint, concurrency=1, base_delay=0.001)
+        report = SlicedBroadcaster(
+            local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=one, slice_size=2, client=client
+        ).send(connection_ids=["a=", "b=", "c=", "d="], payload={"type": "x"})
+        stub.assert_no_pending_responses()
+    assert report.failed == ["a=", "b="] and report.delivered == 2
+    assert _counts(management_api, ["a=", "b=", "c=", "d="]) == [0, 0, 1, 1]

@@ -114,6 +114,10 @@ class SlicedBroadcaster:
             body = response["Payload"].read()
         except (ClientError, ConnectTimeoutError, EndpointConnectionError) as exc:
             code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+            if code == "ServiceException":  # Lambda's internal error: the function may have run; never post twice
+                log.error("fan-out invoke failed inside Lambda; the slice counts as failed",
+                          extra={"error_code": code, "recipients": len(part)})
+                return DeliveryReport(failed=list(part))
             log.warning("fan-out invoke refused; posting the slice here", extra={"error_code": code, "recipients": len(part)})
             return None
         except ReadTimeoutError:
