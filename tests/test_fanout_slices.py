@@ -90,11 +90,11 @@ def pool():
         yield executor
 
 
-def _sliced(management_api, url: str, pool, slice_size: int = 3) -> SlicedBroadcaster:
+def _sliced(management_api, url: str, pool, slice_size: int = 3, metric=lambda name, value: None) -> SlicedBroadcaster:
     local = ManagementApiBroadcaster(endpoint=management_api.endpoint, base_delay=0.001)
     return SlicedBroadcaster(
         local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=pool, slice_size=slice_size,
-        client=_client(url),
+        client=_client(url), metric=metric,
     )
 
 
@@ -124,11 +124,14 @@ def test_a_big_fanout_is_split_into_slices_and_each_id_gets_it_once(management_a
     assert management_api.frames("c0=") == [{"type": "message", "n": 1}]
 
 
-def test_a_refused_invoke_is_posted_here_instead(management_api, lambda_api, pool):
+def test_a_refused_invoke_is_posted_here_instead_and_counted(management_api, lambda_api, pool):
     lambda_api.refuse.add("c3=")
-    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS, payload={"type": "x"})
+    metrics = []
+    sliced = _sliced(management_api, lambda_api.url, pool, metric=lambda name, value: metrics.append((name, value)))
+    report = sliced.send(connection_ids=IDS, payload={"type": "x"})
     assert report.delivered == 10 and not report.failed and not report.gone
     assert _counts(management_api, IDS) == [1] * 10
+    assert metrics == [("FanoutSlices", 4), ("FanoutSlicesPostedHere", 1)]
 
 
 def test_a_slice_whose_function_failed_is_reported_failed_and_not_posted_twice(management_api, lambda_api, pool):

@@ -51,6 +51,7 @@ class ChatRuntime:
                 pool=self.pool,
                 slice_size=self.settings.fanout_slice,
                 pool_size=self.settings.broadcast_concurrency,
+                metric=metric,
             )
         return Ports(
             connections=self.connections,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from parley.ports import Broadcaster, DeliveryReport
@@ -64,6 +64,7 @@ class SlicedBroadcaster:
         slice_size: int,
         client=None,
         pool_size: int = 64,
+        metric: Callable[[str, float], None] = lambda name, value: None,
     ) -> None:
         if slice_size < 1:
             raise ValueError("slice_size must be at least 1")
@@ -74,6 +75,7 @@ class SlicedBroadcaster:
         self._slice_size = slice_size
         self._client = client
         self._pool_size = pool_size
+        self._metric = metric
 
     def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
         ids = list(dict.fromkeys(connection_ids))
@@ -90,7 +92,9 @@ class SlicedBroadcaster:
                 not_run.extend(part)
             else:
                 _merge(report, outcome)
+        self._metric("FanoutSlices", len(slices))
         if not_run:
+            self._metric("FanoutSlicesPostedHere", sum(1 for outcome in outcomes if outcome is None))
             # From this thread, after the invokes: a pool task waiting on the same pool could deadlock.
             _merge(report, self._local.send(connection_ids=not_run, payload=payload))
         return report
