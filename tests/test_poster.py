@@ -183,3 +183,16 @@ def test_the_region_signed_for_is_the_one_in_the_host(monkeypatch):
     monkeypatch.setenv("AWS_REGION", "ap-south-1")
     assert region_of("abc123.execute-api.eu-west-1.amazonaws.com") == "eu-west-1"
     assert region_of("chat.example.com") == "ap-south-1"
+
+
+def test_aws_ca_bundle_is_honoured_like_botocore_does(server, monkeypatch, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    s = server(tls=server_context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    report = ManagementApiBroadcaster(endpoint=s.endpoint).send(connection_ids=["a="], payload={"type": "x"})
+    assert report.delivered == 1

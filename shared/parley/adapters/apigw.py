@@ -131,7 +131,9 @@ class _Endpoint:
 
     def __init__(self, scheme: str, hostname: str, port: int, limit: int, ssl_context) -> None:
         self.hostname, self.port = hostname, port
-        self.ssl = (ssl_context or ssl.create_default_context()) if scheme == "https" else None
+        if scheme == "https" and ssl_context is None:  # the system's CAs, or AWS_CA_BUNDLE as botocore honours it
+            ssl_context = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+        self.ssl = ssl_context if scheme == "https" else None
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.slots = asyncio.Semaphore(limit)
         self.limit = limit
