@@ -97,3 +97,28 @@ def test_no_credentials_anywhere_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(sigv4, "_provider", [])
     with pytest.raises(NoCredentials, match="AWS_ACCESS_KEY_ID"):
         current_credentials()
+
+
+@pytest.mark.parametrize("connection_id", IDS)
+def test_the_authorization_header_is_the_one_boto3_sends(connection_id):
+    """Byte for byte what boto3's post_to_connection sends, for the same moment and credentials."""
+    client = boto3.client("apigatewaymanagementapi", endpoint_url="https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+                          region_name="eu-west-1", aws_access_key_id="AKID", aws_secret_access_key="s3cr3t",
+                          aws_session_token="tok")
+    seen = {}
+
+    def capture(request, **_):
+        seen.update({k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+        seen["url"] = request.url
+        return AWSResponse(request.url, 200, {}, _EmptyBody())
+
+    client.meta.events.register("before-send", capture)
+    body = '{"type":"message","text":"héllo"}'.encode()
+    client.post_to_connection(ConnectionId=connection_id, Data=body)
+    now = datetime.strptime(seen["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    ours = Signer("eu-west-1").headers(
+        host="abc.execute-api.eu-west-1.amazonaws.com", path=f"/prod/@connections/{quote(connection_id, safe='')}",
+        body=body, credentials=Credentials("AKID", "s3cr3t", "tok"), now=now,
+    )
+    assert ours["authorization"] == seen["authorization"]
+    assert ours["x-amz-security-token"] == seen["x-amz-security-token"]
