@@ -104,6 +104,39 @@ def test_typing_reaches_other_users_only(stack):
     assert bob.last("typing")["isTyping"] is False
 
 
+def test_typing_is_relayed_once_per_quiet_period_and_stopping_always_goes(stack, monkeypatch):
+    import dataclasses
+    from datetime import timedelta
+
+    from parley.model import utcnow
+
+    alice, bob = stack.connect("alice"), stack.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    states = lambda: [f["isTyping"] for f in bob.frames("typing")]  # noqa: E731
+    alice.send({"action": "typing", "room": "general", "isTyping": True})
+    alice.send({"action": "typing", "room": "general", "isTyping": True})  # too soon: dropped
+    assert states() == [True]
+    alice.send({"action": "typing", "room": "general", "isTyping": False})
+    alice.send({"action": "typing", "room": "general", "isTyping": True})  # right after "stopped": relayed
+    assert states() == [True, False, True]
+    module = stack.modules["MessageFunction"]
+    later = lambda: utcnow() + timedelta(seconds=3)  # noqa: E731 - past the quiet period
+    monkeypatch.setattr(module, "runtime", dataclasses.replace(module.runtime, clock=later))
+    alice.send({"action": "typing", "room": "general", "isTyping": True})
+    assert states() == [True, False, True, True]
+    assert alice.frames("error") == []  # a dropped typing frame is not an error
+
+
+def test_typing_quiet_period_is_per_connection(stack):
+    alice, bob, carol = stack.connect("alice"), stack.connect("bob"), stack.connect("carol")
+    for c in (alice, bob, carol):
+        c.send({"action": "join", "room": "general"})
+    alice.send({"action": "typing", "room": "general", "isTyping": True})
+    bob.send({"action": "typing", "room": "general", "isTyping": True})
+    assert [f["user"]["username"] for f in carol.frames("typing")] == ["alice", "bob"]
+
+
 @pytest.mark.parametrize(
     "frame",
     [

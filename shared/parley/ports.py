@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
 
 from parley.model import Connection, HistoryPage, Message, UserRef
@@ -28,6 +29,19 @@ class ConnectionStore(Protocol):
 
     def in_room(self, *, room: str) -> list[Connection]:
         """Every stored connection that joined ``room`` (an indexed query on the room)."""
+
+    def signal_typing(
+        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
+    ) -> TypingSignal:
+        """Record a typing signal of a member of ``room``. ``True`` is recorded (RELAY) only if the last one
+        was ``quiet`` or longer ago, else TOO_SOON; ``False`` clears the record (RELAY), so the next ``True``
+        is relayed at once. NOT_MEMBER when the connection has not joined ``room``."""
+
+
+class TypingSignal(Enum):
+    RELAY = "relay"
+    TOO_SOON = "too_soon"
+    NOT_MEMBER = "not_member"
 
 
 class MessageStore(Protocol):

@@ -20,7 +20,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from parley.errors import StoreUnavailable, UsernameTaken
 from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
-from parley.ports import StoredUser
+from parley.ports import StoredUser, TypingSignal
 
 TIMEOUT_MS = 3000
 _clients: dict[str, Any] = {}
@@ -172,6 +172,21 @@ class MongoConnectionStore:
 
     def in_room(self, *, room: str) -> list[Connection]:
         return [self._from(d) for d in self._c.find({"rooms": room})]
+
+    def signal_typing(
+        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
+    ) -> TypingSignal:
+        member = {"_id": connection_id, "rooms": room}
+        if is_typing:
+            due = {"$or": [{"typingAt": {"$exists": False}}, {"typingAt": {"$lte": now - quiet}}]}
+            recorded = self._c.find_one_and_update({**member, **due}, {"$set": {"typingAt": now}}, projection={"_id": 1})
+        else:
+            recorded = self._c.find_one_and_update(member, {"$unset": {"typingAt": ""}}, projection={"_id": 1})
+        if recorded is not None:
+            return TypingSignal.RELAY
+        if is_typing and self._c.find_one(member, projection={"_id": 1}) is not None:  # only when refused
+            return TypingSignal.TOO_SOON
+        return TypingSignal.NOT_MEMBER
 
 
 # ---------------------------------------------------------------- messages

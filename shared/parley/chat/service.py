@@ -22,7 +22,7 @@ from parley.model import (
     not_before,
     utcnow,
 )
-from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore
+from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal
 
 log = logging.getLogger("parley.chat")
 
@@ -30,6 +30,9 @@ log = logging.getLogger("parley.chat")
 # its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
 CONNECTION_TTL = timedelta(hours=2, minutes=1)
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
+# "is typing" is relayed at most once per this long per connection (the web page sends one every 3 s while
+# keys are pressed); the rest are dropped, since the others already show the indicator. "Stopped" always goes.
+TYPING_QUIET = timedelta(seconds=2.5)
 
 
 def _no_metric(name: str, value: float) -> None:
@@ -154,7 +157,14 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
 
 
 def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
-    _require_member(ports, caller, room)
+    signal = ports.connections.signal_typing(
+        connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET
+    )
+    if signal is TypingSignal.NOT_MEMBER:
+        raise NotInRoom(room)
+    if signal is TypingSignal.TOO_SOON:
+        ports.metric("TypingDropped", 1)
+        return
     others = [c.id for c in _live(ports, room) if c.user.id != caller.user.id]
     _send(ports, others, {"type": "typing", "room": room, "user": caller.user.to_json(), "isTyping": is_typing})
 
