@@ -17,6 +17,7 @@ GOOD = {"PARLEY_ENV": "aws", "MONGODB_URI": "mongodb+srv://u:p@cluster.example.n
 def test_aws_defaults():
     s = Settings.from_env(GOOD)
     assert s.env == "aws" and s.mongodb_db == "parley" and s.token_ttl_seconds == 43200
+    assert s.message_retention_days == 0 and Settings.from_env({**GOOD, "MESSAGE_RETENTION_DAYS": "30"}).message_retention_days == 30
     assert "p@cluster" not in repr(s) or s.jwt_secret is None
 
 
@@ -31,6 +32,8 @@ def test_aws_defaults():
         ({"PARLEY_ENV": "staging"}, "PARLEY_ENV"),
         ({"TOKEN_TTL_SECONDS": "soon"}, "integer"),
         ({"TOKEN_TTL_SECONDS": "1"}, "between"),
+        ({"MESSAGE_RETENTION_DAYS": "-1"}, "MESSAGE_RETENTION_DAYS"),
+        ({"MESSAGE_RETENTION_DAYS": "a week"}, "MESSAGE_RETENTION_DAYS"),
     ],
 )
 def test_placeholders_and_nonsense_are_rejected_outside_local(extra, message):

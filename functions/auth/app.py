@@ -91,7 +91,8 @@ UNAVAILABLE = {503: {"model": Problem}}
 
 
 def database_ready() -> None:
-    mongo.ensure_indexes_once(db)  # a no-op after the first successful call in the container
+    # a no-op after the first successful call in the container
+    mongo.ensure_indexes_once(db, message_retention_days=settings.message_retention_days)
 
 
 NEEDS_DB = [Depends(database_ready)]

@@ -31,6 +31,7 @@ class Settings:
     broadcast_concurrency: int = 64
     fanout_function: str | None = None  # big fan-outs are split across invocations of this function
     fanout_slice: int = 125  # recipients per invocation (and the most posted without one)
+    message_retention_days: int = 0  # 0 keeps messages forever; else a TTL index deletes older ones
     metrics_namespace: str = "Parley"
 
     @property
@@ -71,6 +72,7 @@ class Settings:
             broadcast_concurrency=_int(env, "BROADCAST_CONCURRENCY", 64, low=1, high=512),
             fanout_function=env.get("FANOUT_FUNCTION") or None,
             fanout_slice=_int(env, "FANOUT_SLICE", 125, low=1, high=10_000),
+            message_retention_days=_int(env, "MESSAGE_RETENTION_DAYS", 0, low=0, high=36_500),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
         )
 

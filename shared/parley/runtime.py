@@ -37,7 +37,7 @@ class ChatRuntime:
     def ready(self) -> None:
         """Indexes exist (created on the first call in the container); raises ``StoreUnavailable`` if the
         database cannot be reached, so call it where that error is handled."""
-        mongo.ensure_indexes_once(self.db)
+        mongo.ensure_indexes_once(self.db, message_retention_days=self.settings.message_retention_days)
 
     def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
         """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""

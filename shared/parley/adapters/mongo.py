@@ -63,19 +63,20 @@ def database(uri: str, name: str):
     return client_for(uri)[name]
 
 
-def ensure_indexes_once(db) -> None:
+def ensure_indexes_once(db, *, message_retention_days: int = 0) -> None:
     """Create the indexes on the first use in this container (idempotent on the server, cheap after)."""
     key = (id(db.client), db.name)
     if key in _indexed:
         return
     with _serializer(db):
-        ensure_indexes(db)
+        ensure_indexes(db, message_retention_days=message_retention_days)
     with _lock:
         _indexed.add(key)
 
 
-def ensure_indexes(db) -> None:
+def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
     try:
+        _ensure_retention(db.messages, message_retention_days)
         db.users.create_index("usernameKey", unique=True, name="username_unique_ci")
         db.messages.create_index([("room", 1), ("_id", 1)], name="room_time")
         db.messages.create_index("dedupKey", unique=True, sparse=True, name="user_client_msg_unique")
@@ -85,6 +86,17 @@ def ensure_indexes(db) -> None:
         db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
+
+
+def _ensure_retention(messages, days: int) -> None:
+    """A TTL index on ``createdAt`` named after its duration, so a changed MESSAGE_RETENTION_DAYS replaces it
+    (drop and create: both MongoDB and mongomock have them; mongomock has no ``collMod``). 0 removes it."""
+    wanted = f"retention_{days}d" if days > 0 else None
+    for name in messages.index_information():
+        if name.startswith("retention_") and name != wanted:
+            messages.drop_index(name)
+    if wanted:
+        messages.create_index("createdAt", expireAfterSeconds=days * 86_400, name=wanted)
 
 
 def _guarded(cls):
