@@ -10,6 +10,7 @@ A second table shows where a post's CPU goes.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -228,73 +229,46 @@ def run(opts) -> Result:
                 b, function_name="bench-fanout", endpoint=server.endpoint, pool=runtime.pool, slice_size=SLICE,
                 client=process_lambda, pool_size=concurrency,
             ))
-            seq = 0
+            counter = itertools.count()  # a fresh clientMsgId for every invocation
+
+            def run_as(swap: _Swap, ids: list[str], room: str, times: int = 1) -> list[dict]:
+                """``times`` sendMessages from ``ids[0]`` into ``room``, with ``swap``'s broadcaster."""
+                module.runtime = swap
+                return [_invoke(handler, swap, server, ids[0], room, next(counter)) for _ in range(times)]
+
+            def summary(name: str, runs: list[dict]) -> dict:
+                return {name: median([r["wall"] for r in runs]),
+                        f"{name}_broadcast": median([r["broadcast"] for r in runs]), f"{name}_runs": runs}
+
             # warm the container: indexes, the client, the pool's threads and its keep-alive connections
-            module.runtime = parley
             ids = _seed_room(db, "warm", min(max(sizes), 2 * concurrency))
-            _invoke(handler, parley, server, ids[0], "warm", seq)
-            module.runtime = threads
-            _invoke(handler, threads, server, ids[0], "warm", seq + 1)
-            seq += 1
+            run_as(parley, ids, "warm")
+            run_as(threads, ids, "warm")
             per_post_seq = per_post_own = None
             for n in sizes:
                 room = f"fanout-{n}"
                 ids = _seed_room(db, room, n)
-                # the sender joins through the handler like a real client (it is already in the room's records)
-                module.runtime = parley
-                seq += 1
-                _invoke(handler, parley, server, ids[0], room, seq)  # warm-up at this size
-                runs = []
-                for _ in range(repeats):
-                    seq += 1
-                    runs.append(_invoke(handler, parley, server, ids[0], room, seq))
+                run_as(parley, ids, room)  # warm-up at this size
+                runs = run_as(parley, ids, room, repeats)
+                threads_runs = run_as(threads, ids, room, repeats)
+                sliced_runs = run_as(sliced, ids, room, repeats)
                 row = {
                     "n": n,
                     "ideal": math.ceil(n / concurrency) * rtt,
-                    "parley": median([r["wall"] for r in runs]),
-                    "parley_broadcast": median([r["broadcast"] for r in runs]),
+                    **summary("parley", runs),
                     "parley_cpu": median([r["cpu"] for r in runs]),
                     "parley_spread": spread([r["wall"] for r in runs]),
-                    "parley_runs": runs,
-                    "delivered_ok": all(r["delivered"] == n and r["posts"] == n for r in runs),
+                    **summary("threads", threads_runs),
+                    **summary("sliced", sliced_runs),
+                    "delivered_ok": all(r["delivered"] == n and r["posts"] == n for r in runs + sliced_runs)
+                    and all(r["delivered"] == n for r in threads_runs),
                 }
-                module.runtime = threads
-                threads_runs = []
-                for _ in range(repeats):
-                    seq += 1
-                    threads_runs.append(_invoke(handler, threads, server, ids[0], room, seq))
-                row["threads"] = median([r["wall"] for r in threads_runs])
-                row["threads_broadcast"] = median([r["broadcast"] for r in threads_runs])
-                row["threads_runs"] = threads_runs
-                module.runtime = sliced
-                sliced_runs = []
-                for _ in range(repeats):
-                    seq += 1
-                    sliced_runs.append(_invoke(handler, sliced, server, ids[0], room, seq))
-                row["sliced"] = median([r["wall"] for r in sliced_runs])
-                row["sliced_broadcast"] = median([r["broadcast"] for r in sliced_runs])
-                row["sliced_runs"] = sliced_runs
-                row["delivered_ok"] = row["delivered_ok"] and all(
-                    r["delivered"] == n and r["posts"] == n for r in sliced_runs
-                )
-                row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in threads_runs)
-                module.runtime = sequential
                 if n <= seq_max:
-                    seq_runs = []
-                    for _ in range(max(1, min(repeats, 3)) if n <= 100 else 1):
-                        seq += 1
-                        seq_runs.append(_invoke(handler, sequential, server, ids[0], room, seq))
-                    row["sequential"] = median([r["wall"] for r in seq_runs])
-                    row["sequential_broadcast"] = median([r["broadcast"] for r in seq_runs])
-                    row["sequential_measured"] = True
-                    row["sequential_runs"] = seq_runs
-                    row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in seq_runs)
+                    seq_runs = run_as(sequential, ids, room, max(1, min(repeats, 3)) if n <= 100 else 1)
+                    (own,) = run_as(sequential_own, ids, room)
+                    row |= summary("sequential", seq_runs) | {"sequential_measured": True, "sequential_own": own["wall"]}
+                    row["delivered_ok"] = row["delivered_ok"] and all(r["delivered"] == n for r in (*seq_runs, own))
                     per_post_seq = row["sequential_broadcast"] / n
-                    module.runtime = sequential_own
-                    seq += 1
-                    own = _invoke(handler, sequential_own, server, ids[0], room, seq)
-                    row["sequential_own"] = own["wall"]
-                    row["delivered_ok"] = row["delivered_ok"] and own["delivered"] == n
                     per_post_own = own["broadcast"] / n
                 else:  # N posts at the per-post time measured at the largest N run in full, plus this N's other work
                     row["sequential_broadcast"] = per_post_seq * n
@@ -310,11 +284,8 @@ def run(opts) -> Result:
             breakdown = _cost_breakdown(server, client, 100 if opts.quick else 500)
             cap_n = 200 if opts.quick else 2000
             ids = _seed_room(db, "ceiling", cap_n)
-            seq += 1
-            ceiling = _invoke(handler, parley, server, ids[0], "ceiling", seq)
-            module.runtime = threads
-            seq += 1
-            threads_ceiling = _invoke(handler, threads, server, ids[0], "ceiling", seq)
+            (ceiling,) = run_as(parley, ids, "ceiling")
+            (threads_ceiling,) = run_as(threads, ids, "ceiling")
             module.runtime = runtime
             processes.shutdown()
             stats = server.stats()
