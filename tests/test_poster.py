@@ -23,7 +23,8 @@ IDS = [f"c{i}=" for i in range(40)]
 class Server:
     """An HTTP/1.1 @connections server: counts TCP connections and posts per id; behaviours per id."""
 
-    def __init__(self, *, close_after_each: bool = False, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, *, close_after_each: bool = False, tls: ssl.SSLContext | None = None,
+                 idle_timeout: float | None = None) -> None:
         self.connections = 0
         self.posts: Counter[str] = Counter()
         self.chunked_gone: set[str] = set()
@@ -33,6 +34,7 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = idle_timeout  # a keep-alive connection idle this long is closed by the server
 
             def log_message(self, *args):
                 pass
@@ -108,6 +110,18 @@ def test_a_connection_the_server_closed_is_replaced_and_nothing_is_lost_or_poste
     assert report.delivered == len(IDS) and not report.failed
     assert set(s.posts.values()) == {1} and len(s.posts) == len(IDS)
     assert s.connections == len(IDS)  # one per post: every closed connection was noticed
+
+
+def test_connections_the_server_closed_while_idle_are_replaced_between_broadcasts(server):
+    s = server(idle_timeout=0.2)
+    broadcaster = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=4)
+    assert broadcaster.send(connection_ids=IDS, payload={"type": "x"}).delivered == len(IDS)
+    opened = s.connections
+    time.sleep(0.6)  # every idle connection is closed by now
+    report = broadcaster.send(connection_ids=IDS, payload={"type": "x"})
+    assert report.delivered == len(IDS) and not report.failed
+    assert set(s.posts.values()) == {2}  # each once per broadcast: none lost, none doubled
+    assert s.connections > opened  # new connections replaced the closed ones
 
 
 def test_a_chunked_410_is_gone_and_its_connection_is_reused(server):
