@@ -143,6 +143,9 @@ class FunctionHost:
         self.specs = functions
         self.loaded: dict[str, LoadedFunction] = {}
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        # Functions invoked by other functions (the Lambda Invoke API) get threads of their own: on the same
+        # pool, callers waiting on their invokes could hold every thread and the invokes would never start.
+        self._invoked_executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda-invoked")
         self._instance = instance
         self._stashed: dict[str, ModuleType] = {}
         self._code_dirs = sorted({s.code_uri for s in functions.values()} | {d for s in functions.values() for d in s.layers})
@@ -216,13 +219,15 @@ class FunctionHost:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._invoked_executor.shutdown(wait=False, cancel_futures=True)
 
     # -- invoking
     def context_for(self, logical_id: str) -> LambdaContext:
         return LambdaContext(self.specs[logical_id])
 
-    async def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    async def invoke(self, logical_id: str, event: dict[str, Any], *, invoked: bool = False) -> Any:
         """Invoke a function with an event; raise InvocationError as Lambda would report a failure.
+        ``invoked``: called through the Lambda Invoke API by another function (runs on its own threads).
 
         A handler still running when the function's Timeout passes is reported as timed out; its
         thread cannot be killed and finishes in the background.
@@ -231,7 +236,8 @@ class FunctionHost:
         context = LambdaContext(function.spec)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        future = loop.run_in_executor(self._executor, _call, function.handler, event, context)
+        executor = self._invoked_executor if invoked else self._executor
+        future = loop.run_in_executor(executor, _call, function.handler, event, context)
         try:
             result = await asyncio.wait_for(asyncio.shield(future), timeout=function.spec.timeout)
         except TimeoutError:

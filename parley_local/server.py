@@ -627,7 +627,7 @@ class LocalGateway:
             return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
         version = {"X-Amz-Executed-Version": "$LATEST"}
         try:
-            result = await self._host.invoke(logical_id, event)
+            result = await self._host.invoke(logical_id, event, invoked=True)
         except InvocationError as exc:
             body = {"errorMessage": exc.error_message, "errorType": exc.error_type}
             return _json_response(200, body, {**version, "X-Amz-Function-Error": "Unhandled"})

@@ -21,8 +21,7 @@ from tests.local.test_gateway_parley_e2e import next_of, nothing_more, signup
 SLICE = 3
 
 
-@pytest.fixture
-async def sliced_parley(repo_root, monkeypatch):
+def _sliced_gateway(repo_root, monkeypatch, **kwargs) -> LocalGateway:
     from parley_local.__main__ import STACK_NAME, parley_profile
 
     monkeypatch.delenv("JWT_SECRET", raising=False)
@@ -30,9 +29,15 @@ async def sliced_parley(repo_root, monkeypatch):
     env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
     env_vars["MessageFunction"] = {"FANOUT_SLICE": str(SLICE)}
     env_vars["DisconnectFunction"] = {"FANOUT_SLICE": str(SLICE)}
-    async with LocalGateway(
-        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
-    ) as gateway:
+    return LocalGateway(
+        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+async def sliced_parley(repo_root, monkeypatch):
+    async with _sliced_gateway(repo_root, monkeypatch) as gateway:
         yield gateway
 
 
@@ -41,9 +46,9 @@ def _count_invokes(gateway: LocalGateway, monkeypatch) -> Counter:
     host = gateway._host
     original = host.invoke
 
-    async def counting(logical_id, event):
+    async def counting(logical_id, event, **kwargs):
         seen[logical_id] += 1
-        return await original(logical_id, event)
+        return await original(logical_id, event, **kwargs)
 
     monkeypatch.setattr(host, "invoke", counting)
     return seen
@@ -88,6 +93,26 @@ async def test_a_room_bigger_than_a_slice_gets_every_message_once_and_gone_ids_a
     finally:
         for ws in sockets:
             await ws.close()
+
+
+async def test_invoked_functions_never_wait_for_threads_their_callers_hold(repo_root, monkeypatch):
+    """Two event threads, both busy with a big-room sendMessage that waits on its slices' invokes."""
+    async with _sliced_gateway(repo_root, monkeypatch, max_workers=2) as gw:
+        async with httpx.AsyncClient(base_url=gw.http_url) as http:
+            users = [await signup(http, f"user{i}") for i in range(7)]
+        sockets = [await websockets.connect(f"{gw.ws_url}?token={u['token']}") for u in users]
+        try:
+            for ws in sockets:
+                await ws.send(json.dumps({"action": "join", "room": "general"}))
+                await next_of(ws, "joined")
+            for n in range(2):  # at once: each holds one of the two threads while its 3 slices are invoked
+                await sockets[n].send(json.dumps({"action": "sendMessage", "room": "general", "text": f"both {n}"}))
+            for ws in sockets:
+                got = [(await asyncio.wait_for(next_of(ws, "message"), 15))["message"]["text"] for _ in range(2)]
+                assert sorted(got) == ["both 0", "both 1"]
+        finally:
+            for ws in sockets:
+                await ws.close()
 
 
 async def test_the_invoke_api_runs_template_functions_by_name_or_arn(sliced_parley):
