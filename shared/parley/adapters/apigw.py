@@ -45,8 +45,11 @@ def endpoint_from_event(request_context: dict, override: str | None = None) -> s
     if domain and stage:
         return f"https://{domain}/{stage}"
     api_id = request_context.get("apiId")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+    return f"https://{api_id}.execute-api.{_function_region()}.amazonaws.com/{stage}"
+
+
+def _function_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def region_of(host: str) -> str:
@@ -54,7 +57,7 @@ def region_of(host: str) -> str:
     found = _REGION_IN_HOST.search(host)
     if found:
         return found.group(1)
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return _function_region()
 
 
 def _encode(payload: dict) -> bytes:
