@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import events as ev
+from . import frame_limit
 from .lambda_runtime import (
     PER_FUNCTION_VARS,
     FunctionHost,
@@ -327,11 +328,13 @@ class LocalGateway:
                 self.connections.pop(conn.id, None)
                 return refusal
             ws = web.WebSocketResponse(
-                max_msg_size=MAX_MESSAGE_BYTES,
+                # aiohttp refuses a fragmented message of exactly max_msg_size (its check is >=): +1 accepts 128 KB.
+                max_msg_size=MAX_MESSAGE_BYTES + 1,
                 protocols=(protocol,) if protocol else (),
                 autoping=True,
             )
             await ws.prepare(request)
+            frame_limit.install(ws, request)  # frames over 32 KB close the connection with 1009, as in AWS
         except BaseException:
             self.connections.pop(conn.id, None)
             raise
@@ -370,8 +373,6 @@ class LocalGateway:
         if route is None:
             return None, None
         event = ev.connect_event(api_info, conn.info)
-        if conn.info.authorizer is not None:
-            event["requestContext"]["authorizer"]["integrationLatency"] = conn.info.extra.get("integrationLatency", 0)
         try:
             result = await self._host.invoke(route.function_id, event)
         except InvocationError:
@@ -413,8 +414,8 @@ class LocalGateway:
             log.error("authorizer %s returned a context that is not a flat map", authorizer.logical_id)
             return _json_response(500, {"message": None})
         values = {str(k): _stringify(v) for k, v in context.items() if v is not None}
-        conn.info.authorizer = {"principalId": str(result.get("principalId", "")), **values}
-        conn.info.extra["integrationLatency"] = latency
+        # The authorizer's latency rides in every later event's context (events/send-message.json, disconnect.json).
+        conn.info.authorizer = {"principalId": str(result.get("principalId", "")), **values, "integrationLatency": latency}
         return None
 
     @staticmethod
