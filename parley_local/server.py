@@ -638,10 +638,33 @@ class LocalGateway:
     async def _http_api(self, request: web.Request) -> web.StreamResponse:
         assert self.stack is not None and self._host is not None
         raw_path = request.rel_url.raw_path
+        cors = self._http_cors(request, unquote(raw_path))
+        if cors is not None and cors.is_preflight(request):  # API Gateway answers these itself
+            return cors.preflight(request)
         match = match_http_route(self.stack.http_routes, request.method, unquote(raw_path))
         if match is None:
             return _json_response(404, {"message": "Not Found"})
-        route, path_parameters = match
+        response = await self._http_integration(request, raw_path, *match)
+        if cors is not None:
+            cors.apply(request, response)
+        return response
+
+    def _http_cors(self, request: web.Request, path: str):
+        """The CorsConfiguration of the HTTP API the request is for (the one a preflight's method routes to)."""
+        assert self.stack is not None
+        if not self.stack.http_cors:
+            return None
+        method = request.headers.get("Access-Control-Request-Method", "") if request.method == "OPTIONS" else ""
+        match = match_http_route(self.stack.http_routes, method or request.method, path)
+        if match is not None:
+            return self.stack.http_cors.get(match[0].api_logical_id)
+        configs = list(self.stack.http_cors.values())
+        return configs[0] if len(self.stack.http_api_ids) == 1 and configs else None
+
+    async def _http_integration(
+        self, request: web.Request, raw_path: str, route: Any, path_parameters: dict[str, str] | None
+    ) -> web.StreamResponse:
+        assert self.stack is not None and self._host is not None
         body = await request.read()
         event = ev.http_api_event(
             api_id=self.stack.http_api_ids.get(route.api_logical_id, "local"),
