@@ -26,6 +26,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import events as ev
 from . import frame_limit
+from .cors import CorsConfig
 from .lambda_runtime import (
     PER_FUNCTION_VARS,
     FunctionHost,
@@ -649,7 +650,7 @@ class LocalGateway:
             cors.apply(request, response)
         return response
 
-    def _http_cors(self, request: web.Request, path: str):
+    def _http_cors(self, request: web.Request, path: str) -> CorsConfig | None:
         """The CorsConfiguration of the HTTP API the request is for (the one a preflight's method routes to)."""
         assert self.stack is not None
         if not self.stack.http_cors:
