@@ -34,10 +34,13 @@ class FrameLimit:
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if self._tripped:
             return True, b""
-        too_big = self._scan(data)
-        if too_big is None:
+        found = self._scan(data)
+        if found is None:
             return self._parser.feed_data(data)
+        too_big, start = found
         self._tripped = True
+        if start:  # the frames before it still reach the handlers, as they would in AWS
+            self._parser.feed_data(data[:start])
         self._reader.set_exception(
             WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Frame of {too_big} bytes exceeds the {self._limit}-byte limit")
         )
@@ -46,24 +49,27 @@ class FrameLimit:
     def feed_eof(self) -> Any:
         return self._parser.feed_eof()
 
-    def _scan(self, data: bytes) -> int | None:
-        """Advance over ``data``; the payload length of the first frame over the limit, else None."""
-        view = memoryview(data)
-        while view:
+    def _scan(self, data: bytes) -> tuple[int, int] | None:
+        """Advance over ``data``. For the first frame over the limit: its payload length and the offset in
+        ``data`` where its header starts (0 if it started in an earlier chunk); else None."""
+        position = start = 0  # a header begun in an earlier chunk starts "at 0" of this one
+        while position < len(data):
             if self._skip:
-                step = min(self._skip, len(view))
+                step = min(self._skip, len(data) - position)
                 self._skip -= step
-                view = view[step:]
+                position += step
                 continue
-            self._header.append(view[0])
-            view = view[1:]
+            if not self._header:
+                start = position
+            self._header.append(data[position])
+            position += 1
             needed = _header_length(self._header)
             if needed is None or len(self._header) < needed:
                 continue
             length = _payload_length(self._header)
             self._header.clear()
             if length > self._limit:
-                return length
+                return length, start
             self._skip = length
         return None
 
