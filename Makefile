@@ -66,14 +66,16 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# sam build needs the runtime's python3.12 on PATH; a pyenv install that is not active is found too.
-PY312_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin 2>/dev/null | tail -n 1)
+# sam build needs the python of the layer's BuildMethod (template.yaml) on PATH; a pyenv install that is not
+# active is found too.
+BUILD_PY := $(shell sed -n 's/^ *BuildMethod: python\(3\.[0-9]*\).*/\1/p' template.yaml | head -n 1)
+BUILD_PY_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/$(BUILD_PY).*/bin 2>/dev/null | tail -n 1)
 # docs/screenshot.png: two users chatting, rendered by the browser test in Debian's chromium.
 screenshot: $(VENV)/.installed
 	PARLEY_SCREENSHOT=docs/screenshot.png $(BIN)/python -m pytest tests/browser -q -k screenshot
 
 build: $(SAM_VENV)/.installed
-	PATH="$(if $(PY312_BIN),$(PY312_BIN):)$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
+	PATH="$(if $(BUILD_PY_BIN),$(BUILD_PY_BIN):)$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from parley.adapters.apigw import _encode
+from parley.wire import encode as _encode
 from parley.ports import DeliveryReport
 
 

@@ -25,6 +25,8 @@ from urllib.parse import unquote
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import events as ev
+from . import frame_limit
+from .cors import CorsConfig
 from .lambda_runtime import (
     PER_FUNCTION_VARS,
     FunctionHost,
@@ -327,11 +329,13 @@ class LocalGateway:
                 self.connections.pop(conn.id, None)
                 return refusal
             ws = web.WebSocketResponse(
-                max_msg_size=MAX_MESSAGE_BYTES,
+                # aiohttp refuses a fragmented message of exactly max_msg_size (its check is >=): +1 accepts 128 KB.
+                max_msg_size=MAX_MESSAGE_BYTES + 1,
                 protocols=(protocol,) if protocol else (),
                 autoping=True,
             )
             await ws.prepare(request)
+            frame_limit.install(ws, request)  # frames over 32 KB close the connection with 1009, as in AWS
         except BaseException:
             self.connections.pop(conn.id, None)
             raise
@@ -370,8 +374,6 @@ class LocalGateway:
         if route is None:
             return None, None
         event = ev.connect_event(api_info, conn.info)
-        if conn.info.authorizer is not None:
-            event["requestContext"]["authorizer"]["integrationLatency"] = conn.info.extra.get("integrationLatency", 0)
         try:
             result = await self._host.invoke(route.function_id, event)
         except InvocationError:
@@ -413,8 +415,8 @@ class LocalGateway:
             log.error("authorizer %s returned a context that is not a flat map", authorizer.logical_id)
             return _json_response(500, {"message": None})
         values = {str(k): _stringify(v) for k, v in context.items() if v is not None}
-        conn.info.authorizer = {"principalId": str(result.get("principalId", "")), **values}
-        conn.info.extra["integrationLatency"] = latency
+        # The authorizer's latency rides in every later event's context (events/send-message.json, disconnect.json).
+        conn.info.authorizer = {"principalId": str(result.get("principalId", "")), **values, "integrationLatency": latency}
         return None
 
     @staticmethod
@@ -637,10 +639,33 @@ class LocalGateway:
     async def _http_api(self, request: web.Request) -> web.StreamResponse:
         assert self.stack is not None and self._host is not None
         raw_path = request.rel_url.raw_path
+        cors = self._http_cors(request, unquote(raw_path))
+        if cors is not None and cors.is_preflight(request):  # API Gateway answers these itself
+            return cors.preflight(request)
         match = match_http_route(self.stack.http_routes, request.method, unquote(raw_path))
         if match is None:
             return _json_response(404, {"message": "Not Found"})
-        route, path_parameters = match
+        response = await self._http_integration(request, raw_path, *match)
+        if cors is not None:
+            cors.apply(request, response)
+        return response
+
+    def _http_cors(self, request: web.Request, path: str) -> CorsConfig | None:
+        """The CorsConfiguration of the HTTP API the request is for (the one a preflight's method routes to)."""
+        assert self.stack is not None
+        if not self.stack.http_cors:
+            return None
+        method = request.headers.get("Access-Control-Request-Method", "") if request.method == "OPTIONS" else ""
+        match = match_http_route(self.stack.http_routes, method or request.method, path)
+        if match is not None:
+            return self.stack.http_cors.get(match[0].api_logical_id)
+        configs = list(self.stack.http_cors.values())
+        return configs[0] if len(self.stack.http_api_ids) == 1 and configs else None
+
+    async def _http_integration(
+        self, request: web.Request, raw_path: str, route: Any, path_parameters: dict[str, str] | None
+    ) -> web.StreamResponse:
+        assert self.stack is not None and self._host is not None
         body = await request.read()
         event = ev.http_api_event(
             api_id=self.stack.http_api_ids.get(route.api_logical_id, "local"),

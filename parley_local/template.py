@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .cors import CorsConfig
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
@@ -161,6 +163,7 @@ class LocalStack:
     http_routes: list[HttpRouteSpec]
     http_api_ids: dict[str, str]
     warnings: list[str]
+    http_cors: dict[str, CorsConfig] = field(default_factory=dict)  # HttpApi logical id -> its CorsConfiguration
 
 
 # ---------------------------------------------------------------------------- resolution
@@ -456,6 +459,16 @@ def read_stack(
 
     websocket_api = _read_websocket_api(resolver, by_arn, warnings)
     http_routes, http_api_ids = _read_http_routes(resolver, resources, warnings)
+    http_cors = {}
+    for lid, r in resources.items():
+        if r.get("Type") == "AWS::Serverless::HttpApi":
+            try:
+                declared = {"CorsConfiguration": (r.get("Properties") or {}).get("CorsConfiguration")}
+                cors = CorsConfig.from_template(resolver.resolve(declared).get("CorsConfiguration"))  # !Ref AWS::NoValue: none
+            except (TypeError, ValueError) as exc:
+                raise TemplateError(f"{lid}.CorsConfiguration: {exc}") from exc
+            if cors is not None:
+                http_cors[lid] = cors
     return LocalStack(
         template_path=template_path,
         functions=functions,
@@ -463,6 +476,7 @@ def read_stack(
         http_routes=http_routes,
         http_api_ids=http_api_ids,
         warnings=warnings,
+        http_cors=http_cors,
     )
 
 

@@ -162,6 +162,8 @@ def handler_class(state: ManagementApiState):
                     state.bad_signatures += 1
                 return self._reply(403, {"__type": "InvalidSignatureException"})
             connection_id = unquote(self.path.rsplit("@connections/", 1)[1])
+            if len(data) > 128 * 1024:  # API Gateway's message limit: the post is refused, nothing delivered
+                return self._reply(413, {"__type": "PayloadTooLargeException", "message": "Request Entity Too Large"})
             with state.lock:
                 state.posts += 1
                 if connection_id in state.gone:

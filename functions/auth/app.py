@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
-from parley import accounts
+from parley import accounts, origins
 from parley.adapters import mongo
 from parley.chat import service
 from parley.chat.service import Ports
@@ -38,6 +39,22 @@ STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
 app = FastAPI(title="Parley HTTP API", version="1.0.0", docs_url="/docs", redoc_url=None)
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS with the origin rule the WebSocket authorizer uses too (parley.origins)."""
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return origins.listed(settings, origin)
+
+
+app.add_middleware(
+    _Cors,
+    allow_methods=origins.CORS_METHODS,
+    allow_headers=origins.CORS_HEADERS,
+    expose_headers=origins.CORS_EXPOSE_HEADERS,
+    max_age=origins.CORS_MAX_AGE,
+)
 
 
 class Credentials(BaseModel):

@@ -58,3 +58,12 @@ class ConfigurationError(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """The database could not be reached in time."""
+
+
+class ReplyTooLarge(ChatError):
+    """A payload over API Gateway's 128 KB message limit (``parley.wire``): it is never posted, so the caller
+    gets this error instead of nothing. Lists are cut to fit before that; reaching this is a server bug."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(ErrorCode.INTERNAL_ERROR, f"the reply ({size} bytes) is over the {limit}-byte message limit")
+        self.size = size

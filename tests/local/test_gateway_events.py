@@ -113,3 +113,18 @@ async def test_lambda_context(gateway, event_log):
     assert 4000 < records["authorize"]["remaining_ms"] <= 5000  # Globals Timeout
     request_ids = [r["request_id"] for r in event_log.all()]
     assert len(set(request_ids)) == len(request_ids)
+
+
+async def test_authorizer_context_has_the_keys_of_the_projects_captured_events(gateway, event_log, real_event):
+    """events/connect.json, send-message.json and disconnect.json (an authorized connection) carry the
+    authorizer's integrationLatency in every event, not only $connect."""
+    await run_session(gateway)
+    (connect,) = event_log.events("connect")
+    (message,) = event_log.events("message")
+    (disconnect,) = await event_log.wait_for("disconnect")
+    for ours, captured in ((connect, "connect.json"), (message, "send-message.json"), (disconnect, "disconnect.json")):
+        real = real_event(captured)["requestContext"]["authorizer"]
+        context = ours["requestContext"]["authorizer"]
+        assert "integrationLatency" in real
+        assert isinstance(context["integrationLatency"], int), captured
+        assert list(context)[0] == "principalId" and list(context)[-1] == "integrationLatency", captured

@@ -17,7 +17,6 @@ and the request is sent once more on a fresh connection (what botocore and urlli
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from parley.adapters.sigv4 import Credentials, NoCredentials, Signer, current_credentials
 from parley.ports import DeliveryReport
+from parley.wire import encode
 
 log = logging.getLogger("parley.broadcast")
 
@@ -58,15 +58,6 @@ def region_of(host: str) -> str:
     if found:
         return found.group(1)
     return _function_region()
-
-
-def _encode(payload: dict) -> bytes:
-    """Compact UTF-8 JSON; \\u-escaped where a string holds a lone surrogate (never an exception)."""
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
 class _LoopThread:
@@ -216,7 +207,7 @@ class ManagementApiBroadcaster:
         ids = list(dict.fromkeys(connection_ids))  # each connection once
         if not ids:
             return report
-        data = _encode(payload)
+        data = encode(payload)
         try:
             credentials = self._credentials()
         except NoCredentials:

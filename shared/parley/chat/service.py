@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from parley.errors import InvalidRequest, NotInRoom
+from parley import wire
+from parley.chat.replies import history_frame, joined_frame
+from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
     Connection,
@@ -113,7 +115,7 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
     members = _live(ports, room)
     if not any(c.id == caller.connection_id for c in members):  # expired or raced away: count the caller in
         members.append(record)
-    _send(ports, [caller.connection_id], {"type": "joined", "room": room, "users": _users_json(members)})
+    _send(ports, [caller.connection_id], joined_frame(room, _users_json(members)))
     already_present = room in rooms_before or any(
         c.user.id == caller.user.id and c.id != caller.connection_id for c in members
     )
@@ -177,7 +179,7 @@ def send_history(
     ports: Ports, *, caller: Caller, room: str, before: str | None, after: str | None, limit: int
 ) -> None:
     page = history(ports, room=room, before=before, after=after, limit=limit)
-    _send(ports, [caller.connection_id], {"type": "history", **page.to_json()})
+    _send(ports, [caller.connection_id], history_frame(page, newest_first=after is None))
 
 
 def ping(ports: Ports, *, caller: Caller) -> None:
@@ -218,6 +220,11 @@ def _send(ports: Ports, connection_ids: Sequence[str], payload: dict, purge: _Pu
     """Broadcast, then clean up every connection API Gateway said is gone (410), announcing who went offline."""
     if not connection_ids:
         return DeliveryReport()
+    size = wire.size(payload)
+    if size > wire.MAX_PAYLOAD_BYTES:  # API Gateway would refuse it (413) and the client would get nothing
+        ports.metric("OversizedPayloads", 1)
+        log.error("payload over the message limit", extra={"type": payload.get("type"), "size": size})
+        raise ReplyTooLarge(size, wire.MAX_PAYLOAD_BYTES)
     report = ports.broadcaster.send(connection_ids=connection_ids, payload=payload)
     if report.failed:
         ports.metric("DeliveryFailures", len(report.failed))

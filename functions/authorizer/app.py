@@ -5,9 +5,7 @@ event of the connection). Invalid, expired, of a deleted user, or from a refused
 is missing (it is the identity source); a call without one anyway raises ``Unauthorized`` (401).
 """
 
-from urllib.parse import urlsplit
-
-from parley import accounts
+from parley import accounts, origins
 from parley.adapters import mongo
 from parley.config import Settings
 from parley.errors import InvalidToken
@@ -17,7 +15,6 @@ settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
 users = mongo.MongoUserStore(mongo.database(settings.mongodb_uri, settings.mongodb_db))
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
@@ -48,13 +45,7 @@ def _header(event: dict, name: str) -> str | None:
 
 
 def _origin_allowed(origin: str) -> bool:
-    allowed = settings.allowed_origins
-    if not allowed or "*" in allowed or origin.rstrip("/") in allowed:
-        return True
-    try:  # local development: any port on this machine
-        return settings.local and urlsplit(origin).hostname in LOCAL_HOSTS
-    except ValueError:
-        return False
+    return origins.websocket_allowed(settings, origin)  # the HTTP API's CORS follows the same rule
 
 
 def _policy(principal: str, effect: str, resource: str, context: dict | None = None) -> dict:
