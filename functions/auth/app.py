@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from parley import accounts
 from parley.adapters import mongo
+from parley.adapters.secrets import mongodb_uri
 from parley.chat import service
 from parley.chat.service import Ports
 from parley.config import Settings
@@ -29,7 +30,7 @@ from parley.observability import make_logger
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
+db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
 users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from parley import accounts
 from parley.adapters import mongo
+from parley.adapters.secrets import mongodb_uri
 from parley.config import Settings
 from parley.errors import InvalidToken
 from parley.observability import make_logger
@@ -16,7 +17,7 @@ from parley.observability import make_logger
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-users = mongo.MongoUserStore(mongo.database(settings.mongodb_uri, settings.mongodb_db))
+users = mongo.MongoUserStore(mongo.database(mongodb_uri(settings), settings.mongodb_db))
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
