@@ -288,7 +288,11 @@ def test_tracing_is_a_parameter_on_the_functions_and_off_by_default(template):
     assert not Settings.from_env(aws).tracing
     assert not Settings.from_env({**aws, "POWERTOOLS_TRACE_DISABLED": "true"}).tracing
     assert Settings.from_env({**aws, "POWERTOOLS_TRACE_DISABLED": "false"}).tracing
-    assert not Settings.from_env({"PARLEY_ENV": "local", "POWERTOOLS_TRACE_DISABLED": "false"}).tracing  # never locally
+    from parley_local.__main__ import parley_profile
+
+    env_vars, _, _ = parley_profile({"POWERTOOLS_TRACE_DISABLED": "false"})  # make run: never, whatever is set
+    assert env_vars["Parameters"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert not Settings.from_env({"PARLEY_ENV": "local", **env_vars["Parameters"]}).tracing
 
 
 def _import_all_handlers(env: dict) -> str:

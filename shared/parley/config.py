@@ -34,7 +34,7 @@ class Settings:
     fanout_slice: int = 125  # recipients per invocation (and the most posted without one)
     message_retention_days: int = 0  # 0 keeps messages forever; else a TTL index deletes older ones
     metrics_namespace: str = "Parley"
-    tracing: bool = False  # X-Ray via Powertools Tracer: only in AWS and only when POWERTOOLS_TRACE_DISABLED=false
+    tracing: bool = False  # X-Ray via Powertools Tracer, only when POWERTOOLS_TRACE_DISABLED=false (make run: never)
 
     @property
     def local(self) -> bool:
@@ -74,7 +74,7 @@ class Settings:
             fanout_slice=_int(env, "FANOUT_SLICE", 125, low=1, high=10_000),
             message_retention_days=_int(env, "MESSAGE_RETENTION_DAYS", 0, low=0, high=36_500),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
-            tracing=not local and env.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0"),
+            tracing=env.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0"),
         )
 
 

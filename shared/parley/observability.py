@@ -5,6 +5,7 @@ Never log an event, a token, a password or message text: log ids, codes and coun
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -51,10 +52,13 @@ def tracing(enabled: bool) -> Callable[[Handler], Handler]:
     """The decorator for a Lambda handler: Powertools Tracer's ``capture_lambda_handler`` when ``enabled``
     (``Settings.tracing``), else the handler unchanged, so that aws_xray_sdk is never even imported.
 
-    Traces botocore and pymongo calls; never records the handler's response (an HTTP reply may carry a token)."""
+    Traces botocore calls (the X-Ray SDK loads botocore itself) and, where the function has loaded it
+    already, pymongo (call this after the module's wiring; FanoutFunction never loads pymongo, and patching
+    would import it). Never records the handler's response (an HTTP reply may carry a token)."""
     if not enabled:
         return lambda handler: handler
     from aws_lambda_powertools import Tracer
 
-    tracer = Tracer(service=SERVICE, patch_modules=["botocore", "pymongo"])
+    modules = ["botocore", *(["pymongo"] if "pymongo" in sys.modules else [])]
+    tracer = Tracer(service=SERVICE, patch_modules=modules)
     return tracer.capture_lambda_handler(capture_response=False)
