@@ -49,7 +49,7 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
         database = "embedded in-memory database (mongomock) — data is lost when you stop"
     else:
         database = f"MongoDB at {mask_uri(uri)}"
-    # the template's MongoDbUri parameter has no default; the functions get MONGODB_URI above
+    # a dummy for the template's MongoDbUri parameter; the functions get MONGODB_URI above, which wins over the secret
     return {"Parameters": values}, {"MongoDbUri": "set-by-local-profile"}, database
 
 
