@@ -112,8 +112,8 @@ def test_a_given_uri_wins_and_no_secret_is_read(monkeypatch):
     monkeypatch.setattr(secrets, "read_secret", lambda secret_id: pytest.fail("read a secret"))
     settings = Settings.from_env({**AWS_ONLY_ARNS, "MONGODB_URI": URI, "MONGODB_URI_SECRET_ARN": "arn:unused"})
     assert secrets.mongodb_uri(settings) == URI
-    local = Settings.from_env({"PARLEY_ENV": "local"})
-    assert secrets.mongodb_uri(local) == "mongomock://localhost"
+    local = Settings.from_env({"PARLEY_ENV": "local", "MONGODB_URI_SECRET_ARN": "arn:from-the-template"})
+    assert secrets.mongodb_uri(local) == "mongomock://localhost"  # local mode never reads Secrets Manager
 
 
 def test_no_uri_source_is_a_configuration_error_when_the_database_is_needed():

@@ -48,8 +48,9 @@ class Settings:
             raise ConfigurationError(f"PARLEY_ENV must be 'aws' or 'local', got {mode!r}")
         local = mode == "local"
         uri_arn = env.get("MONGODB_URI_SECRET_ARN", "").strip() or None
-        uri = env.get("MONGODB_URI", "").strip() or ("mongomock://localhost" if local and not uri_arn else "")
-        if uri:  # else the functions that use MongoDB read it from uri_arn (FanoutFunction has neither)
+        # local mode never reads Secrets Manager: MONGODB_URI, else the in-memory database
+        uri = env.get("MONGODB_URI", "").strip() or ("mongomock://localhost" if local else "")
+        if uri:  # else (AWS) the functions that use MongoDB read it from uri_arn (FanoutFunction has neither)
             check_mongodb_uri(uri, local=local)
         secret = env.get("JWT_SECRET") or None
         arn = env.get("JWT_SECRET_ARN") or None
