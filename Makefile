@@ -6,6 +6,7 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 SAM_VENV := .venv-sam
+LINT_VENV := .venv-lint
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
@@ -17,7 +18,7 @@ BENCH_ARGS ?=
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
 	@echo "make test   set up, lint the template and run every test"
-	@echo "make lint   cfn-lint and sam validate --lint on template.yaml"
+	@echo "make lint   cfn-lint (with the serverless rules), checkov and sam validate --lint on template.yaml"
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (needs the runtime's python on PATH)"
 
@@ -36,10 +37,23 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli>=1.120'
 	@touch $@
 
+# The template's linters in an environment of their own: checkov pins many packages (boto3 among them) that
+# would move the app's; cfn-lint-serverless adds the AWS serverless rules (cfn_lint_serverless.rules) to cfn-lint.
+# Findings are fixed, or skipped next to the resource with the reason (Metadata: checkov skip, cfn-lint ignore_checks).
+LINT_TOOLS := 'cfn-lint-serverless>=0.3.6,<0.4' 'checkov>=3.3.30,<4'
+$(LINT_VENV)/.installed: Makefile
+	@test -n "$(PYTHON)" || { echo "the linters need Python 3.11 or newer"; exit 1; }
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LINT_VENV)/bin/python -m pip install --quiet $(LINT_TOOLS)
+	@touch $@
+
 setup: $(VENV)/.installed
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(LINT_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
+	$(LINT_VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 
 # wscat (npm) for the test with a client that is not Python; project-local, installed once.
@@ -81,4 +95,4 @@ deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .tools
+	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .tools

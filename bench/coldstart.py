@@ -123,6 +123,51 @@ def _importtime(stderr: str, exclude_root: str = "mongomock") -> tuple[dict[str,
     return dict(per_package), total
 
 
+# EnableTracing=true as Lambda would run it: the Tracer on, a sampled trace id, and an X-Ray daemon address that
+# nothing listens on (the SDK sends segments over UDP and never waits for an answer).
+TRACE_ID = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def tracer_environment(env: dict[str, str], code_dir: Path) -> dict[str, str]:
+    return {
+        **env,
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "AWS_LAMBDA_FUNCTION_NAME": "coldstart",
+        "_X_AMZN_TRACE_ID": TRACE_ID,
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+
+
+def _tracer_rows(functions, template, events, env, tmp, runs, quick) -> list[dict]:
+    """Each function with the Tracer off and on, alternating run by run so that drift hits both alike."""
+    rows = []
+    for lid in functions:
+        path, func = handler_file(template, lid)
+        ev_file = Path(tmp) / f"{lid}.json"
+        args = [str(CHILD), str(path), func, str(ev_file)]
+        envs = {"off": {**env, "POWERTOOLS_TRACE_DISABLED": "true"}, "on": tracer_environment(env, Path(path).parent)}
+        if not quick:
+            _spawn(args, envs["on"])  # warm the page cache for aws_xray_sdk too
+        samples: dict[str, list[dict]] = {"off": [], "on": []}
+        for _ in range(runs):
+            for mode in ("off", "on"):
+                wall, info, _ = _spawn(args, envs[mode])
+                samples[mode].append({"wall": wall, **info, "cold": wall - info.get("mock", 0.0)})
+        row = {"function": lid, "samples": samples}
+        # each "on" run against the "off" run just before it: what load does to one pair it does to both
+        row["paired_cold"] = median([b["cold"] - a["cold"] for a, b in zip(samples["off"], samples["on"])])
+        row["paired_init"] = median([b["init"] - a["init"] for a, b in zip(samples["off"], samples["on"])])
+        for mode in ("off", "on"):
+            for key in ("cold", "init", "invoke"):
+                row[f"{key}_{mode}"] = median([x[key] for x in samples[mode]])
+            row[f"spread_{mode}"] = spread([x["cold"] for x in samples[mode]])
+            row[f"status_{mode}"] = samples[mode][-1].get("status")
+        rows.append(row)
+    return rows
+
+
 def run(opts) -> Result:
     template = load_template()
     functions = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
@@ -200,8 +245,34 @@ def run(opts) -> Result:
     for r in rows:
         tops.add(r["function"], 1000 * r["import_total"], ", ".join(f"{p} {1000 * s:.0f}" for p, s in r["top"]))
     tops.notes.append("-X importtime slows imports; compare packages with each other, not with the cold ms above")
+    tables = [table, tops]
     data = {"runs": runs, "baselines": base_rows, "rows": rows}
-    return Result("coldstart", [table, tops], data, _plot(rows, base_rows, opts))
+    if getattr(opts, "tracer", False):
+        with ManagementServer(0.0) as server, tempfile.TemporaryDirectory() as tmp:
+            events = _events(functions, server.endpoint)
+            for lid in functions:
+                (Path(tmp) / f"{lid}.json").write_text(json.dumps(events[lid]))
+            env = {**os.environ, **local_environment(server.endpoint)}
+            env.pop("PYTHONPROFILEIMPORTTIME", None)
+            traced = _tracer_rows(functions, template, events, env, tmp, runs, opts.quick)
+        xray = Table(
+            f"X-Ray Tracer (EnableTracing): cold start off vs on, alternating in one run (median of {runs} each)",
+            ["function", "off cold ms", "on cold ms", "Tracer costs ms (paired)", "init ms off → on",
+             "1st call ms off → on", "off→on status", "spread % off/on"],
+        )
+        for r in traced:
+            xray.add(r["function"], 1000 * r["cold_off"], 1000 * r["cold_on"], 1000 * r["paired_cold"],
+                     f"{1000 * r['init_off']:.0f} → {1000 * r['init_on']:.0f}",
+                     f"{1000 * r['invoke_off']:.1f} → {1000 * r['invoke_on']:.1f}", f"{r['status_off']} → {r['status_on']}",
+                     f"{r['spread_off']:.0f}/{r['spread_on']:.0f}")
+        xray.notes.append("on: POWERTOOLS_TRACE_DISABLED=false in a Lambda-like environment (LAMBDA_TASK_ROOT, a sampled "
+                          "_X_AMZN_TRACE_ID): aws_xray_sdk imported, botocore and pymongo patched, the handler wrapped; "
+                          "segments go over UDP to an address nothing listens on")
+        xray.notes.append("off: the default; the decorator is the handler itself and aws_xray_sdk is never imported")
+        xray.notes.append("Tracer costs: the median over the runs of (cold on − cold off) of each alternating pair")
+        tables.append(xray)
+        data["tracer"] = traced
+    return Result("coldstart", tables, data, _plot(rows, base_rows, opts))
 
 
 def _plot(rows: list[dict], base_rows: dict, opts) -> Path | None:

@@ -43,12 +43,13 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
         "PARLEY_ENV": "local",
         "MONGODB_URI": uri,
         "JWT_SECRET": environ.get("JWT_SECRET") or secrets.token_urlsafe(48),
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here, whatever EnableTracing says
     }
     if uri == EMBEDDED_URI:
         database = "embedded in-memory database (mongomock) — data is lost when you stop"
     else:
         database = f"MongoDB at {mask_uri(uri)}"
-    # the template's MongoDbUri parameter has no default; the functions get MONGODB_URI above
+    # a dummy for the template's MongoDbUri parameter; the functions get MONGODB_URI above, which wins over the secret
     return {"Parameters": values}, {"MongoDbUri": "set-by-local-profile"}, database
 
 

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "fanout": ["--fanout-sizes", "1,3", "--rtt", "2", "--repeats", "1", "--seq-max", "3"],
-    "coldstart": ["--functions", "MessageFunction", "--runs", "1"],
+    "coldstart": ["--functions", "MessageFunction", "--runs", "1", "--tracer"],
     "roundtrips": ["--stored", "3,6"],
     "e2e": ["--clients", "2", "--messages", "4"],
 }

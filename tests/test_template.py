@@ -99,7 +99,10 @@ def test_no_secret_in_parameters_and_the_jwt_key_is_generated(template):
     secret = template["Resources"]["JwtSecret"]
     assert secret["Type"] == "AWS::SecretsManager::Secret" and "GenerateSecretString" in secret["Properties"]
     assert template["Parameters"]["MongoDbUri"]["NoEcho"] is True
-    for name in template["Parameters"]:
+    for name, parameter in template["Parameters"].items():
+        if name.endswith("SecretArn"):  # names a secret, holds none: only an ARN gets through
+            assert parameter["AllowedPattern"].startswith("^$|^arn:aws[a-z-]*:secretsmanager:"), name
+            continue
         assert "secret" not in name.lower() and "jwt" not in name.lower()
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from parley import accounts, origins
 from parley.adapters import mongo
+from parley.adapters.secrets import mongodb_uri
 from parley.chat import service
 from parley.chat.service import Ports
 from parley.config import Settings
@@ -25,12 +26,12 @@ from parley.errors import (
     UsernameTaken,
 )
 from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
-from parley.observability import make_logger
+from parley.observability import count_if_database_down, make_logger, tracing
 
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
+db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
 users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
@@ -118,6 +119,7 @@ NEEDS_DB = [Depends(database_ready)]
 @app.exception_handler(StoreUnavailable)
 async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
     logger.warning("database unavailable", extra={"path": request.url.path, "reason": str(exc)})
+    count_if_database_down(exc, settings.metrics_namespace)
     return JSONResponse({"detail": "the service is temporarily unavailable; try again"}, status_code=503)
 
 
@@ -251,6 +253,7 @@ _asgi = Mangum(app, lifespan="off")
 _thread_loop = threading.local()
 
 
+@tracing(settings.tracing)
 def handler(event: dict, context) -> dict:
     """Mangum runs the app on the calling thread's current event loop (``asyncio.get_event_loop()``), which a
     thread other than the main one, and since Python 3.14 the main one too, does not have: give each thread one."""

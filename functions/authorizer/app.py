@@ -7,17 +7,20 @@ is missing (it is the identity source); a call without one anyway raises ``Unaut
 
 from parley import accounts, origins
 from parley.adapters import mongo
+from parley.adapters.secrets import mongodb_uri
 from parley.config import Settings
-from parley.errors import InvalidToken
-from parley.observability import make_logger
+from parley.errors import InvalidToken, StoreUnavailable
+from parley.observability import count_if_database_down, make_logger, tracing
 
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-users = mongo.MongoUserStore(mongo.database(settings.mongodb_uri, settings.mongodb_db))
+users = mongo.MongoUserStore(mongo.database(mongodb_uri(settings), settings.mongodb_db))
+traced = tracing(settings.tracing)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@traced
 def handler(event: dict, context) -> dict:
     query = event.get("queryStringParameters") or {}
     token = query.get("token") if isinstance(query, dict) else None
@@ -33,6 +36,9 @@ def handler(event: dict, context) -> dict:
     except InvalidToken as exc:
         logger.info("connection refused: invalid token", extra={"reason": str(exc)})
         return _policy("anonymous", "Deny", method_arn)
+    except StoreUnavailable as exc:  # counted, then raised: API Gateway refuses the handshake with 500
+        count_if_database_down(exc, settings.metrics_namespace)
+        raise
     return _policy(user.id, "Allow", method_arn, {"userId": user.id, "username": user.username})
 
 

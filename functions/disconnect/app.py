@@ -3,16 +3,18 @@
 from parley.chat import service
 from parley.config import Settings
 from parley.events import InvalidEvent, WebSocketEvent
-from parley.observability import counter, make_logger, make_metrics
+from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
 
 settings = Settings.from_env()
 logger = make_logger()
 metrics = make_metrics(settings.metrics_namespace)
 runtime = ChatRuntime.from_settings(settings)
+traced = tracing(settings.tracing)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@traced
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
     try:
@@ -23,7 +25,8 @@ def handler(event: dict, context) -> dict:
     try:
         runtime.ready()
         service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
-    except Exception:
+    except Exception as exc:
+        count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("could not remove the connection", extra={"connection_id": ws.connection_id})
         return {"statusCode": 500}
     logger.info("disconnected", extra={"status": ws.request_context.get("disconnectStatusCode")})

@@ -9,17 +9,19 @@ from parley.chat.service import reply
 from parley.config import Settings
 from parley.errors import ChatError, ErrorCode
 from parley.events import InvalidEvent, WebSocketEvent
-from parley.observability import counter, make_logger, make_metrics
+from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
 
 settings = Settings.from_env()
 logger = make_logger()
 metrics = make_metrics(settings.metrics_namespace)
 runtime = ChatRuntime.from_settings(settings)
+traced = tracing(settings.tracing)
 NOT_SIGNED_IN = ChatError(ErrorCode.INVALID_REQUEST, "this connection is not signed in; reconnect with ?token=")
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@traced
 @metrics.log_metrics
 def handler(event: dict, context) -> dict:
     try:
@@ -38,7 +40,8 @@ def handler(event: dict, context) -> dict:
     except ChatError as exc:
         logger.info("request refused", extra={"code": exc.code.value, "action": echo.action})
         reply(ports, connection_id=ws.connection_id, frame=frames.error_frame(exc.code, exc.reason, echo))
-    except Exception:
+    except Exception as exc:
+        count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("message handler failed", extra={"action": echo.action})
         try:
             frame = frames.error_frame(ErrorCode.INTERNAL_ERROR, "something went wrong; try again", echo)

@@ -6,10 +6,11 @@ Returns {"delivered": n, "gone": [...], "failed": [...]}; the caller forgets the
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.config import Settings
-from parley.observability import make_logger
+from parley.observability import make_logger, tracing
 
 settings = Settings.from_env()
 logger = make_logger()
+traced = tracing(settings.tracing)
 
 
 class InvalidFanoutEvent(ValueError):
@@ -35,6 +36,7 @@ def parse(event: object) -> tuple[str, list[str], dict]:
 
 
 @logger.inject_lambda_context
+@traced
 def handler(event: dict, context) -> dict:
     endpoint, ids, payload = parse(event)  # a bad event raises: the caller counts the slice as failed
     broadcaster = ManagementApiBroadcaster(endpoint=endpoint, concurrency=settings.broadcast_concurrency)

@@ -19,7 +19,8 @@ _LOCAL_SECRET = _secrets.token_urlsafe(48)
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     env: str = "aws"
-    mongodb_uri: str = ""
+    mongodb_uri: str = ""  # given directly (local mode, tests); in AWS the URI is in Secrets Manager instead
+    mongodb_uri_secret_arn: str | None = None  # read once per container by parley.adapters.secrets.mongodb_uri
     mongodb_db: str = "parley"
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_secret_arn: str | None = None
@@ -33,6 +34,7 @@ class Settings:
     fanout_slice: int = 125  # recipients per invocation (and the most posted without one)
     message_retention_days: int = 0  # 0 keeps messages forever; else a TTL index deletes older ones
     metrics_namespace: str = "Parley"
+    tracing: bool = False  # X-Ray via Powertools Tracer, only when POWERTOOLS_TRACE_DISABLED=false (make run: never)
 
     @property
     def local(self) -> bool:
@@ -45,13 +47,11 @@ class Settings:
         if mode not in ("aws", "local"):
             raise ConfigurationError(f"PARLEY_ENV must be 'aws' or 'local', got {mode!r}")
         local = mode == "local"
+        uri_arn = env.get("MONGODB_URI_SECRET_ARN", "").strip() or None
+        # local mode never reads Secrets Manager: MONGODB_URI, else the in-memory database
         uri = env.get("MONGODB_URI", "").strip() or ("mongomock://localhost" if local else "")
-        if not uri:
-            raise ConfigurationError("MONGODB_URI is required (a mongodb:// or mongodb+srv:// URI)")
-        if uri.startswith("mongomock://") and not local:
-            raise ConfigurationError("the in-memory mongomock:// database is for PARLEY_ENV=local only")
-        if not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
-            raise ConfigurationError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+        if uri:  # else (AWS) the functions that use MongoDB read it from uri_arn (FanoutFunction has neither)
+            check_mongodb_uri(uri, local=local)
         secret = env.get("JWT_SECRET") or None
         arn = env.get("JWT_SECRET_ARN") or None
         if secret is not None:
@@ -61,6 +61,7 @@ class Settings:
         return cls(
             env=mode,
             mongodb_uri=uri,
+            mongodb_uri_secret_arn=uri_arn,
             mongodb_db=env.get("MONGODB_DB", "parley") or "parley",
             jwt_secret=secret,
             jwt_secret_arn=arn,
@@ -74,7 +75,16 @@ class Settings:
             fanout_slice=_int(env, "FANOUT_SLICE", 125, low=1, high=10_000),
             message_retention_days=_int(env, "MESSAGE_RETENTION_DAYS", 0, low=0, high=36_500),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
+            tracing=env.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0"),
         )
+
+
+def check_mongodb_uri(uri: str, *, local: bool) -> None:
+    """Raise ``ConfigurationError`` unless ``uri`` is a MongoDB URI this mode may use (never echoes it)."""
+    if uri.startswith("mongomock://") and not local:
+        raise ConfigurationError("the in-memory mongomock:// database is for PARLEY_ENV=local only")
+    if not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
+        raise ConfigurationError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
 
 
 def _check_secret(secret: str, *, local: bool) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parley.adapters import apigw, fanout, mongo
+from parley.adapters.secrets import mongodb_uri
 from parley.chat.service import Caller, Ports
 from parley.config import Settings
 from parley.events import WebSocketEvent
@@ -25,7 +26,7 @@ class ChatRuntime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
-        db = mongo.database(settings.mongodb_uri, settings.mongodb_db)
+        db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
         return cls(
             settings=settings,
             connections=mongo.MongoConnectionStore(db),
