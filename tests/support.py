@@ -30,6 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 SECRET = "test-secret-" + "x" * 40
+# Template parameters that lift the per-connection rate limits, for stacks whose tests are about delivery under
+# load (a client sending as fast as it can), not about the limits (tests/test_limits.py, test_limits_e2e.py).
+LOAD_TEST_LIMITS = {"RateLimitWindowSeconds": "1", "SendMessageLimit": "1000", "TypingLimit": "1000", "JoinLimit": "1000"}
 
 
 # ---------------------------------------------------------------- template
