@@ -26,6 +26,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import events as ev
 from .lambda_runtime import (
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    LOCAL_SESSION_TOKEN,
     PER_FUNCTION_VARS,
     FunctionHost,
     InvocationError,
@@ -33,7 +36,8 @@ from .lambda_runtime import (
     lambda_environment,
     restore_environment,
 )
-from .template import ACCOUNT_ID, LocalStack, TemplateError, WebSocketApiSpec, read_stack, rewrite_urls
+from .sigv4 import SignatureRefused, StackCredentials, verify
+from .template import ACCOUNT_ID, REGION, LocalStack, TemplateError, WebSocketApiSpec, read_stack, rewrite_urls
 
 log = logging.getLogger("parley_local")
 
@@ -118,6 +122,8 @@ class LocalGateway:
         self._previous_env: dict[str, str | None] = {}
         self._connection_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self.credentials = StackCredentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LOCAL_SESSION_TOKEN)
+        self._known_credentials: dict[str, StackCredentials] = {}
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -246,6 +252,11 @@ class LocalGateway:
                     f"all functions share one process, so it is {functions[0]}'s value after start-up"
                 )
         self._union_env = union
+        # the access keys the functions sign with (the lambda defaults, or what env_vars set): the only ones accepted
+        for env in self.function_env.values():
+            if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+                found = StackCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
+                self._known_credentials.setdefault(found.access_key, found)
         every_key = {k for env in self.function_env.values() for k in env}
         self._previous_env = {k: os.environ.get(k) for k in every_key}
 
@@ -551,12 +562,13 @@ class LocalGateway:
 
     # ------------------------------------------------------------------ @connections API
     async def _management(self, request: web.Request, connection_id: str) -> web.Response:
-        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        data = await request.read()
+        refused = self._refuse_signature(request, data, "execute-api", "ForbiddenException")
+        if refused is not None:
+            return refused
         conn = self.connections.get(connection_id)
         alive = conn is not None and conn.state == "open" and conn.ws is not None and not conn.ws.closed
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Request Entity Too Large")
             if not alive:
@@ -595,6 +607,16 @@ class LocalGateway:
             return web.Response(status=204)
         return _error(403, "ForbiddenException", "Missing Authentication Token")
 
+    def _refuse_signature(self, request: web.Request, body: bytes, service: str, missing_type: str) -> web.Response | None:
+        """None when the request is signed (SigV4) with the stack's credentials; else AWS's 403 answer."""
+        try:
+            verify(method=request.method, url=f"http://{request.host}{request.raw_path}", headers=request.headers,
+                   body=body, service=service, region=REGION, known=self._known_credentials, missing_type=missing_type)
+        except SignatureRefused as exc:
+            log.warning("refused a %s request to %s: %s", service, request.path, exc.error_type)
+            return _error(exc.status, exc.error_type, exc.message)
+        return None
+
     # ------------------------------------------------------------------ Lambda Invoke API
     def _function_id(self, name: str) -> str | None:
         """The logical id for a function name, or its ARN (unqualified or $LATEST)."""
@@ -609,8 +631,10 @@ class LocalGateway:
         assert self._host is not None
         if request.method != "POST":
             return _error(403, "ForbiddenException", "Missing Authentication Token")
-        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        data = await request.read()
+        refused = self._refuse_signature(request, data, "lambda", "MissingAuthenticationTokenException")
+        if refused is not None:
+            return refused
         qualifier = request.rel_url.query.get("Qualifier")
         logical_id = self._function_id(name)
         if logical_id is None or qualifier not in (None, "$LATEST"):
@@ -618,7 +642,6 @@ class LocalGateway:
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type != "RequestResponse":
             return _error(400, "InvalidParameterValueException", "the local gateway runs RequestResponse invokes only")
-        data = await request.read()
         if len(data) > MAX_INVOKE_PAYLOAD_BYTES:
             return _error(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
         try:
