@@ -47,6 +47,11 @@ MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation pa
 INVOKE_PREFIX, INVOKE_SUFFIX = "/2015-03-31/functions/", "/invocations"
 IDLE_TIMEOUT_S = 10 * 60
 MAX_CONNECTION_S = 2 * 60 * 60
+# A client must finish sending a request's line and headers within this many seconds of connecting (or of the
+# previous response on a kept-alive connection), else the socket is closed: slow-header clients cannot hold
+# sockets open. aiohttp's keepalive_timeout is exactly that timer (it starts when the connection is made and is
+# not extended by incoming bytes); it also closes keep-alive connections idle that long.
+HEADER_TIMEOUT_S = 10.0
 GOING_AWAY = (1001, "Going away")
 
 _running_lock = threading.Lock()
@@ -101,6 +106,7 @@ class LocalGateway:
         max_connection_duration: float = MAX_CONNECTION_S,
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
+        header_timeout: float = HEADER_TIMEOUT_S,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -112,6 +118,7 @@ class LocalGateway:
         self.max_connection_duration = max_connection_duration
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
+        self.header_timeout = header_timeout
         self.port: int | None = None
         self.warnings: list[str] = []
         self.function_env: dict[str, dict[str, str]] = {}
@@ -196,7 +203,9 @@ class LocalGateway:
         apply_environment(self._union_env)  # the values the whole process runs with
         app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout
+        )
         await self._runner.setup()
         site = web.SockSite(self._runner, sock)
         await site.start()
@@ -491,6 +500,9 @@ class LocalGateway:
         try:
             value: Any = json.loads(data)
         except ValueError:
+            return "$default"
+        except RecursionError:  # nested deeper than the parser goes: no selection expression can be read
+            log.warning("a frame nested too deeply for route selection (%d bytes) goes to $default", len(data))
             return "$default"
         for part in expression[len("$request.body."):].split("."):
             if not isinstance(value, dict) or part not in value:
