@@ -266,6 +266,8 @@ class LocalGateway:
             if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
                 found = StackCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
                 self._known_credentials.setdefault(found.access_key, found)
+        if self._known_credentials and self.credentials.access_key not in self._known_credentials:
+            self.credentials = next(iter(self._known_credentials.values()))  # env_vars replaced the defaults
         every_key = {k for env in self.function_env.values() for k in env}
         self._previous_env = {k: os.environ.get(k) for k in every_key}
 
