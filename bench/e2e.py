@@ -26,6 +26,9 @@ FULL_CLIENTS = [2, 10, 50]
 QUICK_CLIENTS = [2, 5]
 ROOM = "bench"
 TIMEOUT_S = 180
+# Every client sends in a closed loop as fast as it can: this measures throughput, so the per-connection rate
+# limits (template parameters) are lifted.
+UNLIMITED = ["RateLimitWindowSeconds=1", "SendMessageLimit=1000", "TypingLimit=1000", "JoinLimit=1000"]
 
 
 class _Server:
@@ -174,7 +177,8 @@ def run(opts) -> Result:
         env.update(JWT_SECRET=SECRET, PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
         if os.environ.get("MONGODB_URI"):
             env["MONGODB_URI"] = os.environ["MONGODB_URI"]
-        gateway = _Server(["-m", "parley_local", "--port", "0", "--log-level", "WARNING"], env, "WebSocket:", Path(tmp))
+        gateway = _Server(["-m", "parley_local", "--port", "0", "--log-level", "WARNING", "--parameter-overrides",
+                           *UNLIMITED], env, "WebSocket:", Path(tmp))
         baseline = _Server(["-m", "bench._ws_baseline"], env, "PORT ", Path(tmp))
         gateway.start(), baseline.start()  # both boot at once
         with gateway, baseline:

@@ -41,6 +41,11 @@ PER_FUNCTION_VARS = frozenset(
 )
 
 
+LOCAL_ACCESS_KEY_ID = "AKIALOCALGATEWAY0000"
+LOCAL_SECRET_ACCESS_KEY = "local-gateway-fake-secret-key"
+LOCAL_SESSION_TOKEN = "local-gateway-fake-session-token"
+
+
 class HandlerLoadError(Exception):
     """A handler could not be imported (bad Handler, missing file, or the module raised on import)."""
 
@@ -69,10 +74,10 @@ def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, st
         "_HANDLER": spec.handler,
         "LAMBDA_TASK_ROOT": str(spec.code_uri),
         "AWS_SAM_LOCAL": "true",
-        # fake credentials so boto3 signs its requests (the local endpoints accept any signature)
-        "AWS_ACCESS_KEY_ID": "AKIALOCALGATEWAY0000",
-        "AWS_SECRET_ACCESS_KEY": "local-gateway-fake-secret-key",
-        "AWS_SESSION_TOKEN": "local-gateway-fake-session-token",
+        # the local stack's credentials: the gateway's Invoke and @connections endpoints check signatures against them
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+        "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,
     }
 
 

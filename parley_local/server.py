@@ -28,6 +28,9 @@ from . import events as ev
 from . import frame_limit
 from .cors import CorsConfig
 from .lambda_runtime import (
+    LOCAL_ACCESS_KEY_ID,
+    LOCAL_SECRET_ACCESS_KEY,
+    LOCAL_SESSION_TOKEN,
     PER_FUNCTION_VARS,
     FunctionHost,
     InvocationError,
@@ -35,7 +38,8 @@ from .lambda_runtime import (
     lambda_environment,
     restore_environment,
 )
-from .template import ACCOUNT_ID, LocalStack, TemplateError, WebSocketApiSpec, read_stack, rewrite_urls
+from .sigv4 import SignatureRefused, StackCredentials, verify
+from .template import ACCOUNT_ID, REGION, LocalStack, TemplateError, WebSocketApiSpec, read_stack, rewrite_urls
 
 log = logging.getLogger("parley_local")
 
@@ -45,6 +49,11 @@ MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation pa
 INVOKE_PREFIX, INVOKE_SUFFIX = "/2015-03-31/functions/", "/invocations"
 IDLE_TIMEOUT_S = 10 * 60
 MAX_CONNECTION_S = 2 * 60 * 60
+# A client must finish sending a request's line and headers within this many seconds of connecting (or of the
+# previous response on a kept-alive connection), else the socket is closed: slow-header clients cannot hold
+# sockets open. aiohttp's keepalive_timeout is exactly that timer (it starts when the connection is made and is
+# not extended by incoming bytes); it also closes keep-alive connections idle that long.
+HEADER_TIMEOUT_S = 10.0
 GOING_AWAY = (1001, "Going away")
 
 _running_lock = threading.Lock()
@@ -99,6 +108,7 @@ class LocalGateway:
         max_connection_duration: float = MAX_CONNECTION_S,
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
+        header_timeout: float = HEADER_TIMEOUT_S,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -110,6 +120,7 @@ class LocalGateway:
         self.max_connection_duration = max_connection_duration
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
+        self.header_timeout = header_timeout
         self.port: int | None = None
         self.warnings: list[str] = []
         self.function_env: dict[str, dict[str, str]] = {}
@@ -120,6 +131,8 @@ class LocalGateway:
         self._previous_env: dict[str, str | None] = {}
         self._connection_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self.credentials = StackCredentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LOCAL_SESSION_TOKEN)
+        self._known_credentials: dict[str, StackCredentials] = {}
 
     # ------------------------------------------------------------------ URLs
     @property
@@ -192,7 +205,9 @@ class LocalGateway:
         apply_environment(self._union_env)  # the values the whole process runs with
         app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout
+        )
         await self._runner.setup()
         site = web.SockSite(self._runner, sock)
         await site.start()
@@ -248,6 +263,13 @@ class LocalGateway:
                     f"all functions share one process, so it is {functions[0]}'s value after start-up"
                 )
         self._union_env = union
+        # the access keys the functions sign with (the lambda defaults, or what env_vars set): the only ones accepted
+        for env in self.function_env.values():
+            if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+                found = StackCredentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
+                self._known_credentials.setdefault(found.access_key, found)
+        if self._known_credentials and self.credentials.access_key not in self._known_credentials:
+            self.credentials = next(iter(self._known_credentials.values()))  # env_vars replaced the defaults
         every_key = {k for env in self.function_env.values() for k in env}
         self._previous_env = {k: os.environ.get(k) for k in every_key}
 
@@ -483,6 +505,9 @@ class LocalGateway:
             value: Any = json.loads(data)
         except ValueError:
             return "$default"
+        except RecursionError:  # nested deeper than the parser goes: no selection expression can be read
+            log.warning("a frame nested too deeply for route selection (%d bytes) goes to $default", len(data))
+            return "$default"
         for part in expression[len("$request.body."):].split("."):
             if not isinstance(value, dict) or part not in value:
                 return "$default"
@@ -553,12 +578,13 @@ class LocalGateway:
 
     # ------------------------------------------------------------------ @connections API
     async def _management(self, request: web.Request, connection_id: str) -> web.Response:
-        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        data = await request.read()
+        refused = self._refuse_signature(request, data, "execute-api", "ForbiddenException")
+        if refused is not None:
+            return refused
         conn = self.connections.get(connection_id)
         alive = conn is not None and conn.state == "open" and conn.ws is not None and not conn.ws.closed
         if request.method == "POST":
-            data = await request.read()
             if len(data) > MAX_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Request Entity Too Large")
             if not alive:
@@ -597,6 +623,16 @@ class LocalGateway:
             return web.Response(status=204)
         return _error(403, "ForbiddenException", "Missing Authentication Token")
 
+    def _refuse_signature(self, request: web.Request, body: bytes, service: str, missing_type: str) -> web.Response | None:
+        """None when the request is signed (SigV4) with the stack's credentials; else AWS's 403 answer."""
+        try:
+            verify(method=request.method, url=f"http://{request.host}{request.raw_path}", headers=request.headers,
+                   body=body, service=service, region=REGION, known=self._known_credentials, missing_type=missing_type)
+        except SignatureRefused as exc:
+            log.warning("refused a %s request to %s: %s", service, request.path, exc.error_type)
+            return _error(exc.status, exc.error_type, exc.message)
+        return None
+
     # ------------------------------------------------------------------ Lambda Invoke API
     def _function_id(self, name: str) -> str | None:
         """The logical id for a function name, or its ARN (unqualified or $LATEST)."""
@@ -611,8 +647,10 @@ class LocalGateway:
         assert self._host is not None
         if request.method != "POST":
             return _error(403, "ForbiddenException", "Missing Authentication Token")
-        if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
+        data = await request.read()
+        refused = self._refuse_signature(request, data, "lambda", "MissingAuthenticationTokenException")
+        if refused is not None:
+            return refused
         qualifier = request.rel_url.query.get("Qualifier")
         logical_id = self._function_id(name)
         if logical_id is None or qualifier not in (None, "$LATEST"):
@@ -620,7 +658,6 @@ class LocalGateway:
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type != "RequestResponse":
             return _error(400, "InvalidParameterValueException", "the local gateway runs RequestResponse invokes only")
-        data = await request.read()
         if len(data) > MAX_INVOKE_PAYLOAD_BYTES:
             return _error(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
         try:

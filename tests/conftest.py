@@ -7,7 +7,17 @@ import uuid
 
 import pytest
 
-from tests.support import AWS_KEY_ID, AWS_SECRET_KEY, SECRET, ManagementApiState, Stack, handler_class, load_template, serve_http
+from tests.support import (
+    AWS_KEY_ID,
+    AWS_SECRET_KEY,
+    LOAD_TEST_LIMITS_ENV,
+    SECRET,
+    ManagementApiState,
+    Stack,
+    handler_class,
+    load_template,
+    serve_http,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +51,8 @@ def local_env(monkeypatch, management_api):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ParleyTest")
     monkeypatch.delenv("JWT_SECRET_ARN", raising=False)
+    for name, value in LOAD_TEST_LIMITS_ENV.items():  # tests/test_limits.py sets the limits it tests
+        monkeypatch.setenv(name, value)
     yield {"uri": uri, "db": db_name}
     if not uri.startswith("mongomock://"):
         from parley.adapters.mongo import client_for

@@ -30,6 +30,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 SECRET = "test-secret-" + "x" * 40
+# Template parameters that lift the per-connection rate limits, for stacks whose tests are about delivery under
+# load (a client sending as fast as it can), not about the limits (tests/test_limits.py, test_limits_e2e.py).
+LOAD_TEST_LIMITS = {"RateLimitWindowSeconds": "1", "SendMessageLimit": "1000", "TypingLimit": "1000", "JoinLimit": "1000"}
+# The same as the functions' environment variables, for the handler tests' `local_env`.
+LOAD_TEST_LIMITS_ENV = {"RATE_LIMIT_WINDOW_SECONDS": "1", "SEND_MESSAGE_LIMIT": "1000", "TYPING_LIMIT": "1000",
+                        "JOIN_LIMIT": "1000"}
 
 
 # ---------------------------------------------------------------- template

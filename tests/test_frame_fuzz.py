@@ -11,7 +11,7 @@ from tests.support import Stack
 
 ACTIONS = ["sendMessage", "typing", "join", "leave", "history", "ping", "chat", "", None]
 REPLY_TYPES = {"error", "joined", "left", "history", "pong", "message"}
-ERROR_CODES = {"invalid_json", "unknown_action", "invalid_request", "not_in_room"}
+ERROR_CODES = {"invalid_json", "unknown_action", "invalid_request", "not_in_room", "rate_limited"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),

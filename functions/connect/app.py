@@ -2,6 +2,7 @@
 
 from parley.chat import service
 from parley.config import Settings
+from parley.errors import TooManyConnections
 from parley.events import InvalidEvent, WebSocketEvent
 from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
@@ -29,6 +30,10 @@ def handler(event: dict, context) -> dict:
     try:
         runtime.ready()
         service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
+    except TooManyConnections as exc:  # API Gateway refuses the handshake with this status
+        logger.info("connection refused", extra={"reason": str(exc), "connection_id": ws.connection_id})
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        return {"statusCode": 429, "body": str(exc)}
     except Exception as exc:
         count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("could not register the connection", extra={"connection_id": ws.connection_id})

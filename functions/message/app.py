@@ -39,7 +39,7 @@ def handler(event: dict, context) -> dict:
         frames.dispatch(ports, caller, frames.parse(ws.body))
     except ChatError as exc:
         logger.info("request refused", extra={"code": exc.code.value, "action": echo.action})
-        reply(ports, connection_id=ws.connection_id, frame=frames.error_frame(exc.code, exc.reason, echo))
+        reply(ports, connection_id=ws.connection_id, frame=frames.refusal_frame(exc, echo))
     except Exception as exc:
         count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("message handler failed", extra={"action": echo.action})

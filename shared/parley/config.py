@@ -6,8 +6,10 @@ import os
 import secrets as _secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from parley.errors import ConfigurationError
+from parley.limits import Limits, RateLimit
 
 PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "dev", "test", "placeholder"}
 MIN_SECRET_BYTES = 32
@@ -35,10 +37,26 @@ class Settings:
     message_retention_days: int = 0  # 0 keeps messages forever; else a TTL index deletes older ones
     metrics_namespace: str = "Parley"
     tracing: bool = False  # X-Ray via Powertools Tracer, only when POWERTOOLS_TRACE_DISABLED=false (make run: never)
+    # per-connection rate limits (uses per window) and the per-user connection cap; defaults = the template's
+    rate_limit_window_seconds: int = 30
+    send_message_limit: int = 30
+    typing_limit: int = 30
+    join_limit: int = 60
+    max_connections_per_user: int = 10
 
     @property
     def local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def limits(self) -> Limits:
+        window = timedelta(seconds=self.rate_limit_window_seconds)
+        return Limits(
+            send=RateLimit(self.send_message_limit, window),
+            typing=RateLimit(self.typing_limit, window),
+            join=RateLimit(self.join_limit, window),
+            connections_per_user=self.max_connections_per_user,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +94,11 @@ class Settings:
             message_retention_days=_int(env, "MESSAGE_RETENTION_DAYS", 0, low=0, high=36_500),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Parley") or "Parley",
             tracing=env.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() in ("false", "0"),
+            rate_limit_window_seconds=_int(env, "RATE_LIMIT_WINDOW_SECONDS", 30, low=1, high=3600),
+            send_message_limit=_int(env, "SEND_MESSAGE_LIMIT", 30, low=1, high=1000),
+            typing_limit=_int(env, "TYPING_LIMIT", 30, low=1, high=1000),
+            join_limit=_int(env, "JOIN_LIMIT", 60, low=1, high=1000),
+            max_connections_per_user=_int(env, "MAX_CONNECTIONS_PER_USER", 10, low=1, high=1000),
         )
 
 

@@ -11,6 +11,7 @@ class ErrorCode(str, Enum):
     INVALID_REQUEST = "invalid_request"
     NOT_IN_ROOM = "not_in_room"
     INTERNAL_ERROR = "internal_error"
+    RATE_LIMITED = "rate_limited"
 
 
 class ChatError(Exception):
@@ -30,6 +31,19 @@ class InvalidRequest(ChatError):
 class NotInRoom(ChatError):
     def __init__(self, room: str) -> None:
         super().__init__(ErrorCode.NOT_IN_ROOM, f"join room '{room}' before using it")
+
+
+class RateLimited(ChatError):
+    """Too many frames of one kind on this connection; nothing was done. Retry after ``retry_after_ms``."""
+
+    def __init__(self, what: str, retry_after_ms: int) -> None:
+        seconds = max(1, -(-retry_after_ms // 1000))
+        super().__init__(ErrorCode.RATE_LIMITED, f"too many {what} on this connection; retry in {seconds} s")
+        self.retry_after_ms = retry_after_ms
+
+
+class TooManyConnections(Exception):
+    """The user already has as many open connections as allowed."""
 
 
 class UsernameTaken(Exception):

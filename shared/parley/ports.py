@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef
 
 
@@ -16,10 +17,13 @@ class ConnectionStore(Protocol):
 
     def get(self, *, connection_id: str) -> Connection | None: ...
 
-    def join(self, *, connection: Connection, room: str) -> Connection | None:
+    def join(
+        self, *, connection: Connection, room: str, now: datetime | None = None, limit: RateLimit | None = None
+    ) -> Connection | None:
         """Add ``room`` to the connection (creating the record from ``connection`` if it is missing).
 
-        Returns the record as it was *before* the change (None if it did not exist)."""
+        Returns the record as it was *before* the change (None if it did not exist). With ``limit``, the join
+        counts against it (see ``parley.limits``); over it, raises ``RateLimited`` and changes nothing."""
 
     def leave(self, *, connection_id: str, room: str) -> Connection | None:
         """Remove ``room``; returns the record as it was before (None if there was none)."""
@@ -31,11 +35,22 @@ class ConnectionStore(Protocol):
         """Every stored connection that joined ``room`` (an indexed query on the room)."""
 
     def signal_typing(
-        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
+        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
+        limit: RateLimit | None = None,
     ) -> TypingSignal:
         """Record a typing signal of a member of ``room``. ``True`` is recorded (RELAY) only if the last one
         was ``quiet`` or longer ago, else TOO_SOON; ``False`` clears the record (RELAY), so the next ``True``
-        is relayed at once. NOT_MEMBER when the connection has not joined ``room``."""
+        is relayed at once. NOT_MEMBER when the connection has not joined ``room``. With ``limit``, every
+        RELAY counts against it; over it, raises ``RateLimited`` and records nothing."""
+
+    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> bool:
+        """Count one use of ``kind`` (a sendMessage, say) by a member of ``room`` against ``limit``, in the one
+        atomic update that also checks the membership. False (nothing counted) when the connection has not
+        joined ``room``; over the limit raises ``RateLimited`` (nothing counted)."""
+
+    def count_earlier(self, *, connection: Connection, now: datetime) -> int:
+        """How many of the user's other connections, not expired at ``now``, were opened before this one
+        (ordered by ``connected_at``, then id)."""
 
 
 class TypingSignal(Enum):

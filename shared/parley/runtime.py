@@ -60,6 +60,7 @@ class ChatRuntime:
             broadcaster=broadcaster,
             metric=metric,
             clock=self.clock,
+            limits=self.settings.limits,
         )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:

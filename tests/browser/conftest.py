@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from parley_local.__main__ import STACK_NAME, parley_profile
 from parley_local.server import GatewayThread
 from tests.browser.pagekit import CHROMIUM_ARGS, ChatPage, Stack, unique
+from tests.support import LOAD_TEST_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,7 +55,7 @@ def stack() -> Iterator[Stack]:
         host="127.0.0.1",
         port=0,
         env_vars=env_vars,
-        parameter_overrides=overrides,
+        parameter_overrides={**overrides, **LOAD_TEST_LIMITS},  # the tests send 100+ messages in a burst
         stack_name=STACK_NAME,
     )
     gateway = thread.start()

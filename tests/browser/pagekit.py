@@ -66,8 +66,7 @@ class Stack:
             "apigatewaymanagementapi",
             endpoint_url=self.gateway.management_url,
             region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            **self.gateway.credentials.for_boto3(),  # the local stack's: the gateway checks the signature
         )
         client.delete_connection(ConnectionId=connection_id)
 

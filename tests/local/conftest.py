@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from parley_local.server import LocalGateway
+from tests.support import LOAD_TEST_LIMITS
 
 HERE = Path(__file__).parent
 FIXTURE_TEMPLATE = HERE / "fixture_app" / "template.yaml"
@@ -97,6 +98,7 @@ async def parley(repo_root, monkeypatch):
     monkeypatch.delenv("JWT_SECRET", raising=False)
     env_vars, overrides, _ = parley_profile()
     env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
+    overrides.update(LOAD_TEST_LIMITS)
     async with LocalGateway(
         repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
     ) as gateway:

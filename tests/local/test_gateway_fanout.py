@@ -56,8 +56,8 @@ def _count_invokes(gateway: LocalGateway, monkeypatch) -> Counter:
 
 def _lambda(gateway: LocalGateway):
     return boto3.client(
-        "lambda", endpoint_url=gateway.http_url, region_name="us-east-1", aws_access_key_id="x",
-        aws_secret_access_key="y", config=Config(retries={"max_attempts": 1}),
+        "lambda", endpoint_url=gateway.http_url, region_name="us-east-1", **gateway.credentials.for_boto3(),
+        config=Config(retries={"max_attempts": 1}),
     )
 
 

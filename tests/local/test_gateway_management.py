@@ -20,8 +20,7 @@ def management(gateway):
         "apigatewaymanagementapi",
         endpoint_url=gateway.management_url,
         region_name="us-east-1",
-        aws_access_key_id="AKIATEST",
-        aws_secret_access_key="test-secret",
+        **gateway.credentials.for_boto3(),  # the local stack's: the gateway checks the signature
     )
 
 

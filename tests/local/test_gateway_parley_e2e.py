@@ -123,7 +123,7 @@ async def test_management_api_reaches_parley_connections(parley):
         (connection_id,) = parley.connections
         client = boto3.client(
             "apigatewaymanagementapi", endpoint_url=parley.management_url, region_name="us-east-1",
-            aws_access_key_id="x", aws_secret_access_key="y",
+            **parley.credentials.for_boto3(),  # the local stack's: the gateway checks the signature
         )
         await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id, Data=b'{"type":"pong"}')
         assert await next_of(ws, "pong") == {"type": "pong"}

@@ -22,7 +22,7 @@ def test_sync_use(fixture_template):
             (connection_id,) = gateway.connections
             client = boto3.client(
                 "apigatewaymanagementapi", endpoint_url=gateway.management_url, region_name="us-east-1",
-                aws_access_key_id="x", aws_secret_access_key="y",
+                **gateway.credentials.for_boto3(),
             )
             client.post_to_connection(ConnectionId=connection_id, Data=b"direct")
             assert ws.recv(timeout=5) == "direct"

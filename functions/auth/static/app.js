@@ -388,6 +388,11 @@ function onTyping(frame) {
 function onError(frame) {
   const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
   if (frame.action === "sendMessage") {
+    if (frame.code === "rate_limited" && typeof frame.clientMsgId === "string" && frame.retryAfterMs > 0) {
+      sendLater(frame.clientMsgId, frame.retryAfterMs); // refused, not stored: the same clientMsgId goes again
+      showNotice(`Sending too fast: your message goes out in ${Math.ceil(frame.retryAfterMs / 1000)} s.`);
+      return;
+    }
     if (frame.code === "not_in_room") {
       rejoinAll(); // the server forgot our rooms (a stale connection): join again, pending messages follow
       return;
@@ -544,6 +549,34 @@ function failPending(room, clientMsgId) {
   if (!entry) return;
   entry.sentAt = 0;
   setPendingStatus(room, entry, "failed");
+}
+
+const resumeTimers = new Map(); // room name -> {at, timer}: when its rate-limited messages go out again
+
+/** The server rate-limited this message (nothing was stored): it stays pending and is sent again, under the
+ * same clientMsgId, once the server said it may be (retryAfterMs, capped at a minute). The room's waiting
+ * messages all go out together, in the order they were written, when the latest of their waits is over. */
+function sendLater(clientMsgId, retryAfterMs) {
+  for (const room of state.rooms.values()) {
+    const entry = room.pending.get(clientMsgId);
+    if (!entry) continue;
+    clearTimeout(state.sendTimers.get(clientMsgId));
+    state.sendTimers.delete(clientMsgId);
+    entry.waiting = true;
+    const at = Date.now() + Math.min(retryAfterMs, 60_000) + 50;
+    const current = resumeTimers.get(room.name);
+    if (current && current.at >= at) continue;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => {
+      resumeTimers.delete(room.name);
+      for (const waiting of room.pending.values()) {
+        if (!waiting.waiting) continue;
+        waiting.waiting = false;
+        transmit(room, waiting);
+      }
+    }, at - Date.now());
+    resumeTimers.set(room.name, { at, timer });
+  }
 }
 
 function retry(clientMsgId) {

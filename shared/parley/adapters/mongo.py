@@ -18,7 +18,8 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from parley.errors import StoreUnavailable, UsernameTaken
+from parley.errors import RateLimited, StoreUnavailable, UsernameTaken
+from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
 from parley.ports import StoredUser, TypingSignal
 
@@ -162,15 +163,25 @@ class MongoConnectionStore:
     def get(self, *, connection_id: str) -> Connection | None:
         return self._from(self._c.find_one({"_id": connection_id}))
 
-    def join(self, *, connection: Connection, room: str) -> Connection | None:
+    def join(
+        self, *, connection: Connection, room: str, now: datetime | None = None, limit: RateLimit | None = None
+    ) -> Connection | None:
         doc = self._doc(connection)
         del doc["_id"], doc["rooms"]
+        update: dict = {"$addToSet": {"rooms": room}, "$setOnInsert": doc}
+        if limit is not None:
+            # one entry more than the limit, so undoing this join's entry below keeps the last `count`
+            update["$push"] = {_LOG["join"]: {"$each": [now], "$slice": -(limit.count + 1)}}
         before = self._c.find_one_and_update(
-            {"_id": connection.id},
-            {"$addToSet": {"rooms": room}, "$setOnInsert": doc},
-            upsert=True,
-            return_document=ReturnDocument.BEFORE,
+            {"_id": connection.id}, update, upsert=True, return_document=ReturnDocument.BEFORE
         )
+        wait = limit.retry_after_ms(_log(before, "join")[-limit.count:], now) if limit and before else None
+        if wait is not None:  # over the limit: undo this join (only on this, the refused path)
+            undo: dict = {"$pop": {_LOG["join"]: 1}}
+            if room not in (before.get("rooms") or ()):
+                undo["$pull"] = {"rooms": room}
+            self._c.update_one({"_id": connection.id}, undo)
+            raise RateLimited("joins", wait)
         return self._from(before)
 
     def leave(self, *, connection_id: str, room: str) -> Connection | None:
@@ -186,19 +197,74 @@ class MongoConnectionStore:
         return [self._from(d) for d in self._c.find({"rooms": room})]
 
     def signal_typing(
-        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
+        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
+        limit: RateLimit | None = None,
     ) -> TypingSignal:
         member = {"_id": connection_id, "rooms": room}
+        counted = {**member, **_under(limit, "typing", now)}
+        count = _count(limit, "typing", now)
         if is_typing:
             due = {"$or": [{"typingAt": {"$exists": False}}, {"typingAt": {"$lte": now - quiet}}]}
-            recorded = self._c.find_one_and_update({**member, **due}, {"$set": {"typingAt": now}}, projection={"_id": 1})
+            recorded = self._c.find_one_and_update(
+                {"$and": [counted, due]}, {"$set": {"typingAt": now}, **count}, projection={"_id": 1}
+            )
         else:
-            recorded = self._c.find_one_and_update(member, {"$unset": {"typingAt": ""}}, projection={"_id": 1})
+            recorded = self._c.find_one_and_update(counted, {"$unset": {"typingAt": ""}, **count}, projection={"_id": 1})
         if recorded is not None:
             return TypingSignal.RELAY
-        if is_typing and self._c.find_one(member, projection={"_id": 1}) is not None:  # only when refused
+        found = self._c.find_one(member, projection={"_id": 1, "typingAt": 1, _LOG["typing"]: 1})  # only when refused
+        if found is None:
+            return TypingSignal.NOT_MEMBER
+        if is_typing and _aware(found.get("typingAt") or now - quiet) > now - quiet:
             return TypingSignal.TOO_SOON
-        return TypingSignal.NOT_MEMBER
+        wait = limit.retry_after_ms(_log(found, "typing"), now) if limit else None
+        if wait is not None:
+            raise RateLimited("typing signals", wait)
+        return TypingSignal.TOO_SOON  # raced with a signal of another invocation: drop this one
+
+    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> bool:
+        member = {"_id": connection_id, "rooms": room}
+        if self._c.find_one_and_update({**member, **_under(limit, kind, now)}, _count(limit, kind, now),
+                                       projection={"_id": 1}) is not None:
+            return True
+        found = self._c.find_one(member, projection={_LOG[kind]: 1})  # only when refused
+        if found is None:
+            return False
+        wait = limit.retry_after_ms(_log(found, kind), now)
+        raise RateLimited(_WHAT[kind], wait or 1)
+
+    def count_earlier(self, *, connection: Connection, now: datetime) -> int:
+        at = connection.connected_at
+        return self._c.count_documents({
+            "userId": connection.user.id,
+            "_id": {"$ne": connection.id},
+            "expiresAt": {"$gt": now},
+            "$or": [{"connectedAt": {"$lt": at}}, {"connectedAt": at, "_id": {"$lt": connection.id}}],
+        })
+
+
+# Rate-limit logs on the connection record (see parley.limits): the times of the last uses of each kind.
+_LOG = {"send": "limits.send", "typing": "limits.typing", "join": "limits.join"}
+_WHAT = {"send": "messages", "typing": "typing signals", "join": "joins"}
+
+
+def _under(limit: RateLimit | None, kind: str, now: datetime) -> dict:
+    """A filter matching a record with fewer than ``limit.count`` logged uses of ``kind`` in the window: its
+    log is shorter than that, or its oldest entry (the log holds at most ``count``) is out of the window."""
+    if limit is None:
+        return {}
+    log = _LOG[kind]
+    return {"$or": [{f"{log}.{limit.count - 1}": {"$exists": False}}, {f"{log}.0": {"$lte": now - limit.window}}]}
+
+
+def _count(limit: RateLimit | None, kind: str, now: datetime) -> dict:
+    if limit is None:
+        return {}
+    return {"$push": {_LOG[kind]: {"$each": [now], "$slice": -limit.count}}}
+
+
+def _log(doc: dict | None, kind: str) -> list[datetime]:
+    return list(((doc or {}).get("limits") or {}).get(kind) or ())
 
 
 # ---------------------------------------------------------------- messages

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from parley.chat import service
 from parley.chat.service import Caller, Ports
-from parley.errors import ChatError, ErrorCode, InvalidRequest
+from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
 from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text
 
 ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping")
@@ -142,4 +142,12 @@ def error_frame(code: ErrorCode, message: str, echo: Echo | None = None) -> dict
         frame["action"] = echo.action
     if echo is not None and echo.client_msg_id is not None:
         frame["clientMsgId"] = echo.client_msg_id
+    return frame
+
+
+def refusal_frame(exc: ChatError, echo: Echo | None = None) -> dict:
+    """The error frame for a refused request; a rate-limited one also says when to retry (``retryAfterMs``)."""
+    frame = error_frame(exc.code, exc.reason, echo)
+    if isinstance(exc, RateLimited):
+        frame["retryAfterMs"] = exc.retry_after_ms
     return frame

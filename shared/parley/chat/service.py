@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from parley import wire
 from parley.chat.replies import history_frame, joined_frame
-from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge
+from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge, TooManyConnections
+from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
     Connection,
@@ -49,6 +50,7 @@ class Ports:
     clock: Callable[[], datetime] = utcnow
     metric: Callable[[str, float], None] = _no_metric
     connection_ttl: timedelta = CONNECTION_TTL
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +70,22 @@ class _Purge:
 
 # ---------------------------------------------------------------- connection lifecycle
 def connect(ports: Ports, *, caller: Caller) -> None:
+    """Register the connection; raises ``TooManyConnections`` (and keeps no record) when the user already has
+    ``limits.connections_per_user`` live connections opened before it. Stored first and counted after, so
+    concurrent connects cannot all slip under the cap; expired records (past API Gateway's 2 hours, a
+    $disconnect that never came) do not count."""
     connected_at = caller.connected_at or ports.clock()
-    ports.connections.add(
-        connection=Connection(
-            id=caller.connection_id,
-            user=caller.user,
-            rooms=(),
-            connected_at=connected_at,
-            expires_at=connected_at + ports.connection_ttl,
-        )
+    connection = Connection(
+        id=caller.connection_id,
+        user=caller.user,
+        rooms=(),
+        connected_at=connected_at,
+        expires_at=connected_at + ports.connection_ttl,
     )
+    ports.connections.add(connection=connection)
+    if ports.connections.count_earlier(connection=connection, now=ports.clock()) >= ports.limits.connections_per_user:
+        ports.connections.remove(connection_id=caller.connection_id)
+        raise TooManyConnections(f"at most {ports.limits.connections_per_user} open connections per user")
 
 
 def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
@@ -107,7 +115,7 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
         connected_at=connected_at,
         expires_at=connected_at + ports.connection_ttl,
     )
-    before = ports.connections.join(connection=record, room=room)
+    before = ports.connections.join(connection=record, room=room, now=now, limit=ports.limits.join)
     rooms_before = before.rooms if before else ()
     if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
         ports.connections.leave(connection_id=caller.connection_id, room=room)
@@ -133,7 +141,7 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 
 # ---------------------------------------------------------------- messages
 def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
-    _require_member(ports, caller, room)
+    _count_send(ports, caller, room)
     now = not_before(ports.clock(), ports.messages.latest_id(room=room))
     message = Message(
         id=new_message_id(now),
@@ -160,7 +168,8 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
 
 def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
     signal = ports.connections.signal_typing(
-        connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET
+        connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET,
+        limit=ports.limits.typing,
     )
     if signal is TypingSignal.NOT_MEMBER:
         raise NotInRoom(room)
@@ -192,11 +201,12 @@ def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-def _require_member(ports: Ports, caller: Caller, room: str) -> Connection:
-    connection = ports.connections.get(connection_id=caller.connection_id)
-    if connection is None or room not in connection.rooms:
+def _count_send(ports: Ports, caller: Caller, room: str) -> None:
+    """The membership check and the rate limit in one round trip; raises NotInRoom or RateLimited."""
+    if not ports.connections.use(
+        connection_id=caller.connection_id, room=room, kind="send", now=ports.clock(), limit=ports.limits.send
+    ):
         raise NotInRoom(room)
-    return connection
 
 
 def _live(ports: Ports, room: str) -> list[Connection]:

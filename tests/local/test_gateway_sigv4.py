@@ -1,0 +1,137 @@
+"""Issue 11, finding 7: the local gateway's Lambda Invoke and @connections endpoints check SigV4 against the
+local stack's credentials, and refuse the way AWS does (403, the error type in x-amzn-ErrorType)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import httpx
+import pytest
+import websockets
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from tests.local.test_gateway_parley_e2e import next_of, nothing_more, signup
+
+
+def client(gateway, service: str, **credentials):
+    endpoint = gateway.management_url if service == "apigatewaymanagementapi" else gateway.http_url
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        config=Config(retries={"max_attempts": 1}), **credentials)
+
+
+async def refused(fn, **kwargs) -> tuple[int, str]:
+    with pytest.raises(ClientError) as info:
+        await asyncio.to_thread(fn, **kwargs)
+    return info.value.response["ResponseMetadata"]["HTTPStatusCode"], info.value.response["Error"]["Code"]
+
+
+def outsiders(gateway) -> dict[str, dict]:
+    """Kinds of callers that are not the stack, each a set of boto3 credentials."""
+    good = gateway.credentials
+    return {
+        "wrong secret": {**good.for_boto3(), "aws_secret_access_key": "not-the-secret"},
+        "unknown key": {**good.for_boto3(), "aws_access_key_id": "AKIAOTHERACCOUNT0000"},
+        "no session token": {**good.for_boto3(), "aws_session_token": None},
+        "another session token": {**good.for_boto3(), "aws_session_token": "stolen-elsewhere"},
+    }
+
+
+EXPECTED = {"wrong secret": "InvalidSignatureException", "unknown key": "UnrecognizedClientException",
+            "no session token": "UnrecognizedClientException", "another session token": "UnrecognizedClientException"}
+
+
+async def test_connections_api_refuses_every_signature_but_the_stacks(gateway, event_log):
+    async with websockets.connect(gateway.ws_url + "?token=good") as ws:
+        (connect,) = await event_log.wait_for("connect")
+        cid = connect["requestContext"]["connectionId"]
+        for kind, credentials in outsiders(gateway).items():
+            api = client(gateway, "apigatewaymanagementapi", **credentials)
+            assert await refused(api.post_to_connection, ConnectionId=cid, Data=b"forged") == (403, EXPECTED[kind]), kind
+            assert await refused(api.delete_connection, ConnectionId=cid) == (403, EXPECTED[kind]), kind
+        async with httpx.AsyncClient() as http:
+            unsigned = await http.post(f"{gateway.management_url}/@connections/{cid}", content=b"forged")
+        assert unsigned.status_code == 403 and unsigned.headers["x-amzn-ErrorType"] == "ForbiddenException"
+        assert unsigned.json() == {"message": "Missing Authentication Token"}
+        good = client(gateway, "apigatewaymanagementapi", **gateway.credentials.for_boto3())
+        await asyncio.to_thread(good.post_to_connection, ConnectionId=cid, Data=b"signed")
+        assert await asyncio.wait_for(ws.recv(), 5) == "signed"  # the first and only frame: nothing forged got through
+
+
+def _signed_by_hand(gateway, url: str, body: bytes, *, when: datetime, service: str = "execute-api",
+                    region: str = "us-east-1") -> dict[str, str]:
+    c = gateway.credentials
+    request = AWSRequest(method="POST", url=url, data=body)
+    request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
+    request.headers["X-Amz-Date"] = request.context["timestamp"]
+    request.headers["X-Amz-Security-Token"] = c.token
+    signer = SigV4Auth(Credentials(c.access_key, c.secret_key, c.token), service, region)
+    signer._modify_request_before_signing = lambda r: None  # keep our date
+    signer.add_auth(request)
+    return dict(request.headers)
+
+
+async def test_an_old_signature_another_service_or_region_or_a_changed_body_is_refused(gateway, event_log):
+    async with websockets.connect(gateway.ws_url + "?token=good"):
+        (connect,) = await event_log.wait_for("connect")
+        cid = connect["requestContext"]["connectionId"]
+        url = f"{gateway.management_url}/@connections/{cid.replace('=', '%3D')}"
+        now = datetime.now(UTC)
+        cases = {
+            "ten minutes old": (_signed_by_hand(gateway, url, b"x", when=now - timedelta(minutes=10)), b"x"),
+            "for lambda": (_signed_by_hand(gateway, url, b"x", when=now, service="lambda"), b"x"),
+            "for another region": (_signed_by_hand(gateway, url, b"x", when=now, region="eu-west-1"), b"x"),
+            "body changed": (_signed_by_hand(gateway, url, b"x", when=now), b"y"),
+        }
+        async with httpx.AsyncClient() as http:
+            for kind, (headers, body) in cases.items():
+                answer = await http.post(url, content=body, headers=headers)
+                assert (answer.status_code, answer.headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException"), kind
+            control = await http.post(url, content=b"x", headers=_signed_by_hand(gateway, url, b"x", when=now))
+        assert control.status_code == 200
+
+
+def _forged_send(parley, victim_connection: str, victim: dict) -> dict:
+    return {
+        "requestContext": {
+            "routeKey": "sendMessage", "eventType": "MESSAGE", "connectionId": victim_connection,
+            "requestId": "forged", "apiId": "local", "stage": "prod", "domainName": "127.0.0.1",
+            "connectedAt": 1, "authorizer": {"userId": victim["user"]["id"], "username": victim["user"]["username"]},
+        },
+        "body": json.dumps({"action": "sendMessage", "room": "general", "text": "sent by an impostor"}),
+        "isBase64Encoded": False,
+    }
+
+
+async def test_a_forged_send_message_invoke_is_refused_and_nothing_is_delivered(parley):
+    """The finding as reproduced: an event posted to the Invoke endpoint delivered a message as another user."""
+    async with httpx.AsyncClient(base_url=parley.http_url) as http:
+        alice, bob = await signup(http, "alice"), await signup(http, "bob")
+    async with websockets.connect(f"{parley.ws_url}?token={alice['token']}") as a, \
+            websockets.connect(f"{parley.ws_url}?token={bob['token']}") as b:
+        for ws in (a, b):
+            await ws.send(json.dumps({"action": "join", "room": "general"}))
+            await next_of(ws, "joined")
+        await next_of(a, "presence")
+        (bob_connection,) = [c.id for c in parley.connections.values() if c.info.authorizer["username"] == "bob"]
+        name = parley.stack.functions["MessageFunction"].function_name
+        payload = json.dumps(_forged_send(parley, bob_connection, bob)).encode()
+        for kind, credentials in outsiders(parley).items():
+            lam = client(parley, "lambda", **credentials)
+            assert await refused(lam.invoke, FunctionName=name, Payload=payload) == (403, EXPECTED[kind]), kind
+        async with httpx.AsyncClient() as http:
+            unsigned = await http.post(f"{parley.http_url}/2015-03-31/functions/{name}/invocations", content=payload)
+        assert unsigned.status_code == 403
+        assert unsigned.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        await nothing_more(a, "message")
+        # the control: the stack's own credentials are let through (and this is why they stay on this machine)
+        lam = client(parley, "lambda", **parley.credentials.for_boto3())
+        answer = await asyncio.to_thread(lam.invoke, FunctionName=name, Payload=payload)
+        assert answer["StatusCode"] == 200
+        assert (await next_of(a, "message"))["message"]["text"] == "sent by an impostor"

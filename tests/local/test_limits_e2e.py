@@ -1,0 +1,84 @@
+"""Issue 11, finding 6, as it was found: through `make run`'s stack over real sockets, one connection floods a
+room and one user opens connection after connection. The limits come from template parameters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from parley_local.server import LocalGateway
+
+
+@pytest.fixture
+async def limited(repo_root, monkeypatch):
+    from parley_local.__main__ import STACK_NAME, parley_profile
+
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    env_vars, overrides, _ = parley_profile()
+    env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
+    overrides.update(SendMessageLimit="5", MaxConnectionsPerUser="3")
+    async with LocalGateway(
+        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
+    ) as gateway:
+        yield gateway
+
+
+async def token(gateway, name: str) -> str:
+    async with httpx.AsyncClient(base_url=gateway.http_url, timeout=30) as http:
+        r = await http.post("/auth/signup", json={"username": name, "password": "correct horse 1"})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+
+async def frames_until_quiet(ws, quiet: float = 1.0) -> list[dict]:
+    got = []
+    try:
+        while True:
+            got.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
+    except TimeoutError:
+        return got
+
+
+async def test_one_connection_flooding_a_room_gets_rate_limited_and_only_the_allowed_messages_go_out(limited):
+    alice, bob = await token(limited, "alice"), await token(limited, "bob")
+    async with websockets.connect(f"{limited.ws_url}?token={alice}") as a, \
+            websockets.connect(f"{limited.ws_url}?token={bob}") as b:
+        for ws in (a, b):
+            await ws.send(json.dumps({"action": "join", "room": "general"}))
+        await frames_until_quiet(b, 0.5)
+        for i in range(50):
+            await a.send(json.dumps({"action": "sendMessage", "room": "general", "text": "x" * 3900, "clientMsgId": f"c{i}"}))
+        to_alice = await frames_until_quiet(a, 3.0)
+        to_bob = await frames_until_quiet(b, 1.0)
+    refused = [f for f in to_alice if f["type"] == "error"]
+    assert len(refused) == 45 and {f["code"] for f in refused} == {"rate_limited"}
+    assert all(f["retryAfterMs"] > 0 and f["clientMsgId"].startswith("c") for f in refused)
+    delivered = [f["message"]["clientMsgId"] for f in to_bob if f["type"] == "message"]
+    assert len(delivered) == 5 and not {f["clientMsgId"] for f in refused} & set(delivered)
+
+
+async def test_one_user_cannot_open_more_connections_than_the_cap(limited):
+    alice = await token(limited, "alice")
+    url = f"{limited.ws_url}?token={alice}"
+    opened = [await websockets.connect(url) for _ in range(3)]
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(url)
+        assert refused.value.response.status_code == 429
+        await opened[0].close()
+        for _ in range(50):  # its $disconnect runs just after the close handshake
+            try:
+                opened[0] = await websockets.connect(url)  # a closed connection frees its place
+                break
+            except InvalidStatus:
+                await asyncio.sleep(0.1)
+        assert opened[0].state is websockets.State.OPEN
+    finally:
+        for ws in opened:
+            await ws.close()

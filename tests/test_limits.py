@@ -1,0 +1,179 @@
+"""Per-user limits (issue 11, finding 6): sendMessage, typing and join are rate-limited per connection, and a
+user may hold only so many open connections. Through the real handlers, loaded from template.yaml, with the
+limits set the way the template sets them (environment variables), and a clock the test moves."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.support import Stack, real_event
+
+WINDOW_S = 10
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += timedelta(milliseconds=ms)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def limited(template, management_api, local_env, monkeypatch, clock) -> Stack:
+    for name, value in {"RATE_LIMIT_WINDOW_SECONDS": WINDOW_S, "SEND_MESSAGE_LIMIT": 5, "TYPING_LIMIT": 3,
+                        "JOIN_LIMIT": 3, "MAX_CONNECTIONS_PER_USER": 2}.items():
+        monkeypatch.setenv(name, str(value))
+    stack = Stack(template, management_api)
+    for module in stack.modules.values():
+        if getattr(module, "runtime", None) is not None:
+            module.runtime = dataclasses.replace(module.runtime, clock=clock)
+    return stack
+
+
+def send(client, text: str, cid: str) -> None:
+    client.send({"action": "sendMessage", "room": "general", "text": text, "clientMsgId": cid})
+
+
+def test_a_flood_of_messages_is_refused_past_the_limit_and_nothing_refused_is_stored_or_fanned_out(limited, clock):
+    alice, bob = limited.connect("alice"), limited.connect("bob")
+    alice.send({"action": "join", "room": "general"})
+    bob.send({"action": "join", "room": "general"})
+    for i in range(12):
+        send(alice, f"m{i}", f"c{i}")
+        clock.advance(10)
+    assert [f["message"]["text"] for f in bob.frames("message")] == [f"m{i}" for i in range(5)]
+    refused = alice.frames("error")
+    assert len(refused) == 7
+    for i, frame in enumerate(refused, start=5):
+        assert frame["code"] == "rate_limited" and frame["action"] == "sendMessage" and frame["clientMsgId"] == f"c{i}"
+        assert 0 < frame["retryAfterMs"] <= WINDOW_S * 1000
+        assert "m5" not in frame["message"]
+    # waiting what the last refusal said is enough; what was refused meanwhile did not count
+    clock.advance(refused[-1]["retryAfterMs"])
+    send(alice, "m5", "c5")
+    assert [f["message"]["text"] for f in bob.frames("message")] == [f"m{i}" for i in range(6)]
+    clock.advance(50)
+    send(alice, "m5", "c5")  # the client's retry of the same message: stored once, not fanned out again
+    assert [f["message"]["text"] for f in bob.frames("message")] == [f"m{i}" for i in range(6)]
+    echoes = [f["message"] for f in alice.frames("message") if f["message"]["clientMsgId"] == "c5"]
+    assert len(echoes) == 2 and echoes[0]["id"] == echoes[1]["id"]
+    bob.send({"action": "history", "room": "general"})
+    assert [m["text"] for m in bob.last("history")["messages"]] == [f"m{i}" for i in range(6)]
+
+
+def test_the_limit_is_per_connection_and_a_full_window_later_all_of_it_is_back(limited, clock):
+    alice, other = limited.connect("alice"), limited.connect("alice")
+    for c in (alice, other):
+        c.send({"action": "join", "room": "general"})
+    for i in range(5):
+        send(alice, f"a{i}", f"a{i}")
+    send(alice, "a5", "a5")
+    assert alice.last("error")["code"] == "rate_limited"
+    send(other, "b0", "b0")  # the user's other connection has a window of its own
+    assert other.frames("error") == []
+    clock.advance(WINDOW_S * 1000)
+    for i in range(5):
+        send(alice, f"late{i}", f"late{i}")
+    assert len(alice.frames("error")) == 1
+
+
+def test_typing_signals_are_rate_limited_and_stopping_too(limited, clock):
+    alice, bob = limited.connect("alice"), limited.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    for _ in range(5):  # "stopped" is always relayed, so it is what a flood would use
+        alice.send({"action": "typing", "room": "general", "isTyping": False})
+    assert len(bob.frames("typing")) == 3
+    errors = alice.frames("error")
+    assert [e["code"] for e in errors] == ["rate_limited", "rate_limited"]
+    assert all(e["action"] == "typing" and e["retryAfterMs"] > 0 for e in errors)
+    clock.advance(errors[-1]["retryAfterMs"])
+    alice.send({"action": "typing", "room": "general", "isTyping": True})
+    assert len(bob.frames("typing")) == 4
+
+
+def test_joins_are_rate_limited_and_a_refused_join_joins_nothing(limited, clock):
+    alice = limited.connect("alice")
+    for room in ("r1", "r2", "r3", "r4"):
+        alice.send({"action": "join", "room": room})
+    assert [f["room"] for f in alice.frames("joined")] == ["r1", "r2", "r3"]
+    refused = alice.last("error")
+    assert refused["code"] == "rate_limited" and refused["action"] == "join"
+    send_to = {"action": "sendMessage", "room": "r4", "text": "hi", "clientMsgId": "x"}
+    alice.send(send_to)
+    assert alice.last("error")["code"] == "not_in_room"
+    clock.advance(refused["retryAfterMs"])
+    alice.send({"action": "join", "room": "r4"})
+    assert alice.last("joined")["room"] == "r4"
+
+
+def connect_event(client_id: str, user_id: str, connected_at_ms: int) -> dict:
+    event = real_event("powertools-websocket-connect.json")
+    event["requestContext"].update(
+        connectionId=client_id,
+        connectedAt=connected_at_ms,
+        authorizer={"principalId": user_id, "userId": user_id, "username": "alice"},
+    )
+    return event
+
+
+def test_a_user_may_hold_only_so_many_connections_and_the_extra_one_is_refused_at_connect(limited, clock):
+    now_ms = int(clock.now.timestamp() * 1000)
+    results = [limited.invoke("ConnectFunction", connect_event(f"C{i}AAAAAAAAAAAAA=", "u-alice", now_ms + i))
+               for i in range(4)]
+    assert [r["statusCode"] for r in results] == [200, 200, 429, 429]
+    assert limited.invoke("ConnectFunction", connect_event("BOBAAAAAAAAAAAA=", "u-bob", now_ms))["statusCode"] == 200
+    # the refused ones left no record: they cannot join or be counted
+    db = limited.modules["ConnectFunction"].runtime.connections
+    assert db.get(connection_id="C2AAAAAAAAAAAAA=") is None
+    # a closed connection frees its place
+    closed = real_event("lambda-go-websocket-disconnect.json")
+    closed["requestContext"].update(connectionId="C0AAAAAAAAAAAAA=")
+    assert limited.invoke("DisconnectFunction", closed) == {"statusCode": 200}
+    assert limited.invoke("ConnectFunction", connect_event("C5AAAAAAAAAAAAA=", "u-alice", now_ms + 5))["statusCode"] == 200
+
+
+def test_stale_connection_records_do_not_count_against_the_cap(limited, clock):
+    """Records whose $disconnect never came: once past API Gateway's 2-hour limit they are not counted."""
+    long_ago = int((clock.now - timedelta(hours=3)).timestamp() * 1000)
+    for i in range(2):
+        assert limited.invoke("ConnectFunction", connect_event(f"OLD{i}AAAAAAAAAAA=", "u-alice", long_ago + i))["statusCode"] == 200
+    now_ms = int(clock.now.timestamp() * 1000)
+    assert limited.invoke("ConnectFunction", connect_event("NEWAAAAAAAAAAAA=", "u-alice", now_ms))["statusCode"] == 200
+
+
+def test_the_limits_are_template_parameters_with_the_settings_defaults(template):
+    from parley.config import Settings
+    from parley.limits import Limits
+
+    params, resources = template["Parameters"], template["Resources"]
+    wiring = {
+        "MessageFunction": {"RATE_LIMIT_WINDOW_SECONDS": "RateLimitWindowSeconds", "SEND_MESSAGE_LIMIT": "SendMessageLimit",
+                            "TYPING_LIMIT": "TypingLimit", "JOIN_LIMIT": "JoinLimit"},
+        "ConnectFunction": {"MAX_CONNECTIONS_PER_USER": "MaxConnectionsPerUser"},
+    }
+    for function, variables in wiring.items():
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        for variable, parameter in variables.items():
+            assert env[variable] == {"Ref": parameter}
+    defaults = Settings.from_env({"PARLEY_ENV": "local"}).limits
+    assert defaults == Limits()
+    assert params["RateLimitWindowSeconds"]["Default"] == defaults.send.window.total_seconds()
+    assert params["SendMessageLimit"]["Default"] == defaults.send.count
+    assert params["TypingLimit"]["Default"] == defaults.typing.count
+    assert params["JoinLimit"]["Default"] == defaults.join.count
+    assert params["MaxConnectionsPerUser"]["Default"] == defaults.connections_per_user
+    configured = Settings.from_env({"PARLEY_ENV": "local", "SEND_MESSAGE_LIMIT": "7", "RATE_LIMIT_WINDOW_SECONDS": "5"})
+    assert configured.limits.send.count == 7 and configured.limits.join.window == timedelta(seconds=5)
