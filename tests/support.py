@@ -278,9 +278,12 @@ class Stack:
         token: str | None = None,
         query: str = "",
         authorization: str | None = None,
+        source_ip: str | None = None,
     ):
         """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
         event = real_event("http-signup.json")
+        if source_ip is not None:
+            event["requestContext"]["http"]["sourceIp"] = source_ip
         event["rawPath"] = path
         event["rawQueryString"] = query
         event["requestContext"]["http"].update(method=method, path=path)

@@ -1,6 +1,7 @@
 """The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
 
 import asyncio
+import math
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,9 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from parley import accounts
-from parley.adapters import mongo
+from parley.adapters import apigw, mongo
 from parley.chat import service
+from parley.chat.sessions import close_sessions
 from parley.chat.service import Ports
 from parley.config import Settings
 from parley.errors import (
@@ -23,7 +25,9 @@ from parley.errors import (
     TooManyAttempts,
     UsernameTaken,
 )
-from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
+from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef, utcnow
+from parley.ports import StoredUser
+from parley.tokens import Claims
 from parley.observability import make_logger
 
 settings = Settings.from_env()
@@ -34,6 +38,12 @@ users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo.MongoLoginAttempts(db)
+# ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
+closer = (
+    apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)
+    if settings.management_api_endpoint
+    else None
+)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
@@ -53,6 +63,12 @@ class User(BaseModel):
 class SessionOut(BaseModel):
     token: str
     user: User
+    expiresAt: int | None = None  # the token's exp (epoch seconds): renew before it
+
+
+class PasswordChange(BaseModel):
+    currentPassword: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    newPassword: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class MessageOut(BaseModel):
@@ -117,6 +133,26 @@ def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRe
 Authed = Annotated[UserRef, Depends(bearer_user)]
 
 
+def bearer_session(authorization: Annotated[str | None, Header()] = None) -> tuple[StoredUser, Claims]:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return accounts.current_session(users, issuer, token=token.strip())
+    except InvalidToken:
+        raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+CurrentSession = Annotated[tuple[StoredUser, Claims], Depends(bearer_session)]
+
+
+def source_ip(request: Request) -> str:
+    """The client address API Gateway reports (``requestContext.http.sourceIp``), never a header."""
+    event = request.scope.get("aws.event") or {}
+    address = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp")
+    return address if isinstance(address, str) and address else "unknown"
+
+
 @app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
 def signup(body: Credentials) -> dict:
     try:
@@ -133,20 +169,74 @@ def signup(body: Credentials) -> dict:
     response_model=SessionOut,
     responses={**UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
 )
-def login(body: Credentials) -> dict:
+def login(body: Credentials, request: Request) -> dict:
     try:
         session = accounts.login(
-            users, issuer, username=body.username, password=body.password, attempts=login_attempts
+            users,
+            issuer,
+            username=body.username,
+            password=body.password,
+            attempts=login_attempts,
+            source_ip=source_ip(request),
         )
     except (AuthenticationFailed, InvalidRequest):
         raise HTTPException(401, "wrong username or password") from None
     except TooManyAttempts as exc:
         raise HTTPException(
             429,
-            "too many failed log-ins for this username; try again later",
+            "too many failed log-ins; try again later",
             headers={"Retry-After": str(exc.retry_after_seconds)},
         ) from None
     return session.to_json()
+
+
+@app.post("/auth/refresh", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def refresh(session: CurrentSession) -> dict:
+    try:
+        return accounts.refresh(users, issuer, claims=session[1]).to_json()
+    except InvalidToken:
+        raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+@app.post("/auth/logout", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def logout(session: CurrentSession) -> Response:
+    stored, claims = session
+    accounts.logout(users, claims=claims)
+    close_sessions(connections, closer, user_id=stored.id, session_id=claims.session_id)
+    return Response(status_code=204)
+
+
+@app.post("/auth/logout-all", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def logout_all(session: CurrentSession) -> Response:
+    stored, claims = session
+    accounts.logout_everywhere(users, claims=claims)
+    close_sessions(connections, closer, user_id=stored.id)
+    return Response(status_code=204)
+
+
+@app.post(
+    "/auth/password",
+    status_code=204,
+    dependencies=NEEDS_DB,
+    responses={**UNAUTHORIZED, 403: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE},
+)
+def change_password(body: PasswordChange, session: CurrentSession, request: Request) -> Response:
+    stored, claims = session
+    address = source_ip(request)
+    until = login_attempts.locked_until(username=stored.username, source_ip=address)
+    now = utcnow()
+    if until is not None and until > now:  # guessing the current password with a stolen token is throttled too
+        retry = max(1, math.ceil((until - now).total_seconds()))
+        raise HTTPException(429, "too many wrong passwords; try again later", headers={"Retry-After": str(retry)})
+    try:
+        accounts.change_password(users, user=stored, claims=claims, current=body.currentPassword, new=body.newPassword)
+    except AuthenticationFailed:
+        login_attempts.record_failure(username=stored.username, source_ip=address, now=now)
+        raise HTTPException(403, "the current password is wrong") from None
+    except InvalidRequest as exc:
+        raise HTTPException(422, exc.reason) from None
+    close_sessions(connections, closer, user_id=stored.id, keep=claims.session_id)
+    return Response(status_code=204)
 
 
 @app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})

@@ -11,6 +11,7 @@ class ErrorCode(str, Enum):
     INVALID_REQUEST = "invalid_request"
     NOT_IN_ROOM = "not_in_room"
     INTERNAL_ERROR = "internal_error"
+    SESSION_ENDED = "session_ended"
 
 
 class ChatError(Exception):
@@ -30,6 +31,17 @@ class InvalidRequest(ChatError):
 class NotInRoom(ChatError):
     def __init__(self, room: str) -> None:
         super().__init__(ErrorCode.NOT_IN_ROOM, f"join room '{room}' before using it")
+
+
+class SessionEnded(ChatError):
+    """The connection's token expired or its session was ended: the reply is sent, then the socket closed."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.SESSION_ENDED, "your session has ended; sign in again")
+
+
+class WeakPassword(InvalidRequest):
+    """A password on the blocklist (common, breached-style, or containing the username): 422 with the reason."""
 
 
 class UsernameTaken(Exception):

@@ -63,6 +63,7 @@ class StoredUser:
     username: str
     password_hash: str
     created_at: datetime
+    sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> its newest token's exp
 
     @property
     def ref(self) -> UserRef:
@@ -79,6 +80,18 @@ class UserStore(Protocol):
 
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None: ...
 
+    def start_session(self, *, user_id: str, session_id: str, expires_at: datetime, now: datetime) -> None:
+        """Record a live session on the user (the oldest is ended past a bounded number; expired ones go)."""
+
+    def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
+        """Move a live session's expiry; False when it is no longer live."""
+
+    def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:
+        """End one session, or all of them (but ``keep``)."""
+
+    def change_password(self, *, user_id: str, password_hash: str, keep: str) -> None:
+        """Store the new hash and end every session but ``keep``, in one write."""
+
 
 @dataclass(slots=True)
 class DeliveryReport:
@@ -93,11 +106,13 @@ class Broadcaster(Protocol):
 
 
 class LoginAttempts(Protocol):
-    """Failed log-ins per user name, shared by every container (so a backoff holds across Lambda instances)."""
+    """Failed log-ins per (user name, source address), per source address and per user name, shared by every
+    container (so a backoff holds across Lambda instances)."""
 
-    def locked_until(self, *, username: str) -> datetime | None: ...
+    def locked_until(self, *, username: str, source_ip: str) -> datetime | None: ...
 
-    def record_failure(self, *, username: str, now: datetime) -> datetime | None:
+    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
         """Count one failure; returns until when further attempts are refused (None: not yet)."""
 
-    def reset(self, *, username: str) -> None: ...
+    def reset(self, *, username: str, source_ip: str) -> None:
+        """A success forgets the failures of this (name, address) pair only."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from parley.errors import InvalidRequest, NotInRoom
+from parley.errors import InvalidRequest, NotInRoom, SessionEnded
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
     Connection,
@@ -56,6 +56,8 @@ class Caller:
     connection_id: str
     user: UserRef
     connected_at: datetime | None = None
+    session_id: str | None = None
+    token_expires_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -74,8 +76,18 @@ def connect(ports: Ports, *, caller: Caller) -> None:
             rooms=(),
             connected_at=connected_at,
             expires_at=connected_at + ports.connection_ttl,
+            session_id=caller.session_id,
+            token_expires_at=caller.token_expires_at,
         )
     )
+
+
+def require_session(ports: Ports, *, caller: Caller) -> None:
+    """A frame on a connection whose token has expired is refused (no database read: the expiry comes with
+    the authorizer context, or the stored connection). Ended sessions are caught where the connection record
+    is read anyway (``send_message``, ``join``) and by the close that ending a session sends."""
+    if caller.token_expires_at is not None and _aware(caller.token_expires_at) <= ports.clock():
+        raise SessionEnded()
 
 
 def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
@@ -106,6 +118,8 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
         expires_at=connected_at + ports.connection_ttl,
     )
     before = ports.connections.join(connection=record, room=room)
+    if before is not None and before.ended:
+        raise SessionEnded()
     rooms_before = before.rooms if before else ()
     if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
         ports.connections.leave(connection_id=caller.connection_id, room=room)
@@ -192,6 +206,8 @@ def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
 # ---------------------------------------------------------------- helpers
 def _require_member(ports: Ports, caller: Caller, room: str) -> Connection:
     connection = ports.connections.get(connection_id=caller.connection_id)
+    if connection is not None and connection.ended:
+        raise SessionEnded()
     if connection is None or room not in connection.rooms:
         raise NotInRoom(room)
     return connection
