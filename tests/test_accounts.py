@@ -4,6 +4,8 @@ look-alike user names. The same over real sockets through the local gateway: tes
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 
@@ -169,3 +171,51 @@ def test_the_skeleton_is_a_unique_index_and_old_users_get_one(stack):
     assert db.users.find_one({"_id": "old1"})["usernameSkeleton"] == "dave"
     assert stack.http("POST", "/auth/signup", {"username": "d-a-v-e", "password": "quiet lantern ferry"})[0] == 201
     assert stack.http("POST", "/auth/signup", {"username": "Dave-", "password": "quiet lantern ferry"})[0] == 409
+
+
+# ---------------------------------------------------------------- 3. tokens on open sockets (handlers)
+def _socket_of(stack, session, exp_offset=3600):
+    claims = jwt.decode(session["token"], SECRET, algorithms=["HS256"], issuer="parley")
+    policy = authorize(stack, session["token"])
+    assert policy["context"]["sessionId"] == claims["sid"] and policy["context"]["tokenExp"] == str(claims["exp"])
+    context = {"sessionId": claims["sid"], "tokenExp": str(int(time.time()) + exp_offset)}
+    return stack.connect(session["user"]["username"], session["user"]["id"], context)
+
+
+def test_a_frame_on_an_expired_token_gets_session_ended_and_the_connection_is_closed(stack):
+    session = signup(stack)
+    ws = _socket_of(stack, session, exp_offset=-1)
+    for frame in ({"action": "ping"}, {"action": "history", "room": "general"}, {"action": "join", "room": "general"}):
+        ws.send(frame)
+        assert ws.frames()[-1]["code"] == "session_ended"
+    assert not ws.frames("pong") and not ws.frames("history") and not ws.frames("joined")
+    assert stack.api.closed.count(ws.connection_id) == 3
+
+
+def test_ending_a_session_marks_and_closes_its_sockets_and_their_next_frame_is_refused(stack):
+    first = signup(stack)
+    second = login(stack)[1]
+    a, b = _socket_of(stack, first), _socket_of(stack, second)
+    for ws in (a, b):
+        ws.send({"action": "join", "room": "general"})
+    assert stack.http("POST", "/auth/logout", token=first["token"])[0] == 204
+    assert stack.api.closed == [a.connection_id]  # only this session's socket
+    # were the close lost, the record's mark still refuses the frames that read it (no extra read)
+    a.send({"action": "sendMessage", "room": "general", "text": "after logout"})
+    assert a.frames()[-1]["code"] == "session_ended" and not b.frames("message")
+    b.send({"action": "sendMessage", "room": "general", "text": "still here"})
+    assert b.last("message")["message"]["text"] == "still here"
+    assert stack.http("POST", "/auth/logout-all", token=second["token"])[0] == 204
+    assert b.connection_id in stack.api.closed
+    b.send({"action": "join", "room": "other"})
+    assert b.frames()[-1]["code"] == "session_ended"
+
+
+def test_a_password_change_closes_the_other_sessions_sockets(stack):
+    mine, other = signup(stack), login(stack)[1]
+    a, b = _socket_of(stack, mine), _socket_of(stack, other)
+    change = {"currentPassword": STRONG, "newPassword": "velvet otter climbs 9 hills"}
+    assert stack.http("POST", "/auth/password", change, token=mine["token"])[0] == 204
+    assert stack.api.closed == [b.connection_id]
+    a.send({"action": "ping"})
+    assert a.last("pong")
