@@ -24,6 +24,7 @@ from parley.errors import (
     StoreUnavailable,
     TooManyAttempts,
     UsernameTaken,
+    WeakPassword,
 )
 from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef, utcnow
 from parley.ports import StoredUser
@@ -146,6 +147,11 @@ def bearer_session(authorization: Annotated[str | None, Header()] = None) -> tup
 CurrentSession = Annotated[tuple[StoredUser, Claims], Depends(bearer_session)]
 
 
+def _refused_field(field: str, exc: InvalidRequest) -> HTTPException:
+    """422 shaped like FastAPI's own validation errors (the documented schema), naming the field at fault."""
+    return HTTPException(422, [{"loc": ["body", field], "msg": exc.reason, "type": "weak_password"}])
+
+
 def source_ip(request: Request) -> str:
     """The client address API Gateway reports (``requestContext.http.sourceIp``), never a header."""
     event = request.scope.get("aws.event") or {}
@@ -159,6 +165,8 @@ def signup(body: Credentials) -> dict:
         return accounts.signup(users, issuer, username=body.username, password=body.password).to_json()
     except UsernameTaken:
         raise HTTPException(409, "that username is taken") from None
+    except WeakPassword as exc:
+        raise _refused_field("password", exc) from None
     except InvalidRequest as exc:
         raise HTTPException(422, exc.reason) from None
 
@@ -233,6 +241,8 @@ def change_password(body: PasswordChange, session: CurrentSession, request: Requ
     except AuthenticationFailed:
         login_attempts.record_failure(username=stored.username, source_ip=address, now=now)
         raise HTTPException(403, "the current password is wrong") from None
+    except WeakPassword as exc:
+        raise _refused_field("newPassword", exc) from None
     except InvalidRequest as exc:
         raise HTTPException(422, exc.reason) from None
     close_sessions(connections, closer, user_id=stored.id, keep=claims.session_id)
