@@ -80,6 +80,19 @@ export class ChatSocket {
     this._connect();
   }
 
+  /** Use a renewed token: reconnect with it at once, quietly (no backoff, no "reconnecting" status); the app
+   * catches up as after any drop (onClose). */
+  renew(token) {
+    this.token = token;
+    if (this.stopped || !this.isOpen()) return; // the next attempt uses it
+    this.renewing = true;
+    try {
+      this.ws.close(1000, "renewed");
+    } catch {
+      this.renewing = false;
+    }
+  }
+
   /** Send one frame; false when the socket is not open (the caller keeps what must survive a reconnect). */
   send(frame) {
     if (!this.isOpen()) return false;
@@ -91,9 +104,9 @@ export class ChatSocket {
     }
   }
 
-  _connect() {
+  _connect(quiet = false) {
     this._clearTimers();
-    this.onStatus({ state: this.attempt === 0 ? "connecting" : "reconnecting", attempt: this.attempt });
+    if (!quiet) this.onStatus({ state: this.attempt === 0 ? "connecting" : "reconnecting", attempt: this.attempt });
     const separator = this.url.includes("?") ? "&" : "?";
     let ws;
     try {
@@ -161,6 +174,13 @@ export class ChatSocket {
     this.ws = null;
     this._clearTimers();
     if (this.stopped) return;
+    if (this.renewing) {
+      this.renewing = false;
+      this.attempt = 0;
+      this.onClose({ everOpened: opened, renewing: true });
+      if (!this.stopped) this._connect(true);
+      return;
+    }
     if (opened && Date.now() - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
     const retryInMs = backoffDelay(this.attempt);
     this.attempt += 1;
