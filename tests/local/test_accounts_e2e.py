@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 
+import boto3
 import httpx
 import jwt
 import pytest
@@ -61,6 +62,16 @@ async def test_the_gateway_reports_each_clients_own_address(parley):
     db = mongo.database(parley.function_env["AuthFunction"]["MONGODB_URI"], parley.function_env["AuthFunction"]["MONGODB_DB"])
     seen = sorted(d["_id"] for d in db.login_failures.find({}, {"_id": 1}))
     assert seen == ["addr:127.0.0.4", "name:user2", "pair:user2@127.0.0.4"]
+    # and a WebSocket's events carry its own peer address too (requestContext.identity.sourceIp)
+    async with client(parley, "127.0.0.3") as http:
+        token = (await login(http, "user3")).json()["token"]
+    ws = await _connect(parley, token, "127.0.0.5")
+    (conn,) = [c for c in parley.connections.values() if c.state == "open"]
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=parley.management_url, region_name="us-east-1",
+                              aws_access_key_id="local", aws_secret_access_key="local")
+    info = await asyncio.to_thread(management.get_connection, ConnectionId=conn.id)
+    assert info["Identity"]["SourceIp"] == "127.0.0.5"
+    await ws.close()
 
 
 async def test_an_attacker_at_another_address_cannot_lock_the_user_out(parley):
