@@ -42,6 +42,7 @@ class TypingSignal(Enum):
     RELAY = "relay"
     TOO_SOON = "too_soon"
     NOT_MEMBER = "not_member"
+    SESSION_ENDED = "session_ended"  # the connection's session was ended (its record is marked)
 
 
 class MessageStore(Protocol):

@@ -139,6 +139,9 @@ def _aware(when: datetime | None) -> datetime | None:
 
 
 # ---------------------------------------------------------------- connections
+_SIGNAL = {"_id": 1, "ended": 1}  # what a typing signal reads back: the record exists, and its session is live
+
+
 @_guarded
 class MongoConnectionStore:
     def __init__(self, db) -> None:
@@ -222,14 +225,16 @@ class MongoConnectionStore:
         member = {"_id": connection_id, "rooms": room}
         if is_typing:
             due = {"$or": [{"typingAt": {"$exists": False}}, {"typingAt": {"$lte": now - quiet}}]}
-            recorded = self._c.find_one_and_update({**member, **due}, {"$set": {"typingAt": now}}, projection={"_id": 1})
+            recorded = self._c.find_one_and_update({**member, **due}, {"$set": {"typingAt": now}}, projection=_SIGNAL)
         else:
-            recorded = self._c.find_one_and_update(member, {"$unset": {"typingAt": ""}}, projection={"_id": 1})
-        if recorded is not None:
-            return TypingSignal.RELAY
-        if is_typing and self._c.find_one(member, projection={"_id": 1}) is not None:  # only when refused
-            return TypingSignal.TOO_SOON
-        return TypingSignal.NOT_MEMBER
+            recorded = self._c.find_one_and_update(member, {"$unset": {"typingAt": ""}}, projection=_SIGNAL)
+        if recorded is None and is_typing:  # only when refused
+            recorded = self._c.find_one(member, projection=_SIGNAL)
+            if recorded is not None and not recorded.get("ended"):
+                return TypingSignal.TOO_SOON
+        if recorded is not None and recorded.get("ended"):
+            return TypingSignal.SESSION_ENDED
+        return TypingSignal.RELAY if recorded is not None else TypingSignal.NOT_MEMBER
 
 
 # ---------------------------------------------------------------- messages

@@ -85,7 +85,7 @@ def connect(ports: Ports, *, caller: Caller) -> None:
 def require_session(ports: Ports, *, caller: Caller) -> None:
     """A frame on a connection whose token has expired is refused (no database read: the expiry comes with
     the authorizer context, or the stored connection). Ended sessions are caught where the connection record
-    is read anyway (``send_message``, ``join``) and by the close that ending a session sends."""
+    is read anyway (``send_message``, ``join``, ``typing``) and by the close that ending a session sends."""
     if caller.token_expires_at is not None and _aware(caller.token_expires_at) <= ports.clock():
         raise SessionEnded()
 
@@ -174,6 +174,8 @@ def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
     signal = ports.connections.signal_typing(
         connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET
     )
+    if signal is TypingSignal.SESSION_ENDED:
+        raise SessionEnded()
     if signal is TypingSignal.NOT_MEMBER:
         raise NotInRoom(room)
     if signal is TypingSignal.TOO_SOON:
