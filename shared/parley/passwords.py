@@ -41,5 +41,6 @@ def require_strong(password: str, *, username: str) -> None:
     result = zxcvbn(password[:_CHECKED_CHARS], user_inputs=[username])
     if result["score"] < MIN_SCORE:
         feedback = result.get("feedback") or {}
-        hint = feedback.get("warning") or " ".join(feedback.get("suggestions") or []) or "it is too easy to guess."
-        raise WeakPassword(f"that password is too easy to guess: {hint}".rstrip(".") + "; try a longer passphrase")
+        hint = (feedback.get("warning") or next(iter(feedback.get("suggestions") or []), "")).strip().rstrip(".")
+        why = f" ({hint[:1].lower()}{hint[1:]})" if hint else ""
+        raise WeakPassword(f"too easy to guess{why}. Try a longer passphrase of uncommon words")

@@ -94,7 +94,7 @@ def test_changing_the_password_keeps_this_page_and_signs_out_the_others(stack: S
     here.tid("current-password").fill(PASSWORD)
     here.tid("new-password").fill("12345678")
     here.tid("change-password").click()
-    expect(here.tid("new-password-error")).to_contain_text("too easy to guess")
+    expect(here.tid("new-password-error")).to_contain_text("Too easy to guess")
     here.tid("new-password").fill(NEW_PASSWORD)
     here.tid("change-password").click()
     expect(here.tid("password-status")).to_contain_text("Password changed")
