@@ -1,5 +1,5 @@
-"""Token renewal on the page (issue 11): renewed before it expires, the socket reconnected with the new token
-without the user noticing; a refused renewal signs out visibly. A stack of its own with 60 s tokens (one
+"""Token renewal on the page (issue 11): renewed before it expires, the socket replaced by one with the new
+token without the user (or anyone in the room) noticing; a refused renewal signs out visibly. A stack of its own with 60 s tokens (one
 gateway per process, so this module's ``stack`` replaces the shared one)."""
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ def test_the_token_is_renewed_quietly_and_a_refused_renewal_signs_out(stack: Sta
     other.sign_up(stack.url, unique("kim"))
     first = kept.session_token()
     watch_status(kept)
+    expect(other.online(kept.username)).to_be_visible()
+    # the others must never see her go offline: sample kim's list of who is online every 50 ms
+    other.page.evaluate("""name => {
+        window.__absent = 0;
+        setInterval(() => {
+            if (!document.querySelector(`[data-testid="online-user"][data-username="${name}"]`)) window.__absent += 1;
+        }, 50);
+    }""", kept.username)
     # end jon's session behind the page's back (no socket is closed): only the renewal can find out
     env = stack.gateway.function_env["AuthFunction"]
     db = mongo.database(env["MONGODB_URI"], env["MONGODB_DB"])
@@ -55,7 +63,9 @@ def test_the_token_is_renewed_quietly_and_a_refused_renewal_signs_out(stack: Sta
     renewed = kept.session_token()
     assert me(stack, renewed) == 200
     expect(other.online(kept.username)).to_be_visible()
-    kept.page.wait_for_timeout(1500)  # the reconnect with the new token is done
+    kept.page.wait_for_timeout(6500)  # the new socket is joined and the old one retired (5 s overlap)
+    assert other.page.evaluate("window.__absent") == 0
+    assert len(stack.connection_ids(kept.username)) == 1  # the old socket is gone
     assert kept.page.evaluate("window.__states").count("reconnecting") == 0
     assert set(kept.page.evaluate("window.__states")) <= {"online"}
     # the new socket carries the new token: messages flow both ways past the first token's expiry
