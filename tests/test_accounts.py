@@ -219,3 +219,13 @@ def test_a_password_change_closes_the_other_sessions_sockets(stack):
     assert stack.api.closed == [b.connection_id]
     a.send({"action": "ping"})
     assert a.last("pong")
+
+
+def test_guessing_the_current_password_with_a_stolen_token_is_throttled(stack):
+    token = signup(stack)["token"]
+    guess = {"currentPassword": "a guess at it", "newPassword": "velvet otter climbs 9 hills"}
+    statuses = [stack.http("POST", "/auth/password", guess, token=token, source_ip="203.0.113.5")[0] for _ in range(7)]
+    assert statuses[:5] == [403] * 5 and statuses[-1] == 429
+    right = {**guess, "currentPassword": STRONG}
+    status, _, headers = stack.http("POST", "/auth/password", right, token=token, source_ip="203.0.113.5")
+    assert status == 429 and int(headers["retry-after"]) >= 1

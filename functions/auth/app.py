@@ -1,7 +1,6 @@
 """The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
 
 import asyncio
-import math
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -26,7 +25,7 @@ from parley.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef, utcnow
+from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
 from parley.ports import StoredUser
 from parley.tokens import Claims
 from parley.observability import make_logger
@@ -122,13 +121,7 @@ async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResp
 
 
 def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRef:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    try:
-        return accounts.current_user(users, issuer, token=token.strip())
-    except InvalidToken:
-        raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
+    return bearer_session(authorization)[0].ref
 
 
 Authed = Annotated[UserRef, Depends(bearer_user)]
@@ -230,16 +223,21 @@ def logout_all(session: CurrentSession) -> Response:
 )
 def change_password(body: PasswordChange, session: CurrentSession, request: Request) -> Response:
     stored, claims = session
-    address = source_ip(request)
-    until = login_attempts.locked_until(username=stored.username, source_ip=address)
-    now = utcnow()
-    if until is not None and until > now:  # guessing the current password with a stolen token is throttled too
-        retry = max(1, math.ceil((until - now).total_seconds()))
-        raise HTTPException(429, "too many wrong passwords; try again later", headers={"Retry-After": str(retry)})
     try:
-        accounts.change_password(users, user=stored, claims=claims, current=body.currentPassword, new=body.newPassword)
+        accounts.change_password(
+            users,
+            user=stored,
+            claims=claims,
+            current=body.currentPassword,
+            new=body.newPassword,
+            attempts=login_attempts,
+            source_ip=source_ip(request),
+        )
+    except TooManyAttempts as exc:  # guessing the current password with a stolen token is throttled too
+        raise HTTPException(
+            429, "too many wrong passwords; try again later", headers={"Retry-After": str(exc.retry_after_seconds)}
+        ) from None
     except AuthenticationFailed:
-        login_attempts.record_failure(username=stored.username, source_ip=address, now=now)
         raise HTTPException(403, "the current password is wrong") from None
     except WeakPassword as exc:
         raise _refused_field("newPassword", exc) from None

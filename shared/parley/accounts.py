@@ -79,10 +79,7 @@ def login(
     """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures pause
     log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo``)."""
     now = now or utcnow()
-    if attempts is not None:
-        until = attempts.locked_until(username=username, source_ip=source_ip)
-        if until is not None and until > now:
-            raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+    _check_pause(attempts, username=username, source_ip=source_ip, now=now)
     user = users.by_username(username=username)
     # verify even for an unknown user (against a dummy hash) so both failures take the same time
     if not verify_password(user.password_hash if user else None, password) or user is None:
@@ -94,6 +91,13 @@ def login(
     if needs_rehash(user.password_hash):
         users.update_password_hash(user_id=user.id, password_hash=hash_password(password))
     return _start(users, issuer, user.ref, now)
+
+
+def _check_pause(attempts: LoginAttempts | None, *, username: str, source_ip: str, now: datetime) -> None:
+    if attempts is not None:
+        until = attempts.locked_until(username=username, source_ip=source_ip)
+        if until is not None and until > now:
+            raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
 
 
 def current_session(users: UserStore, issuer: TokenIssuer, *, token: str | None) -> tuple[StoredUser, Claims]:
@@ -130,12 +134,26 @@ def logout_everywhere(users: UserStore, *, claims: Claims) -> None:
     users.end_sessions(user_id=claims.user.id)
 
 
-def change_password(users: UserStore, *, user: StoredUser, claims: Claims, current: str, new: str) -> None:
+def change_password(
+    users: UserStore,
+    *,
+    user: StoredUser,
+    claims: Claims,
+    current: str,
+    new: str,
+    attempts: LoginAttempts | None = None,
+    source_ip: str = "unknown",
+    now: datetime | None = None,
+) -> None:
     """Check ``current``, store ``new`` (blocklist applies) and end every session but this one.
 
-    Raises ``AuthenticationFailed`` for a wrong current password, ``InvalidRequest``/``WeakPassword``."""
-    new = valid_password(new)
+    Raises ``AuthenticationFailed`` for a wrong current password (counted like a failed log-in),
+    ``TooManyAttempts`` while those are paused, ``InvalidRequest``/``WeakPassword``."""
+    new, now = valid_password(new), now or utcnow()
+    _check_pause(attempts, username=user.username, source_ip=source_ip, now=now)
     if not verify_password(user.password_hash, current):
+        if attempts is not None:
+            attempts.record_failure(username=user.username, source_ip=source_ip, now=now)
         raise AuthenticationFailed()
     require_strong(new, username=user.username)
     users.change_password(user_id=user.id, password_hash=hash_password(new), keep=claims.session_id)
