@@ -242,8 +242,12 @@ def run(opts) -> Result:
         import jwt
 
         now = int(time.time())
-        token = jwt.encode({"sub": user.id, "username": "alice", "iat": now, "exp": now + 3600, "iss": "parley"},
-                           SECRET, algorithm="HS256")
+        mongo.MongoUserStore(raw_db).start_session(  # a live session: the authorizer checks it in its one read
+            user_id=user.id, session_id="bench-session", expires_at=datetime.fromtimestamp(now + 3600, timezone.utc),
+            now=datetime.now(timezone.utc),
+        )
+        token = jwt.encode({"sub": user.id, "username": "alice", "sid": "bench-session", "iat": now, "exp": now + 3600,
+                            "iss": "parley"}, SECRET, algorithm="HS256")
         sc = _Scenario(handlers, server, recorder)
         sc.call("MessageFunction", ws_event("ping", "Wwarm00000000=", "u-w", "warm", {"action": "ping"}))  # indexes
         stored_now = 0

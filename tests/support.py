@@ -130,6 +130,7 @@ class ManagementApiState:
     broken: set[str] = field(default_factory=set)  # ids that always answer 500
     posts: int = 0
     bad_signatures: int = 0
+    closed: list[str] = field(default_factory=list)  # ids a DELETE @connections/{id} asked to close
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def frames(self, connection_id: str, type_: str | None = None) -> list[dict]:
@@ -182,6 +183,17 @@ def handler_class(state: ManagementApiState):
                 state.delivered[connection_id].append(json.loads(data))
             self._reply(200)
 
+        def do_DELETE(self):
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            if "@connections/" not in self.path or not sigv4_is_valid(
+                method="DELETE", url=url, headers=self.headers, body=b"", secret=AWS_SECRET_KEY
+            ):
+                return self._reply(403, {"__type": "ForbiddenException"})
+            with state.lock:
+                state.closed.append(unquote(self.path.rsplit("@connections/", 1)[1]))
+            self.send_response(204)
+            self.end_headers()
+
     return Handler
 
 
@@ -209,10 +221,11 @@ class Client:
     user_id: str
     username: str
     connected_at: int
+    context: dict = field(default_factory=dict)  # more of the authorizer's context (sessionId, tokenExp)
 
     @property
     def authorizer(self) -> dict:
-        return {"principalId": self.user_id, "userId": self.user_id, "username": self.username}
+        return {"principalId": self.user_id, "userId": self.user_id, "username": self.username, **self.context}
 
     def send(self, frame: dict | str, route: str | None = None) -> dict:
         body = frame if isinstance(frame, str) else json.dumps(frame)
@@ -266,8 +279,8 @@ class Stack:
     def invoke(self, logical_id: str, event: dict):
         return self.handlers[logical_id](event, LambdaContext(logical_id))
 
-    def connect(self, username: str, user_id: str | None = None) -> Client:
-        client = Client(self, new_connection_id(), user_id or f"u-{username}", username, 1731324924553)
+    def connect(self, username: str, user_id: str | None = None, context: dict | None = None) -> Client:
+        client = Client(self, new_connection_id(), user_id or f"u-{username}", username, 1731324924553, dict(context or {}))
         event = real_event("powertools-websocket-connect.json")
         event["requestContext"].update(
             connectionId=client.connection_id, authorizer=client.authorizer, connectedAt=_now_ms()
@@ -286,9 +299,12 @@ class Stack:
         token: str | None = None,
         query: str = "",
         authorization: str | None = None,
+        source_ip: str | None = None,
     ):
         """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
         event = real_event("http-signup.json")
+        if source_ip is not None:
+            event["requestContext"]["http"]["sourceIp"] = source_ip
         event["rawPath"] = path
         event["rawQueryString"] = query
         event["requestContext"]["http"].update(method=method, path=path)

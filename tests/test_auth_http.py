@@ -21,7 +21,7 @@ def signup(stack, name="alice", password="correct horse"):
 
 def test_signup_login_me(stack):
     body = signup(stack)
-    assert set(body) == {"token", "user"} and body["user"]["username"] == "alice"
+    assert set(body) == {"token", "user", "expiresAt"} and body["user"]["username"] == "alice"
     status, again, _ = stack.http("POST", "/auth/login", {"username": "alice", "password": "correct horse"})
     assert status == 200 and again["user"] == body["user"]
     status, me, _ = stack.http("GET", "/auth/me", token=again["token"])
@@ -31,14 +31,15 @@ def test_signup_login_me(stack):
 def test_token_claims(stack):
     token = signup(stack)["token"]
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="parley")
-    assert {"sub", "username", "iat", "exp", "iss"} <= set(claims)
+    assert {"sub", "username", "iat", "exp", "iss", "sid"} <= set(claims)
+    assert signup(stack, "bob")["expiresAt"] > claims["exp"] - 60
     assert claims["exp"] - claims["iat"] == 12 * 3600
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
 
 
 def test_username_is_unique_regardless_of_case(stack):
     signup(stack, "Alice")
-    status, body, _ = stack.http("POST", "/auth/signup", {"username": "aLICE", "password": "another pass"})
+    status, body, _ = stack.http("POST", "/auth/signup", {"username": "aLICE", "password": "quiet lantern ferry"})
     assert status == 409 and "taken" in body["detail"]
 
 
@@ -206,6 +207,8 @@ def _none_alg_token():
         pytest.param(_none_alg_token, id="alg-none"),
         pytest.param(lambda: _token(exp=None), id="no-exp"),
         pytest.param(lambda: _token(sub=None), id="no-sub"),
+        pytest.param(lambda: _token(sid=None), id="no-session"),
+        pytest.param(lambda: _token(sid="a-session-that-never-was"), id="unknown-session"),
         pytest.param(lambda: _token(iss="someone-else"), id="wrong-issuer"),
         pytest.param(lambda: _token(secret=SECRET + "x" * 20, alg="HS512"), id="other-alg"),
         pytest.param(lambda: _token(nbf=datetime.now(timezone.utc) + timedelta(minutes=10)), id="not-yet-valid"),
@@ -213,8 +216,9 @@ def _none_alg_token():
     ],
 )
 def test_authorizer_denies_bad_tokens(stack, token, monkeypatch):
-    user = signup(stack)["user"]
-    monkeypatch.setitem(_CLAIMS, "sub", user["id"])
+    session = signup(stack)
+    monkeypatch.setitem(_CLAIMS, "sub", session["user"]["id"])
+    monkeypatch.setitem(_CLAIMS, "sid", jwt.decode(session["token"], options={"verify_signature": False})["sid"])
     assert _effect(authorize(stack, _token())) == "Allow"  # the same user, well signed: let in
     forged = token()
     assert _effect(authorize(stack, forged)) == "Deny"
@@ -244,7 +248,7 @@ def test_authorizer_denies_a_disallowed_origin(stack, monkeypatch):
     assert run("http://localhost:5173") == "Deny"  # in AWS only the configured origins
 
 
-def test_repeated_failures_pause_logins_for_that_name_with_a_bounded_backoff(stack):
+def test_repeated_failures_pause_logins_for_that_name_from_that_address_with_a_bounded_backoff(stack):
     signup(stack)
     for _ in range(5):  # a few typos are free
         assert stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong password"})[0] == 401
@@ -252,13 +256,16 @@ def test_repeated_failures_pause_logins_for_that_name_with_a_bounded_backoff(sta
     status, body, headers = stack.http("POST", "/auth/login", {"username": "ALICE", "password": "correct horse"})
     assert status == 429 and int(headers["retry-after"]) >= 1  # even the right password waits (any letter case)
     # the pause is stored in MongoDB (shared by every container), not in this process
-    doc = stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "alice"})
+    doc = stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "pair:alice@203.0.113.10"})
     assert doc["count"] == 6 and doc["lockedUntil"]
     # other names are not affected, and unknown names are paused alike (no hint that a name exists)
     assert stack.http("POST", "/auth/login", {"username": "bob", "password": "wrong password"})[0] == 401
-    stack.modules["AuthFunction"].db.login_failures.update_one({"_id": "alice"}, {"$unset": {"lockedUntil": 1}})
+    stack.modules["AuthFunction"].db.login_failures.update_one(
+        {"_id": "pair:alice@203.0.113.10"}, {"$unset": {"lockedUntil": 1}}
+    )
     assert stack.http("POST", "/auth/login", {"username": "alice", "password": "correct horse"})[0] == 200
-    assert stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "alice"}) is None  # success resets
+    # success forgets this pair's failures (the per-address and per-name counts only expire)
+    assert stack.modules["AuthFunction"].db.login_failures.find_one({"_id": "pair:alice@203.0.113.10"}) is None
 
 
 def test_login_pause_is_bounded():

@@ -48,7 +48,7 @@ def test_connect_fails_fast_so_api_gateway_refuses_the_handshake(dead_db_stack):
 
 def test_http_api_answers_503(dead_db_stack):
     started = time.monotonic()
-    status, body, _ = dead_db_stack.http("POST", "/auth/signup", {"username": "alice", "password": "long enough"})
+    status, body, _ = dead_db_stack.http("POST", "/auth/signup", {"username": "alice", "password": "long enough for alice"})
     assert status == 503 and "unavailable" in body["detail"]
     assert time.monotonic() - started < LIMIT_S
     assert dead_db_stack.http("GET", "/health")[0] == 200  # the process is alive; only the database is not

@@ -35,9 +35,21 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     alice.send({"action": "sendMessage", "room": "general", "text": text + "-2"})
     alice.disconnect()
     assert bob.frames("message") and alice.frames("error")  # the session really happened
+    # the session routes: renewal, refused and accepted password changes, a frame after the end, log-outs
+    renewed = stack.http("POST", "/auth/refresh", token=token)[1]["token"]
+    new_password = "an0ther-pa55phrase-that-must-not-leak"
+    stack.http("POST", "/auth/password", {"currentPassword": "wrong-" + password, "newPassword": new_password},
+               token=renewed)
+    stack.http("POST", "/auth/password", {"currentPassword": password, "newPassword": "password123"}, token=renewed)
+    assert stack.http("POST", "/auth/password", {"currentPassword": password, "newPassword": new_password},
+                      token=renewed)[0] == 204
+    other = stack.http("POST", "/auth/login", {"username": "alice", "password": new_password})[1]["token"]
+    assert stack.http("POST", "/auth/logout", token=renewed)[0] == 204
+    stack.http("GET", "/auth/me", token=renewed)
+    assert stack.http("POST", "/auth/logout-all", token=other)[0] == 204
 
     out = capsys.readouterr()
     logs = out.out + out.err + caplog.text
     assert "alice" in logs or "connection" in logs  # something was logged
-    for secret in (password, token, token.split(".")[2], text):
+    for secret in (password, new_password, "password123", token, token.split(".")[2], renewed, other, text):
         assert secret not in logs

@@ -57,7 +57,7 @@ def test_signing_key_is_read_from_secrets_manager(monkeypatch):
         issuer = token_issuer(Settings.from_env({**GOOD, "JWT_SECRET_ARN": arn}))
     assert issuer.secret == "k" * 64
     user = UserRef(id="u1", username="alice")
-    assert issuer.verify(issuer.issue(user)) == user
+    assert issuer.verify(issuer.issue(user, session_id="s1")) == user
 
 
 def test_missing_key_source_is_a_configuration_error():

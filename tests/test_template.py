@@ -60,7 +60,9 @@ def test_only_posting_functions_may_manage_connections_and_only_on_this_api(temp
                 if statement["Action"] == "execute-api:ManageConnections":
                     posting.add(name)
                     assert "${WebSocketApi}" in statement["Resource"]["Fn::Sub"]
-    assert posting == {"MessageFunction", "DisconnectFunction", "FanoutFunction"}
+                    if name == "AuthFunction":  # it only closes sockets of ended sessions
+                        assert "/DELETE/@connections/" in statement["Resource"]["Fn::Sub"]
+    assert posting == {"MessageFunction", "DisconnectFunction", "FanoutFunction", "AuthFunction"}
 
 
 def test_only_message_and_disconnect_may_invoke_the_fanout_function_and_only_it(template):

@@ -12,9 +12,10 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from parley import accounts, origins
-from parley.adapters import mongo
+from parley.adapters import apigw, mongo
 from parley.adapters.secrets import mongodb_uri
 from parley.chat import service
+from parley.chat.sessions import close_sessions
 from parley.chat.service import Ports
 from parley.config import Settings
 from parley.errors import (
@@ -24,9 +25,12 @@ from parley.errors import (
     StoreUnavailable,
     TooManyAttempts,
     UsernameTaken,
+    WeakPassword,
 )
 from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
 from parley.observability import count_if_database_down, make_logger, tracing
+from parley.ports import StoredUser
+from parley.tokens import Claims
 
 settings = Settings.from_env()
 logger = make_logger()
@@ -36,6 +40,12 @@ users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo.MongoLoginAttempts(db)
+# ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
+closer = (
+    apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)
+    if settings.management_api_endpoint
+    else None
+)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
@@ -71,6 +81,12 @@ class User(BaseModel):
 class SessionOut(BaseModel):
     token: str
     user: User
+    expiresAt: int | None = None  # the token's exp (epoch seconds): renew before it
+
+
+class PasswordChange(BaseModel):
+    currentPassword: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    newPassword: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class MessageOut(BaseModel):
@@ -124,16 +140,35 @@ async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResp
 
 
 def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRef:
+    return bearer_session(authorization)[0].ref
+
+
+Authed = Annotated[UserRef, Depends(bearer_user)]
+
+
+def bearer_session(authorization: Annotated[str | None, Header()] = None) -> tuple[StoredUser, Claims]:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "a Bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return accounts.current_user(users, issuer, token=token.strip())
+        return accounts.current_session(users, issuer, token=token.strip())
     except InvalidToken:
         raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-Authed = Annotated[UserRef, Depends(bearer_user)]
+CurrentSession = Annotated[tuple[StoredUser, Claims], Depends(bearer_session)]
+
+
+def _refused_field(field: str, exc: InvalidRequest) -> HTTPException:
+    """422 shaped like FastAPI's own validation errors (the documented schema), naming the field at fault."""
+    return HTTPException(422, [{"loc": ["body", field], "msg": exc.reason, "type": "weak_password"}])
+
+
+def source_ip(request: Request) -> str:
+    """The client address API Gateway reports (``requestContext.http.sourceIp``), never a header."""
+    event = request.scope.get("aws.event") or {}
+    address = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp")
+    return address if isinstance(address, str) and address else "unknown"
 
 
 @app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
@@ -142,6 +177,8 @@ def signup(body: Credentials) -> dict:
         return accounts.signup(users, issuer, username=body.username, password=body.password).to_json()
     except UsernameTaken:
         raise HTTPException(409, "that username is taken") from None
+    except WeakPassword as exc:
+        raise _refused_field("password", exc) from None
     except InvalidRequest as exc:
         raise HTTPException(422, exc.reason) from None
 
@@ -152,20 +189,81 @@ def signup(body: Credentials) -> dict:
     response_model=SessionOut,
     responses={**UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
 )
-def login(body: Credentials) -> dict:
+def login(body: Credentials, request: Request) -> dict:
     try:
         session = accounts.login(
-            users, issuer, username=body.username, password=body.password, attempts=login_attempts
+            users,
+            issuer,
+            username=body.username,
+            password=body.password,
+            attempts=login_attempts,
+            source_ip=source_ip(request),
         )
     except (AuthenticationFailed, InvalidRequest):
         raise HTTPException(401, "wrong username or password") from None
     except TooManyAttempts as exc:
         raise HTTPException(
             429,
-            "too many failed log-ins for this username; try again later",
+            "too many failed log-ins; try again later",
             headers={"Retry-After": str(exc.retry_after_seconds)},
         ) from None
     return session.to_json()
+
+
+@app.post("/auth/refresh", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def refresh(session: CurrentSession) -> dict:
+    try:
+        return accounts.refresh(users, issuer, claims=session[1]).to_json()
+    except InvalidToken:
+        raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+@app.post("/auth/logout", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def logout(session: CurrentSession) -> Response:
+    stored, claims = session
+    accounts.logout(users, claims=claims)
+    close_sessions(connections, closer, user_id=stored.id, session_id=claims.session_id)
+    return Response(status_code=204)
+
+
+@app.post("/auth/logout-all", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def logout_all(session: CurrentSession) -> Response:
+    stored, claims = session
+    accounts.logout_everywhere(users, claims=claims)
+    close_sessions(connections, closer, user_id=stored.id)
+    return Response(status_code=204)
+
+
+@app.post(
+    "/auth/password",
+    status_code=204,
+    dependencies=NEEDS_DB,
+    responses={**UNAUTHORIZED, 403: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE},
+)
+def change_password(body: PasswordChange, session: CurrentSession, request: Request) -> Response:
+    stored, claims = session
+    try:
+        accounts.change_password(
+            users,
+            user=stored,
+            claims=claims,
+            current=body.currentPassword,
+            new=body.newPassword,
+            attempts=login_attempts,
+            source_ip=source_ip(request),
+        )
+    except TooManyAttempts as exc:  # guessing the current password with a stolen token is throttled too
+        raise HTTPException(
+            429, "too many wrong passwords; try again later", headers={"Retry-After": str(exc.retry_after_seconds)}
+        ) from None
+    except AuthenticationFailed:
+        raise HTTPException(403, "the current password is wrong") from None
+    except WeakPassword as exc:
+        raise _refused_field("newPassword", exc) from None
+    except InvalidRequest as exc:
+        raise HTTPException(422, exc.reason) from None
+    close_sessions(connections, closer, user_id=stored.id, keep=claims.session_id)
+    return Response(status_code=204)
 
 
 @app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})

@@ -1,7 +1,7 @@
 """WebSocket REQUEST authorizer for $connect: the JWT comes as ?token=.
 
-Valid token of a user that still exists → Allow, with the user in the context (it reaches every later
-event of the connection). Invalid, expired, of a deleted user, or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
+Valid token of a user that still exists, of a live session → Allow, with the user, the session and the
+token's expiry in the context (it reaches every later event of the connection; one database read). Invalid, expired, of a deleted user, or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
 is missing (it is the identity source); a call without one anyway raises ``Unauthorized`` (401).
 """
 
@@ -32,14 +32,20 @@ def handler(event: dict, context) -> dict:
         logger.info("connection refused: origin not allowed", extra={"origin": origin[:200]})
         return _policy("anonymous", "Deny", method_arn)
     try:
-        user = accounts.current_user(users, issuer, token=token)
+        stored, claims = accounts.current_session(users, issuer, token=token)
     except InvalidToken as exc:
         logger.info("connection refused: invalid token", extra={"reason": str(exc)})
         return _policy("anonymous", "Deny", method_arn)
     except StoreUnavailable as exc:  # counted, then raised: API Gateway refuses the handshake with 500
         count_if_database_down(exc, settings.metrics_namespace)
         raise
-    return _policy(user.id, "Allow", method_arn, {"userId": user.id, "username": user.username})
+    context = {
+        "userId": stored.id,
+        "username": stored.username,
+        "sessionId": claims.session_id,
+        "tokenExp": str(int(claims.expires_at.timestamp())),
+    }
+    return _policy(stored.id, "Allow", method_arn, context)
 
 
 def _header(event: dict, name: str) -> str | None:

@@ -5,7 +5,7 @@ through the Management API (the routes have no route responses). Light at import
 """
 
 from parley.chat import frames
-from parley.chat.service import reply
+from parley.chat.service import reply, require_session
 from parley.config import Settings
 from parley.errors import ChatError, ErrorCode
 from parley.events import InvalidEvent, WebSocketEvent
@@ -36,10 +36,13 @@ def handler(event: dict, context) -> dict:
         caller = runtime.caller(ws)
         if caller is None:
             raise NOT_SIGNED_IN
+        require_session(ports, caller=caller)
         frames.dispatch(ports, caller, frames.parse(ws.body))
     except ChatError as exc:
         logger.info("request refused", extra={"code": exc.code.value, "action": echo.action})
         reply(ports, connection_id=ws.connection_id, frame=frames.refusal_frame(exc, echo))
+        if exc.code is ErrorCode.SESSION_ENDED:  # told why; now the socket goes
+            runtime.close(ws, [ws.connection_id])
     except Exception as exc:
         count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("message handler failed", extra={"action": echo.action})

@@ -1,26 +1,37 @@
-"""Sign-up and log-in: plain functions over the user store, the password hasher and the token issuer."""
+"""Sign-up, log-in and sessions: plain functions over the user store, the password hasher and the token issuer.
+
+A log-in (or sign-up) starts a session: a random id kept on the user's record and carried by the token as
+``sid``. A token is honoured only while its session is live, and that is checked in the same single read
+of the user record that already proved the user exists — so ending a session (log-out, log-out everywhere,
+a password change) ends its tokens at once, everywhere, with no extra round trip.
+"""
 
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from parley.config import ConfigurationError, Settings
 from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
 from parley.model import UserRef, utcnow, valid_password, valid_username
-from parley.passwords import hash_password, needs_rehash, verify_password
-from parley.ports import LoginAttempts, UserStore
-from parley.tokens import TokenIssuer
+from parley.passwords import hash_password, needs_rehash, require_strong, verify_password
+from parley.ports import LoginAttempts, StoredUser, UserStore
+from parley.tokens import Claims, TokenIssuer
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
     token: str
     user: UserRef
+    expires_at: datetime | None = None
 
     def to_json(self) -> dict:
-        return {"token": self.token, "user": self.user.to_json()}
+        out = {"token": self.token, "user": self.user.to_json()}
+        if self.expires_at is not None:
+            out["expiresAt"] = int(self.expires_at.timestamp())
+        return out
 
 
 def token_issuer(settings: Settings) -> TokenIssuer:
@@ -35,10 +46,24 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(secret=secret, issuer=settings.jwt_issuer, ttl_seconds=settings.token_ttl_seconds)
 
 
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _start(users: UserStore, issuer: TokenIssuer, user: UserRef, now: datetime | None = None) -> Session:
+    now = now or utcnow()
+    session_id, expires_at = new_session_id(), issuer.expiry(now=now)
+    users.start_session(user_id=user.id, session_id=session_id, expires_at=expires_at, now=now)
+    return Session(token=issuer.issue(user, session_id=session_id, now=now), user=user, expires_at=expires_at)
+
+
 def signup(users: UserStore, issuer: TokenIssuer, *, username: str, password: str) -> Session:
+    """Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password) or ``UsernameTaken`` (the name,
+    or one that looks like it, exists)."""
     username, password = valid_username(username), valid_password(password)
+    require_strong(password, username=username)
     user = users.create(username=username, password_hash=hash_password(password))
-    return Session(token=issuer.issue(user.ref), user=user.ref)
+    return _start(users, issuer, user.ref)
 
 
 def login(
@@ -48,32 +73,87 @@ def login(
     username: str,
     password: str,
     attempts: LoginAttempts | None = None,
+    source_ip: str = "unknown",
     now: datetime | None = None,
 ) -> Session:
-    """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures for one
-    name pause its log-ins with a bounded backoff, whether or not the name exists."""
+    """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures pause
+    log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo``)."""
     now = now or utcnow()
-    if attempts is not None:
-        until = attempts.locked_until(username=username)
-        if until is not None and until > now:
-            raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+    _check_pause(attempts, username=username, source_ip=source_ip, now=now)
     user = users.by_username(username=username)
     # verify even for an unknown user (against a dummy hash) so both failures take the same time
     if not verify_password(user.password_hash if user else None, password) or user is None:
         if attempts is not None:
-            attempts.record_failure(username=username, now=now)
+            attempts.record_failure(username=username, source_ip=source_ip, now=now)
         raise AuthenticationFailed()
     if attempts is not None:
-        attempts.reset(username=username)
+        attempts.reset(username=username, source_ip=source_ip)
     if needs_rehash(user.password_hash):
         users.update_password_hash(user_id=user.id, password_hash=hash_password(password))
-    return Session(token=issuer.issue(user.ref), user=user.ref)
+    return _start(users, issuer, user.ref, now)
+
+
+def _check_pause(attempts: LoginAttempts | None, *, username: str, source_ip: str, now: datetime) -> None:
+    if attempts is not None:
+        until = attempts.locked_until(username=username, source_ip=source_ip)
+        if until is not None and until > now:
+            raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
+
+
+def current_session(users: UserStore, issuer: TokenIssuer, *, token: str | None) -> tuple[StoredUser, Claims]:
+    """The user and claims of a bearer token whose user still exists and whose session is live (one read)."""
+    claims = issuer.claims(token)
+    stored = users.by_id(user_id=claims.user.id)
+    if stored is None:
+        raise InvalidToken("the token's user no longer exists")
+    if claims.session_id not in stored.sessions:
+        raise InvalidToken("the token's session has ended")
+    return stored, claims
 
 
 def current_user(users: UserStore, issuer: TokenIssuer, *, token: str | None) -> UserRef:
-    """The user a bearer token names, if that user still exists."""
-    claimed = issuer.verify(token)
-    stored = users.by_id(user_id=claimed.id)
-    if stored is None:
-        raise InvalidToken("the token's user no longer exists")
-    return stored.ref
+    """The user a bearer token names, if that user still exists and the token's session is live."""
+    return current_session(users, issuer, token=token)[0].ref
+
+
+def refresh(users: UserStore, issuer: TokenIssuer, *, claims: Claims, now: datetime | None = None) -> Session:
+    """A new token for the same live session, valid for the full lifetime from now."""
+    now = now or utcnow()
+    expires_at = issuer.expiry(now=now)
+    if not users.renew_session(user_id=claims.user.id, session_id=claims.session_id, expires_at=expires_at):
+        raise InvalidToken("the token's session has ended")
+    token = issuer.issue(claims.user, session_id=claims.session_id, now=now)
+    return Session(token=token, user=claims.user, expires_at=expires_at)
+
+
+def logout(users: UserStore, *, claims: Claims) -> None:
+    users.end_sessions(user_id=claims.user.id, session_id=claims.session_id)
+
+
+def logout_everywhere(users: UserStore, *, claims: Claims) -> None:
+    users.end_sessions(user_id=claims.user.id)
+
+
+def change_password(
+    users: UserStore,
+    *,
+    user: StoredUser,
+    claims: Claims,
+    current: str,
+    new: str,
+    attempts: LoginAttempts | None = None,
+    source_ip: str = "unknown",
+    now: datetime | None = None,
+) -> None:
+    """Check ``current``, store ``new`` (blocklist applies) and end every session but this one.
+
+    Raises ``AuthenticationFailed`` for a wrong current password (counted like a failed log-in),
+    ``TooManyAttempts`` while those are paused, ``InvalidRequest``/``WeakPassword``."""
+    new, now = valid_password(new), now or utcnow()
+    _check_pause(attempts, username=user.username, source_ip=source_ip, now=now)
+    if not verify_password(user.password_hash, current):
+        if attempts is not None:
+            attempts.record_failure(username=user.username, source_ip=source_ip, now=now)
+        raise AuthenticationFailed()
+    require_strong(new, username=user.username)
+    users.change_password(user_id=user.id, password_hash=hash_password(new), keep=claims.session_id)

@@ -12,6 +12,7 @@ class ErrorCode(str, Enum):
     NOT_IN_ROOM = "not_in_room"
     INTERNAL_ERROR = "internal_error"
     RATE_LIMITED = "rate_limited"
+    SESSION_ENDED = "session_ended"
 
 
 class ChatError(Exception):
@@ -44,6 +45,17 @@ class RateLimited(ChatError):
 
 class TooManyConnections(Exception):
     """The user already has as many open connections as allowed."""
+
+
+class SessionEnded(ChatError):
+    """The connection's token expired or its session was ended: the reply is sent, then the socket closed."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.SESSION_ENDED, "your session has ended; sign in again")
+
+
+class WeakPassword(InvalidRequest):
+    """A password on the blocklist (common, breached-style, or containing the username): 422 with the reason."""
 
 
 class UsernameTaken(Exception):

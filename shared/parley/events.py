@@ -60,5 +60,20 @@ class WebSocketEvent:
         """The user the REQUEST authorizer let in (its context reaches every event of the connection)."""
         user_id, username = self.authorizer.get("userId"), self.authorizer.get("username")
         if isinstance(user_id, str) and user_id and isinstance(username, str) and username:
-            return Caller(self.connection_id, UserRef(id=user_id, username=username), self.connected_at)
+            session_id = self.authorizer.get("sessionId")
+            return Caller(
+                self.connection_id,
+                UserRef(id=user_id, username=username),
+                self.connected_at,
+                session_id=session_id if isinstance(session_id, str) and session_id else None,
+                token_expires_at=_epoch(self.authorizer.get("tokenExp")),
+            )
+        return None
+
+
+def _epoch(value: object) -> datetime | None:
+    """The authorizer context's ``tokenExp`` (epoch seconds; context values arrive as strings)."""
+    try:
+        return datetime.fromtimestamp(int(str(value)), timezone.utc) if value not in (None, "") else None
+    except (ValueError, OverflowError, OSError):
         return None

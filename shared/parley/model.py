@@ -37,6 +37,9 @@ class Connection:
     rooms: tuple[str, ...] = ()
     connected_at: datetime | None = None
     expires_at: datetime | None = None
+    session_id: str | None = None  # the session of the token it was opened with
+    token_expires_at: datetime | None = None  # that token's exp: frames after it get session_ended
+    ended: bool = False  # its session was ended (log-out, log-out everywhere, password change)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,20 +43,28 @@ class ConnectionStore(Protocol):
         is relayed at once. NOT_MEMBER when the connection has not joined ``room``. With ``limit``, every
         RELAY counts against it; over it, raises ``RateLimited`` and records nothing."""
 
-    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> bool:
+    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> Usage:
         """Count one use of ``kind`` (a sendMessage, say) by a member of ``room`` against ``limit``, in the one
-        atomic update that also checks the membership. False (nothing counted) when the connection has not
-        joined ``room``; over the limit raises ``RateLimited`` (nothing counted)."""
+        atomic update that also checks the membership and reads the session mark. NOT_MEMBER (nothing counted)
+        when the connection has not joined ``room``; SESSION_ENDED when its session was ended; over the limit
+        raises ``RateLimited`` (nothing counted)."""
 
     def count_earlier(self, *, connection: Connection, now: datetime) -> int:
         """How many of the user's other connections, not expired at ``now``, were opened before this one
         (ordered by ``connected_at``, then id)."""
 
 
+class Usage(Enum):
+    COUNTED = "counted"
+    NOT_MEMBER = "not_member"
+    SESSION_ENDED = "session_ended"  # the connection's session was ended (its record is marked)
+
+
 class TypingSignal(Enum):
     RELAY = "relay"
     TOO_SOON = "too_soon"
     NOT_MEMBER = "not_member"
+    SESSION_ENDED = "session_ended"  # the connection's session was ended (its record is marked)
 
 
 class MessageStore(Protocol):
@@ -78,6 +86,7 @@ class StoredUser:
     username: str
     password_hash: str
     created_at: datetime
+    sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> its newest token's exp
 
     @property
     def ref(self) -> UserRef:
@@ -94,6 +103,18 @@ class UserStore(Protocol):
 
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None: ...
 
+    def start_session(self, *, user_id: str, session_id: str, expires_at: datetime, now: datetime) -> None:
+        """Record a live session on the user (the oldest is ended past a bounded number; expired ones go)."""
+
+    def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
+        """Move a live session's expiry; False when it is no longer live."""
+
+    def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:
+        """End one session, or all of them (but ``keep``)."""
+
+    def change_password(self, *, user_id: str, password_hash: str, keep: str) -> None:
+        """Store the new hash and end every session but ``keep``, in one write."""
+
 
 @dataclass(slots=True)
 class DeliveryReport:
@@ -108,11 +129,13 @@ class Broadcaster(Protocol):
 
 
 class LoginAttempts(Protocol):
-    """Failed log-ins per user name, shared by every container (so a backoff holds across Lambda instances)."""
+    """Failed log-ins per (user name, source address), per source address and per user name, shared by every
+    container (so a backoff holds across Lambda instances)."""
 
-    def locked_until(self, *, username: str) -> datetime | None: ...
+    def locked_until(self, *, username: str, source_ip: str) -> datetime | None: ...
 
-    def record_failure(self, *, username: str, now: datetime) -> datetime | None:
+    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
         """Count one failure; returns until when further attempts are refused (None: not yet)."""
 
-    def reset(self, *, username: str) -> None: ...
+    def reset(self, *, username: str, source_ip: str) -> None:
+        """A success forgets the failures of this (name, address) pair only."""

@@ -70,4 +70,15 @@ class ChatRuntime:
         stored = self.connections.get(connection_id=event.connection_id)
         if stored is None:
             return None
-        return Caller(event.connection_id, stored.user, stored.connected_at)
+        return Caller(
+            event.connection_id,
+            stored.user,
+            stored.connected_at,
+            session_id=stored.session_id,
+            token_expires_at=stored.token_expires_at,
+        )
+
+    def close(self, event: WebSocketEvent, connection_ids: list[str]) -> None:
+        """Close connections through the Management API (``DELETE @connections/{id}``); best effort."""
+        endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
+        apigw.ManagementApiBroadcaster(endpoint=endpoint).close(connection_ids=connection_ids)

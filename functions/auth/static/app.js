@@ -3,6 +3,7 @@
 
 import { ApiError, login, me, signup, tokenExpiry, websocketUrl } from "./api.js";
 import { ChatSocket } from "./socket.js";
+import * as account from "./account.js";
 import { LOBBY, ROOM_RE, Room, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
 
 const SESSION_KEY = "parley.session";
@@ -124,6 +125,7 @@ function showAuth(message = "") {
 }
 
 function logOut(message = "") {
+  account.end();
   state.generation += 1;
   if (state.socket) state.socket.stop();
   state.socket = null;
@@ -205,6 +207,7 @@ async function onAuthSubmit(event) {
 async function enterChat(session) {
   const generation = state.generation;
   state.session = session;
+  account.begin(session, { onRenewed, onEnded: logOut });
   ui.authView.hidden = true;
   ui.chatView.hidden = false;
   ui.status.hidden = false;
@@ -238,7 +241,7 @@ async function enterChat(session) {
   if (generation !== state.generation) return;
   const socket = new ChatSocket({
     url,
-    token: session.token,
+    token: state.session.token,
     onFrame,
     onOpen,
     onStatus: setStatus,
@@ -246,6 +249,13 @@ async function enterChat(session) {
   });
   state.socket = socket;
   socket.start();
+}
+
+/** A renewed token (account.js): keep it for reloads and reconnect the socket with it. */
+function onRenewed(session) {
+  state.session = session;
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, user: session.user }));
+  if (state.socket) state.socket.renew(session.token);
 }
 
 function myUser() {
@@ -297,7 +307,7 @@ async function checkToken() {
     await me(session.token);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401 && state.session === session) {
-      logOut("Your session has expired. Log in again.");
+      logOut("Your session has ended. Log in again."); // expired, or ended by a log-out elsewhere
     }
   }
 }
@@ -386,6 +396,10 @@ function onTyping(frame) {
 }
 
 function onError(frame) {
+  if (frame.code === "session_ended") {
+    account.sessionEnded(); // renewed if it only expired, else signed out
+    return;
+  }
   const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
   if (frame.action === "sendMessage") {
     if (frame.code === "rate_limited" && typeof frame.clientMsgId === "string" && frame.retryAfterMs > 0) {
@@ -925,7 +939,10 @@ function sleep(ms) {
 // ------------------------------------------------------------------------------------------ wiring
 function wire() {
   ui.authForm.addEventListener("submit", onAuthSubmit);
-  ui.logout.addEventListener("click", () => logOut());
+  ui.logout.addEventListener("click", () => {
+    account.logout(); // ends the session on the server too
+    logOut();
+  });
   ui.composer.addEventListener("submit", onComposerSubmit);
   ui.input.addEventListener("input", onComposerInput);
   ui.input.addEventListener("keydown", (event) => {

@@ -5,6 +5,7 @@ export const PING_EVERY_MS = 4 * 60 * 1000;
 const PONG_DEADLINE_MS = 20 * 1000;
 const STABLE_AFTER_MS = 10 * 1000; // an open socket that lasted this long resets the backoff
 const OPEN_DEADLINE_MS = 15 * 1000; // a handshake that has not finished by then is given up
+const RETIRE_AFTER_MS = 5 * 1000; // after a renewal, the old socket overlaps the new one this long
 
 /** Delay before reconnect attempt number `attempt` (0-based): exponential, capped, with "equal jitter". */
 export function backoffDelay(attempt, { baseMs = 500, maxMs = 30000, random = Math.random } = {}) {
@@ -57,6 +58,7 @@ export class ChatSocket {
   /** Close for good (log out): no reconnect. */
   stop() {
     this.stopped = true;
+    this._retire();
     window.removeEventListener("online", this._wake);
     document.removeEventListener("visibilitychange", this._onVisible);
     this._clearTimers();
@@ -80,6 +82,35 @@ export class ChatSocket {
     this._connect();
   }
 
+  /**
+   * Use a renewed token: make before break. A new socket opens with it, quietly (no status change), and the app
+   * joins its rooms there (onOpen; the joined frames catch up); the old socket keeps delivering until
+   * RETIRE_AFTER_MS after that, then closes. Others never see the user go offline; frames that arrive on both
+   * are told apart by message id.
+   */
+  renew(token) {
+    this.token = token;
+    if (this.stopped || !this.isOpen()) return; // the next attempt uses it
+    this._retire();
+    this.retiring = this.ws;
+    this.ws = null;
+    this._connect(true);
+  }
+
+  _retire(delayMs = 0) {
+    const old = this.retiring;
+    this.retiring = null;
+    if (!old) return;
+    setTimeout(() => {
+      detach(old);
+      try {
+        old.close(1000, "renewed");
+      } catch {
+        /* already closed */
+      }
+    }, delayMs);
+  }
+
   /** Send one frame; false when the socket is not open (the caller keeps what must survive a reconnect). */
   send(frame) {
     if (!this.isOpen()) return false;
@@ -91,9 +122,9 @@ export class ChatSocket {
     }
   }
 
-  _connect() {
+  _connect(quiet = false) {
     this._clearTimers();
-    this.onStatus({ state: this.attempt === 0 ? "connecting" : "reconnecting", attempt: this.attempt });
+    if (!quiet) this.onStatus({ state: this.attempt === 0 ? "connecting" : "reconnecting", attempt: this.attempt });
     const separator = this.url.includes("?") ? "&" : "?";
     let ws;
     try {
@@ -112,6 +143,7 @@ export class ChatSocket {
       this.onStatus({ state: "online" });
       this._schedulePing();
       this.onOpen();
+      this._retire(RETIRE_AFTER_MS);
     };
     ws.onmessage = (event) => {
       let frame;
@@ -161,6 +193,7 @@ export class ChatSocket {
     this.ws = null;
     this._clearTimers();
     if (this.stopped) return;
+    this._retire(); // a renewal's new socket failed: the old one goes too, and the usual reconnect follows
     if (opened && Date.now() - this.openedAt >= STABLE_AFTER_MS) this.attempt = 0;
     const retryInMs = backoffDelay(this.attempt);
     this.attempt += 1;

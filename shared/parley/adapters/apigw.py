@@ -104,7 +104,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> _Answer:
         if sep:
             headers[name.strip().lower()] = value.strip()
     keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if int(status) in (204, 304):  # no body, whatever the headers say (a DELETE's answer)
+        pass
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
@@ -224,7 +226,27 @@ class ManagementApiBroadcaster:
                 report.failed.append(cid)
         return report
 
-    async def _post_all(self, ids: list[str], data: bytes, credentials: Credentials) -> list[str]:
+    def close(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
+        """``DELETE @connections/{id}`` for each: API Gateway closes those sockets (gone ones count as gone)."""
+        report = DeliveryReport()
+        ids = list(dict.fromkeys(connection_ids))
+        if not ids:
+            return report
+        try:
+            credentials = self._credentials()
+        except NoCredentials:
+            log.error("cannot close connections: no AWS credentials", extra={"recipients": len(ids)})
+            report.failed.extend(ids)
+            return report
+        outcomes = _loop_thread.run(self._post_all(ids, b"", credentials, method="DELETE"))
+        for cid, outcome in zip(ids, outcomes):
+            if outcome == _OK:
+                report.delivered += 1
+            else:
+                (report.gone if outcome == _GONE else report.failed).append(cid)
+        return report
+
+    async def _post_all(self, ids: list[str], data: bytes, credentials: Credentials, method: str = "POST") -> list[str]:
         endpoint = _loop_thread.endpoints.get(self._key)
         if endpoint is None:
             endpoint = _loop_thread.endpoints[self._key] = _Endpoint(
@@ -235,17 +257,19 @@ class ManagementApiBroadcaster:
 
         async def worker() -> None:
             for i in pending:
-                outcomes[i] = await self._post(endpoint, ids[i], data, credentials)
+                outcomes[i] = await self._post(endpoint, ids[i], data, credentials, method)
 
         await asyncio.gather(*(worker() for _ in range(min(self._concurrency, len(ids)))))
         return outcomes
 
-    async def _post(self, endpoint: _Endpoint, connection_id: str, data: bytes, credentials: Credentials) -> str:
+    async def _post(
+        self, endpoint: _Endpoint, connection_id: str, data: bytes, credentials: Credentials, method: str = "POST"
+    ) -> str:
         path = f"{self._base}/@connections/{quote(connection_id, safe='')}"
         for attempt in range(1, self._max_attempts + 1):
-            headers = self._signer.headers(host=self._host, path=path, body=data, credentials=credentials)
+            headers = self._signer.headers(host=self._host, path=path, body=data, credentials=credentials, method=method)
             request = (
-                f"POST {path} HTTP/1.1\r\n"
+                f"{method} {path} HTTP/1.1\r\n"
                 + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
                 + f"content-length: {len(data)}\r\nuser-agent: parley\r\n\r\n"
             ).encode() + data

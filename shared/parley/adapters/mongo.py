@@ -21,7 +21,8 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from parley.errors import RateLimited, StoreUnavailable, UsernameTaken
 from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
-from parley.ports import StoredUser, TypingSignal
+from parley.ports import StoredUser, TypingSignal, Usage
+from parley.usernames import skeleton
 
 TIMEOUT_MS = 3000
 _clients: dict[str, Any] = {}
@@ -85,8 +86,20 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         db.connections.create_index("userId", name="by_user")
         db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
         db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
+        # look-alike names (parley.usernames); sparse: a user stored before the field existed is skipped
+        # until _backfill_skeletons gives it one
+        db.users.create_index("usernameSkeleton", unique=True, sparse=True, name="username_skeleton_unique")
+        _backfill_skeletons(db.users)
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
+
+
+def _backfill_skeletons(users) -> None:
+    """Give users stored before skeletons existed theirs. Two old names that look alike cannot both have one:
+    the later keeps none (it still signs in; a new look-alike of it is refused by the other's skeleton)."""
+    for doc in users.find({"usernameSkeleton": {"$exists": False}}, {"username": 1}).sort("createdAt", 1):
+        with contextlib.suppress(DuplicateKeyError):
+            users.update_one({"_id": doc["_id"]}, {"$set": {"usernameSkeleton": skeleton(doc["username"])}})
 
 
 def _ensure_retention(messages, days: int) -> None:
@@ -127,6 +140,9 @@ def _aware(when: datetime | None) -> datetime | None:
 
 
 # ---------------------------------------------------------------- connections
+_SIGNAL = {"_id": 1, "ended": 1}  # what a typing signal reads back: the record exists, and its session is live
+
+
 @_guarded
 class MongoConnectionStore:
     def __init__(self, db) -> None:
@@ -142,6 +158,8 @@ class MongoConnectionStore:
             "rooms": list(c.rooms),
             "connectedAt": c.connected_at,
             "expiresAt": c.expires_at,
+            **({"sessionId": c.session_id} if c.session_id else {}),
+            **({"tokenExp": c.token_expires_at} if c.token_expires_at else {}),
         }
 
     @staticmethod
@@ -154,6 +172,9 @@ class MongoConnectionStore:
             rooms=tuple(doc.get("rooms") or ()),
             connected_at=_aware(doc.get("connectedAt")),
             expires_at=_aware(doc.get("expiresAt")),
+            session_id=doc.get("sessionId"),
+            token_expires_at=_aware(doc.get("tokenExp")),
+            ended=bool(doc.get("ended")),
         )
 
     def add(self, *, connection: Connection) -> None:
@@ -193,6 +214,19 @@ class MongoConnectionStore:
     def remove(self, *, connection_id: str) -> Connection | None:
         return self._from(self._c.find_one_and_delete({"_id": connection_id}))
 
+    def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> list[str]:
+        """Mark the user's connections of ``session_id`` (all sessions when None, except ``keep``) as ended,
+        so their next frame is refused; returns their ids, for the caller to close them."""
+        query: dict = {"userId": user_id}
+        if session_id is not None:
+            query["sessionId"] = session_id
+        elif keep is not None:
+            query["sessionId"] = {"$ne": keep}
+        ids = [d["_id"] for d in self._c.find(query, {"_id": 1})]
+        if ids:
+            self._c.update_many({"_id": {"$in": ids}}, {"$set": {"ended": True}})
+        return ids
+
     def in_room(self, *, room: str) -> list[Connection]:
         return [self._from(d) for d in self._c.find({"rooms": room})]
 
@@ -206,15 +240,17 @@ class MongoConnectionStore:
         if is_typing:
             due = {"$or": [{"typingAt": {"$exists": False}}, {"typingAt": {"$lte": now - quiet}}]}
             recorded = self._c.find_one_and_update(
-                {"$and": [counted, due]}, {"$set": {"typingAt": now}, **count}, projection={"_id": 1}
+                {"$and": [counted, due]}, {"$set": {"typingAt": now}, **count}, projection=_SIGNAL
             )
         else:
-            recorded = self._c.find_one_and_update(counted, {"$unset": {"typingAt": ""}, **count}, projection={"_id": 1})
+            recorded = self._c.find_one_and_update(counted, {"$unset": {"typingAt": ""}, **count}, projection=_SIGNAL)
         if recorded is not None:
-            return TypingSignal.RELAY
-        found = self._c.find_one(member, projection={"_id": 1, "typingAt": 1, _LOG["typing"]: 1})  # only when refused
+            return TypingSignal.SESSION_ENDED if recorded.get("ended") else TypingSignal.RELAY
+        found = self._c.find_one(member, projection={**_SIGNAL, "typingAt": 1, _LOG["typing"]: 1})  # only when refused
         if found is None:
             return TypingSignal.NOT_MEMBER
+        if found.get("ended"):
+            return TypingSignal.SESSION_ENDED
         if is_typing and _aware(found.get("typingAt") or now - quiet) > now - quiet:
             return TypingSignal.TOO_SOON
         wait = limit.retry_after_ms(_log(found, "typing"), now) if limit else None
@@ -222,14 +258,17 @@ class MongoConnectionStore:
             raise RateLimited("typing signals", wait)
         return TypingSignal.TOO_SOON  # raced with a signal of another invocation: drop this one
 
-    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> bool:
+    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> Usage:
         member = {"_id": connection_id, "rooms": room}
-        if self._c.find_one_and_update({**member, **_under(limit, kind, now)}, _count(limit, kind, now),
-                                       projection={"_id": 1}) is not None:
-            return True
-        found = self._c.find_one(member, projection={_LOG[kind]: 1})  # only when refused
-        if found is None:
-            return False
+        counted = self._c.find_one_and_update({**member, **_under(limit, kind, now)}, _count(limit, kind, now),
+                                              projection=_SIGNAL)
+        if counted is not None:
+            return Usage.SESSION_ENDED if counted.get("ended") else Usage.COUNTED
+        found = self._c.find_one({"_id": connection_id}, projection={**_SIGNAL, "rooms": 1, _LOG[kind]: 1})  # refused
+        if found is not None and found.get("ended"):
+            return Usage.SESSION_ENDED
+        if found is None or room not in (found.get("rooms") or ()):
+            return Usage.NOT_MEMBER
         wait = limit.retry_after_ms(_log(found, kind), now)
         raise RateLimited(_WHAT[kind], wait or 1)
 
@@ -347,6 +386,7 @@ class MongoUserStore:
             username=doc["username"],
             password_hash=doc["passwordHash"],
             created_at=_aware(doc["createdAt"]),
+            sessions={s["id"]: _aware(s["expiresAt"]) for s in doc.get("sessions") or () if "id" in s},
         )
 
     def create(self, *, username: str, password_hash: str) -> StoredUser:
@@ -354,6 +394,7 @@ class MongoUserStore:
             "_id": uuid.uuid4().hex,
             "username": username,
             "usernameKey": username.lower(),
+            "usernameSkeleton": skeleton(username),
             "passwordHash": password_hash,
             "createdAt": utcnow(),
         }
@@ -372,18 +413,59 @@ class MongoUserStore:
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None:
         self._c.update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}})
 
+    def start_session(self, *, user_id: str, session_id: str, expires_at: datetime, now: datetime) -> None:
+        # expired sessions go first (one array cannot be pulled from and pushed to in one update), then the
+        # newest MAX_SESSIONS are kept: the list stays bounded however many log-ins there are
+        self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"expiresAt": {"$lte": now}}}})
+        entry = {"id": session_id, "expiresAt": expires_at}
+        self._c.update_one({"_id": user_id}, {"$push": {"sessions": {"$each": [entry], "$slice": -MAX_SESSIONS}}})
+
+    def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
+        found = self._c.find_one_and_update(
+            {"_id": user_id, "sessions.id": session_id},
+            {"$set": {"sessions.$.expiresAt": expires_at}},
+            projection={"_id": 1},
+        )
+        return found is not None
+
+    def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:
+        if session_id is not None:
+            self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"id": session_id}}})
+        elif keep is not None:
+            self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"id": {"$ne": keep}}}})
+        else:
+            self._c.update_one({"_id": user_id}, {"$set": {"sessions": []}})
+
+    def change_password(self, *, user_id: str, password_hash: str, keep: str) -> None:
+        self._c.update_one(
+            {"_id": user_id}, {"$set": {"passwordHash": password_hash}, "$pull": {"sessions": {"id": {"$ne": keep}}}}
+        )
+
+
+MAX_SESSIONS = 20  # live sessions (signed-in devices) per user; a 21st log-in ends the oldest
+
 
 # ---------------------------------------------------------------- failed log-ins
 FREE_FAILURES = 5  # failures allowed before any pause
 MAX_PAUSE = timedelta(minutes=5)
 FORGET_AFTER = timedelta(hours=1)
+# Failures are counted under three keys (docs/reliability.md, "Login throttling"): the free failures of each
+# before its pause starts, 1 s and doubling to MAX_PAUSE. A success forgets only its (name, address) pair.
+FREE_PER_PAIR = FREE_FAILURES  # one client typing one name: a few typos are free
+FREE_PER_ADDRESS = 20  # one address across names (password spraying); NAT-shared addresses get some room
+FREE_PER_NAME = 100  # one name from every address (a distributed attack): far above what typos reach
 
 
-def login_pause(failures: int) -> timedelta:
-    """No pause for the first few failures, then 1 s, 2 s, 4 s … up to five minutes."""
-    if failures <= FREE_FAILURES:
+def login_pause(failures: int, free: int = FREE_FAILURES) -> timedelta:
+    """No pause for the first ``free`` failures, then 1 s, 2 s, 4 s … up to five minutes."""
+    if failures <= free:
         return timedelta(0)
-    return min(MAX_PAUSE, timedelta(seconds=2 ** min(failures - FREE_FAILURES - 1, 16)))
+    return min(MAX_PAUSE, timedelta(seconds=2 ** min(failures - free - 1, 16)))
+
+
+def _throttle_keys(username: str, source_ip: str) -> dict[str, int]:
+    name, addr = username.lower(), source_ip[:64]
+    return {f"pair:{name}@{addr}": FREE_PER_PAIR, f"addr:{addr}": FREE_PER_ADDRESS, f"name:{name}": FREE_PER_NAME}
 
 
 @_guarded
@@ -392,23 +474,29 @@ class MongoLoginAttempts:
         self._c = db.login_failures
         self._serialize = _serializer(db)
 
-    def locked_until(self, *, username: str) -> datetime | None:
-        doc = self._c.find_one({"_id": username.lower()}, {"lockedUntil": 1})
-        return _aware(doc.get("lockedUntil")) if doc else None
+    def locked_until(self, *, username: str, source_ip: str) -> datetime | None:
+        """The latest pause of the three counters (one read)."""
+        keys = list(_throttle_keys(username, source_ip))
+        untils = [_aware(d["lockedUntil"]) for d in self._c.find({"_id": {"$in": keys}}, {"lockedUntil": 1})
+                  if d.get("lockedUntil")]
+        return max(untils, default=None)
 
-    def record_failure(self, *, username: str, now: datetime) -> datetime | None:
-        doc = self._c.find_one_and_update(
-            {"_id": username.lower()},
-            {"$inc": {"count": 1}, "$set": {"expiresAt": now + FORGET_AFTER}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        pause = login_pause(doc["count"])
-        if not pause:
-            return None
-        until = now + pause
-        self._c.update_one({"_id": username.lower()}, {"$set": {"lockedUntil": until}})
-        return until
+    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
+        latest = None
+        for key, free in _throttle_keys(username, source_ip).items():
+            doc = self._c.find_one_and_update(
+                {"_id": key},
+                {"$inc": {"count": 1}, "$set": {"expiresAt": now + FORGET_AFTER}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            pause = login_pause(doc["count"], free)
+            if pause:
+                until = now + pause
+                self._c.update_one({"_id": key}, {"$set": {"lockedUntil": until}})
+                latest = max(latest or until, until)
+        return latest
 
-    def reset(self, *, username: str) -> None:
-        self._c.delete_one({"_id": username.lower()})
+    def reset(self, *, username: str, source_ip: str) -> None:
+        pair = next(iter(_throttle_keys(username, source_ip)))
+        self._c.delete_one({"_id": pair})

@@ -74,7 +74,7 @@ class Signer:
         return key
 
     def headers(self, *, host: str, path: str, body: bytes, credentials: Credentials,
-                now: datetime | None = None) -> dict[str, str]:
+                now: datetime | None = None, method: str = "POST") -> dict[str, str]:
         """The headers to send with ``POST path`` (``path`` as it goes on the wire, already URL-encoded):
         host, x-amz-date, x-amz-security-token when there is one, and authorization."""
         amz_date = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
@@ -87,7 +87,7 @@ class Signer:
         signed_headers = ";".join(names)
         # Every service but S3 signs the path URI-encoded once more (an id's "=" is "%3D" on the wire, "%253D" here).
         canonical_request = "\n".join(
-            ("POST", quote(path, safe="/~"), "", canonical_headers, signed_headers, hashlib.sha256(body).hexdigest())
+            (method, quote(path, safe="/~"), "", canonical_headers, signed_headers, hashlib.sha256(body).hexdigest())
         )
         scope = f"{day}/{self.region}/{SERVICE}/aws4_request"
         string_to_sign = "\n".join(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from parley import wire
 from parley.chat.replies import history_frame, joined_frame
-from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge, TooManyConnections
+from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
 from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
@@ -25,7 +25,7 @@ from parley.model import (
     not_before,
     utcnow,
 )
-from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal
+from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, Usage
 
 log = logging.getLogger("parley.chat")
 
@@ -60,6 +60,8 @@ class Caller:
     connection_id: str
     user: UserRef
     connected_at: datetime | None = None
+    session_id: str | None = None
+    token_expires_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -81,11 +83,21 @@ def connect(ports: Ports, *, caller: Caller) -> None:
         rooms=(),
         connected_at=connected_at,
         expires_at=connected_at + ports.connection_ttl,
+        session_id=caller.session_id,
+        token_expires_at=caller.token_expires_at,
     )
     ports.connections.add(connection=connection)
     if ports.connections.count_earlier(connection=connection, now=ports.clock()) >= ports.limits.connections_per_user:
         ports.connections.remove(connection_id=caller.connection_id)
         raise TooManyConnections(f"at most {ports.limits.connections_per_user} open connections per user")
+
+
+def require_session(ports: Ports, *, caller: Caller) -> None:
+    """A frame on a connection whose token has expired is refused (no database read: the expiry comes with
+    the authorizer context, or the stored connection). Ended sessions are caught where the connection record
+    is read anyway (``send_message``, ``join``, ``typing``) and by the close that ending a session sends."""
+    if caller.token_expires_at is not None and _aware(caller.token_expires_at) <= ports.clock():
+        raise SessionEnded()
 
 
 def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
@@ -116,6 +128,8 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
         expires_at=connected_at + ports.connection_ttl,
     )
     before = ports.connections.join(connection=record, room=room, now=now, limit=ports.limits.join)
+    if before is not None and before.ended:
+        raise SessionEnded()
     rooms_before = before.rooms if before else ()
     if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
         ports.connections.leave(connection_id=caller.connection_id, room=room)
@@ -171,6 +185,8 @@ def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
         connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET,
         limit=ports.limits.typing,
     )
+    if signal is TypingSignal.SESSION_ENDED:
+        raise SessionEnded()
     if signal is TypingSignal.NOT_MEMBER:
         raise NotInRoom(room)
     if signal is TypingSignal.TOO_SOON:
@@ -202,10 +218,14 @@ def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
 
 # ---------------------------------------------------------------- helpers
 def _count_send(ports: Ports, caller: Caller, room: str) -> None:
-    """The membership check and the rate limit in one round trip; raises NotInRoom or RateLimited."""
-    if not ports.connections.use(
+    """The session, membership and rate-limit checks in one round trip; raises SessionEnded, NotInRoom
+    or RateLimited."""
+    usage = ports.connections.use(
         connection_id=caller.connection_id, room=room, kind="send", now=ports.clock(), limit=ports.limits.send
-    ):
+    )
+    if usage is Usage.SESSION_ENDED:
+        raise SessionEnded()
+    if usage is Usage.NOT_MEMBER:
         raise NotInRoom(room)
 
 

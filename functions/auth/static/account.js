@@ -1,0 +1,212 @@
+// The signed-in session on the page: renew the token before it expires (the socket reconnects with the new
+// one without the user noticing), sign out visibly when the server refuses, log out (here or everywhere) and
+// change the password. app.js calls begin() when the chat opens and end() when it closes.
+
+import { ApiError, request, tokenExpiry } from "./api.js";
+
+const MAX_LEAD_S = 600; // renew at most 10 minutes before the token expires…
+const RETRY_MS = 15000; // …and, when the server cannot be reached, try again this often until it expires
+const ENDED = "Your session has ended. Log in again.";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  open: $("account-open"),
+  dialog: $("account-dialog"),
+  close: $("account-close"),
+  passwordForm: $("password-form"),
+  current: $("current-password"),
+  next: $("new-password"),
+  nextError: $("new-password-error"),
+  passwordStatus: $("password-status"),
+  logoutAll: $("logout-all"),
+  accountError: $("account-error"),
+};
+
+let current = null; // {session, onRenewed, onEnded, timer}
+
+/** When (ms since the epoch) to renew a token: half its lifetime before it expires, at most MAX_LEAD_S. */
+export function renewAt(token, now = Date.now()) {
+  const exp = tokenExpiry(token);
+  if (exp === null) return null;
+  const iat = issuedAt(token) ?? Math.floor(now / 1000);
+  const lead = Math.min(MAX_LEAD_S, Math.max(1, (exp - iat) / 2));
+  return (exp - lead) * 1000;
+}
+
+function issuedAt(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(payload.padEnd(Math.ceil(payload.length / 4) * 4, "=")));
+    return typeof claims.iat === "number" ? claims.iat : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Start looking after a session. onRenewed(session) gets each renewed {token, user}; onEnded(message) is
+ * called once when the session is over (refused renewal, expiry, log-out everywhere elsewhere).
+ */
+export function begin(session, { onRenewed, onEnded }) {
+  end();
+  current = { session, onRenewed, onEnded, timer: 0 };
+  ui.open.hidden = false;
+  schedule();
+}
+
+/** Stop (the page signed out): no more renewals. */
+export function end() {
+  if (current) clearTimeout(current.timer);
+  current = null;
+  ui.open.hidden = true;
+  if (ui.dialog.open) ui.dialog.close();
+}
+
+/** The server said the socket's session ended (session_ended): renew if it only expired, else sign out. */
+export function sessionEnded() {
+  if (current) renew();
+}
+
+/** Log this page out on the server too (best effort: the page forgets the token either way). */
+export async function logout() {
+  const session = current && current.session;
+  end();
+  if (!session) return;
+  try {
+    await request("/auth/logout", { method: "POST", token: session.token });
+  } catch {
+    /* already ended, or unreachable: the token is forgotten anyway */
+  }
+}
+
+function schedule() {
+  const at = renewAt(current.session.token);
+  if (at === null) return;
+  clearTimeout(current.timer);
+  current.timer = setTimeout(renew, Math.max(0, at - Date.now()));
+}
+
+async function renew() {
+  const mine = current;
+  if (!mine) return;
+  clearTimeout(mine.timer);
+  try {
+    const renewed = await request("/auth/refresh", { method: "POST", token: mine.session.token });
+    if (current !== mine) return;
+    if (!renewed || typeof renewed.token !== "string") throw new ApiError(500, "Unexpected reply.");
+    mine.session = { token: renewed.token, user: renewed.user || mine.session.user };
+    mine.onRenewed(mine.session);
+    schedule();
+  } catch (err) {
+    if (current !== mine) return;
+    const exp = tokenExpiry(mine.session.token);
+    const expired = exp !== null && exp * 1000 <= Date.now();
+    if ((err instanceof ApiError && err.status === 401) || expired) {
+      finish(ENDED);
+      return;
+    }
+    mine.timer = setTimeout(renew, RETRY_MS); // offline or a server error: try again while the token lasts
+  }
+}
+
+function finish(message) {
+  const mine = current;
+  end();
+  if (mine) mine.onEnded(message);
+}
+
+// ------------------------------------------------------------------------------------------ the dialog
+function openDialog() {
+  if (!current) return;
+  resetDialog();
+  ui.dialog.showModal();
+  ui.current.focus();
+}
+
+function resetDialog() {
+  ui.passwordForm.reset();
+  ui.nextError.textContent = "";
+  ui.next.removeAttribute("aria-invalid");
+  ui.passwordStatus.textContent = "";
+  ui.accountError.textContent = "";
+  ui.accountError.hidden = true;
+}
+
+async function onPasswordSubmit(event) {
+  event.preventDefault();
+  if (!current) return;
+  resetErrors();
+  const next = ui.next.value;
+  if (next.length < 8 || next.length > 128) {
+    showNextError("Passwords are 8–128 characters long.");
+    return;
+  }
+  const button = ui.passwordForm.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await request("/auth/password", {
+      method: "POST",
+      token: current.session.token,
+      body: { currentPassword: ui.current.value, newPassword: next },
+    });
+    ui.passwordForm.reset();
+    ui.passwordStatus.textContent = "Password changed. Your other sessions were logged out.";
+  } catch (err) {
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 403) showAccountError("Your current password is not right.");
+    else if (status === 422) showNextError(capitalized(err.message.replace(/^newPassword:\s*/i, "")));
+    else if (status === 401) finish(ENDED);
+    else showAccountError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onLogoutAll() {
+  if (!current) return;
+  resetErrors();
+  ui.logoutAll.disabled = true;
+  try {
+    await request("/auth/logout-all", { method: "POST", token: current.session.token });
+    finish("You logged out everywhere.");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) finish(ENDED);
+    else showAccountError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+  } finally {
+    ui.logoutAll.disabled = false;
+  }
+}
+
+function resetErrors() {
+  ui.nextError.textContent = "";
+  ui.next.removeAttribute("aria-invalid");
+  ui.passwordStatus.textContent = "";
+  ui.accountError.hidden = true;
+}
+
+function showNextError(message) {
+  ui.nextError.textContent = message;
+  ui.next.setAttribute("aria-invalid", "true");
+  ui.next.focus();
+}
+
+function capitalized(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function showAccountError(message) {
+  ui.accountError.textContent = message;
+  ui.accountError.hidden = false;
+}
+
+ui.open.addEventListener("click", openDialog);
+ui.close.addEventListener("click", () => ui.dialog.close());
+ui.passwordForm.addEventListener("submit", onPasswordSubmit);
+ui.logoutAll.addEventListener("click", onLogoutAll);
+// a background tab's timers are throttled: look again when it comes back
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && current) {
+    const at = renewAt(current.session.token);
+    if (at !== null && at <= Date.now()) renew();
+  }
+});

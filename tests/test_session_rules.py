@@ -1,0 +1,166 @@
+"""Table-driven: every path that reads or writes refuses a token whose session is over, for every way a
+session ends. Each row has its control (the same path with a live token is let through), so removing any
+one check (the authorizer's, an HTTP route's, the frame expiry check, an ended-record check) fails a row."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from tests.support import SECRET, real_event
+
+STRONG = "correct horse"
+NEW = "velvet otter climbs 9 hills"
+
+
+def _signup(stack, name):
+    status, body, _ = stack.http("POST", "/auth/signup", {"username": name, "password": STRONG})
+    assert status == 201, body
+    return body
+
+
+def _login(stack, name):
+    return stack.http("POST", "/auth/login", {"username": name, "password": STRONG})[1]
+
+
+def _claims(token):
+    return jwt.decode(token, SECRET, algorithms=["HS256"], issuer="parley")
+
+
+def _resign(token, **changes):
+    claims = {**_claims(token), **changes}
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
+
+
+# How a session ends: each returns a token that must now be refused (and the user's live token, for controls).
+def logged_out(stack):
+    victim, live = _signup(stack, "alice")["token"], _login(stack, "alice")["token"]
+    assert stack.http("POST", "/auth/logout", token=victim)[0] == 204
+    return victim, live
+
+
+def logged_out_everywhere(stack):
+    victim, other = _signup(stack, "alice")["token"], _login(stack, "alice")["token"]
+    assert stack.http("POST", "/auth/logout-all", token=other)[0] == 204
+    return victim, _login(stack, "alice")["token"]
+
+
+def password_changed_elsewhere(stack):
+    victim, live = _signup(stack, "alice")["token"], _login(stack, "alice")["token"]
+    body = {"currentPassword": STRONG, "newPassword": NEW}
+    assert stack.http("POST", "/auth/password", body, token=live)[0] == 204
+    return victim, live
+
+
+def expired(stack):
+    live = _signup(stack, "alice")["token"]
+    past = datetime.now(timezone.utc) - timedelta(minutes=1)
+    return _resign(live, exp=past, iat=past - timedelta(hours=1)), live
+
+
+def without_session_id(stack):
+    live = _signup(stack, "alice")["token"]
+    return _resign(live, sid=None), live
+
+
+def with_another_users_session(stack):
+    live = _signup(stack, "alice")["token"]
+    bob = _signup(stack, "bob")["token"]
+    return _resign(live, sid=_claims(bob)["sid"]), live
+
+
+def crowded_out(stack):
+    from parley.adapters.mongo import MAX_SESSIONS
+
+    victim = _signup(stack, "alice")["token"]
+    for _ in range(MAX_SESSIONS):
+        live = _login(stack, "alice")["token"]
+    return victim, live
+
+
+ENDINGS = [logged_out, logged_out_everywhere, password_changed_elsewhere, expired, without_session_id,
+           with_another_users_session, crowded_out]
+
+HTTP_PATHS = [
+    ("GET", "/auth/me", None),
+    ("GET", "/rooms/general/messages", None),
+    ("GET", "/rooms/general/presence", None),
+    ("POST", "/auth/refresh", None),
+    ("POST", "/auth/logout", None),
+    ("POST", "/auth/logout-all", None),
+    ("POST", "/auth/password", {"currentPassword": "whatever it is", "newPassword": "another velvet otter 3"}),
+]
+
+
+@pytest.mark.parametrize("ending", ENDINGS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("method,path,body", HTTP_PATHS, ids=[f"{m} {p}" for m, p, _ in HTTP_PATHS])
+def test_every_http_route_refuses_a_token_whose_session_is_over(stack, ending, method, path, body):
+    refused, live = ending(stack)
+    assert stack.http(method, path, body, token=refused)[0] == 401
+    assert stack.http(method, path, body, token=live)[0] != 401  # control: the rule, not the route, refused
+
+
+@pytest.mark.parametrize("ending", ENDINGS, ids=lambda f: f.__name__)
+def test_the_authorizer_refuses_a_token_whose_session_is_over(stack, ending):
+    refused, live = ending(stack)
+
+    def effect(token):
+        event = real_event("powertools-websocket-authorizer-request.json")
+        event["queryStringParameters"] = {"token": token}
+        return stack.invoke("AuthorizerFunction", event)["policyDocument"]["Statement"][0]["Effect"]
+
+    assert effect(refused) == "Deny"
+    assert effect(live) == "Allow"
+
+
+# ---------------------------------------------------------------- frames on open sockets
+FRAMES = {
+    "sendMessage": {"action": "sendMessage", "room": "general", "text": "hi"},
+    "join": {"action": "join", "room": "general"},
+    "typing": {"action": "typing", "room": "general", "isTyping": True},
+    "history": {"action": "history", "room": "general"},
+    "leave": {"action": "leave", "room": "general"},
+    "ping": {"action": "ping"},
+}
+# An ended session's record is marked; these frames read it anyway and refuse. The others (ping, history,
+# leave) end with the close that ending the session sends (docs/reliability.md, "Sessions and revocation").
+READS_THE_RECORD = ["sendMessage", "join", "typing"]
+
+
+def _socket(stack, session, exp_offset=3600):
+    claims = _claims(session["token"])
+    context = {"sessionId": claims["sid"], "tokenExp": str(int(time.time()) + exp_offset)}
+    ws = stack.connect(session["user"]["username"], session["user"]["id"], context)
+    ws.send(FRAMES["join"])
+    assert ws.last("joined")
+    return ws
+
+
+@pytest.mark.parametrize("action", list(FRAMES))
+def test_every_frame_after_the_token_expired_gets_session_ended(stack, action):
+    session = _signup(stack, "alice")
+    stale, fresh = _socket(stack, session, exp_offset=3600), _socket(stack, session, exp_offset=3600)
+    stale.context["tokenExp"] = str(int(time.time()) - 1)  # the same connection, later: its token expired
+    stale.send(FRAMES[action])
+    assert stale.frames()[-1] == {"type": "error", "code": "session_ended", "message": stale.frames()[-1]["message"],
+                                  "action": action}
+    assert stack.api.closed == [stale.connection_id]
+    fresh.send(FRAMES[action])
+    assert fresh.frames()[-1].get("code") != "session_ended"
+
+
+@pytest.mark.parametrize("action", READS_THE_RECORD)
+def test_frames_that_read_the_record_refuse_an_ended_session_even_if_the_close_was_lost(stack, action):
+    ended_session = _signup(stack, "alice")
+    live_session = _login(stack, "alice")
+    ended, live = _socket(stack, ended_session), _socket(stack, live_session)
+    # the test Management API only records the close (the socket stays), as if the close were lost
+    assert stack.http("POST", "/auth/logout", token=ended_session["token"])[0] == 204
+    assert stack.api.closed == [ended.connection_id]
+    ended.send(FRAMES[action])
+    assert ended.frames()[-1].get("code") == "session_ended"
+    live.send(FRAMES[action])
+    assert live.frames()[-1].get("code") != "session_ended"
