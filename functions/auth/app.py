@@ -11,19 +11,20 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from parley import accounts
-from parley.adapters import mongo
-from parley.chat import service
+from parley.adapters import mongo, mongo_rooms
+from parley.chat import rooms as chat_rooms, service
 from parley.chat.service import Ports
 from parley.config import Settings
 from parley.errors import (
     AuthenticationFailed,
+    Forbidden,
     InvalidRequest,
     InvalidToken,
     StoreUnavailable,
     TooManyAttempts,
     UsernameTaken,
 )
-from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
+from parley.model import ANY_ROOM_PATTERN, MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, USERNAME_RE, UserRef
 from parley.observability import make_logger
 
 settings = Settings.from_env()
@@ -34,6 +35,7 @@ users = mongo.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo.MongoLoginAttempts(db)
+room_store = mongo_rooms.MongoRoomStore(db)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
@@ -75,6 +77,42 @@ class PresenceOut(BaseModel):
     users: list[User]
 
 
+class LastMessageOut(BaseModel):
+    id: str
+    text: str
+    user: User
+    createdAt: str
+
+
+class RoomItemOut(BaseModel):
+    room: str
+    kind: str
+    members: int | User | None
+    owner: User | None
+    lastMessage: LastMessageOut | None
+    unread: int
+    unreadCapped: bool
+    readId: str | None
+    lastActivityAt: str
+
+
+class RoomsOut(BaseModel):
+    rooms: list[RoomItemOut]
+
+
+class DirectoryItemOut(BaseModel):
+    room: str
+    kind: str
+    members: int
+    lastMessage: LastMessageOut | None
+    lastActivityAt: str
+
+
+class DirectoryOut(BaseModel):
+    rooms: list[DirectoryItemOut]
+    next: str | None
+
+
 class ConfigOut(BaseModel):
     websocketUrl: str
     apiUrl: str
@@ -84,10 +122,12 @@ class Problem(BaseModel):
     detail: str
 
 
-Room = Annotated[str, PathParam(pattern=ROOM_RE.pattern.replace("\\Z", "$"), max_length=64)]
+Room = Annotated[str, PathParam(pattern=ANY_ROOM_PATTERN, max_length=132)]
 Cursor = Annotated[str | None, Query(pattern=MESSAGE_ID_RE.pattern.replace("\\Z", "$"))]
 UNAUTHORIZED = {401: {"model": Problem}}
 UNAVAILABLE = {503: {"model": Problem}}
+FORBIDDEN = {403: {"model": Problem}}
+NOT_A_MEMBER = "you are not a member of this room"
 
 
 def database_ready() -> None:
@@ -154,7 +194,25 @@ def me(user: Authed) -> dict:
     return user.to_json()
 
 
-@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms", dependencies=NEEDS_DB, response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def my_rooms(user: Authed) -> dict:
+    return {"rooms": chat_rooms.list_rooms(_ports(), user_id=user.id)}
+
+
+@app.get("/rooms/public", dependencies=NEEDS_DB, response_model=DirectoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def public_rooms(
+    user: Authed,
+    limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=96)] = None,
+) -> dict:
+    try:
+        items, page = chat_rooms.public_rooms(_ports(), limit=limit, after=chat_rooms.parse_directory_cursor(cursor))
+    except InvalidRequest as exc:
+        raise HTTPException(422, exc.reason) from None
+    return {"rooms": items, "next": chat_rooms.directory_cursor(page.next_after)}
+
+
+@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_messages(
     room: Room,
     user: Authed,
@@ -162,12 +220,19 @@ def room_messages(
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict:
-    return service.history(_ports(), room=room, before=before, after=after, limit=limit).to_json()
+    try:
+        return service.history(_ports(), user_id=user.id, room=room, before=before, after=after, limit=limit).to_json()
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
 
 
-@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_presence(room: Room, user: Authed) -> dict:
-    return {"room": room, "users": [u.to_json() for u in service.presence(_ports(), room=room)]}
+    try:
+        users_online = service.presence(_ports(), room=room, user_id=user.id)
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
+    return {"room": room, "users": [u.to_json() for u in users_online]}
 
 
 @app.get("/config.json", response_model=ConfigOut)
@@ -227,7 +292,7 @@ class _NoBroadcast:
 
 
 def _ports() -> Ports:
-    return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast())
+    return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast(), rooms=room_store, users=users)
 
 
 _asgi = Mangum(app, lifespan="off")

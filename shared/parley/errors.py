@@ -11,6 +11,9 @@ class ErrorCode(str, Enum):
     INVALID_REQUEST = "invalid_request"
     NOT_IN_ROOM = "not_in_room"
     INTERNAL_ERROR = "internal_error"
+    FORBIDDEN = "forbidden"
+    ROOM_TAKEN = "room_taken"
+    NOT_FOUND = "not_found"
 
 
 class ChatError(Exception):
@@ -30,6 +33,24 @@ class InvalidRequest(ChatError):
 class NotInRoom(ChatError):
     def __init__(self, room: str) -> None:
         super().__init__(ErrorCode.NOT_IN_ROOM, f"join room '{room}' before using it")
+
+
+class Forbidden(ChatError):
+    """A private or direct room the caller is not a member of (whether or not it exists), or an owner-only
+    action by someone else. One reason for every case, so the reply reveals nothing about the room."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, "you are not allowed to do that in this room")
+
+
+class RoomTaken(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(ErrorCode.ROOM_TAKEN, f"a room named '{room}' already exists; choose another name")
+
+
+class UserNotFound(ChatError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, "no user has that username")
 
 
 class UsernameTaken(Exception):

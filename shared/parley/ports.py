@@ -30,6 +30,12 @@ class ConnectionStore(Protocol):
     def in_room(self, *, room: str) -> list[Connection]:
         """Every stored connection that joined ``room`` (an indexed query on the room)."""
 
+    def of_users(self, *, user_ids: list[str]) -> list[Connection]:
+        """Every stored connection of those users (an indexed query on the user)."""
+
+    def leave_all(self, *, user_id: str, room: str) -> int:
+        """Take ``room`` out of every connection of the user (one update); how many connections had it."""
+
     def signal_typing(
         self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
     ) -> TypingSignal:

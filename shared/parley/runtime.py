@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley.adapters import apigw, fanout, mongo
+from parley.adapters import apigw, fanout, mongo, mongo_rooms
 from parley.chat.service import Caller, Ports
 from parley.config import Settings
 from parley.events import WebSocketEvent
@@ -22,6 +22,8 @@ class ChatRuntime:
     db: object
     pool: ThreadPoolExecutor
     clock: Callable[[], datetime] = utcnow
+    rooms: mongo_rooms.MongoRoomStore | None = None  # always set by from_settings
+    users: mongo.MongoUserStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
@@ -32,6 +34,8 @@ class ChatRuntime:
             messages=mongo.MongoMessageStore(db),
             db=db,
             pool=ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="broadcast"),
+            rooms=mongo_rooms.MongoRoomStore(db),
+            users=mongo.MongoUserStore(db),
         )
 
     def ready(self) -> None:
@@ -59,6 +63,8 @@ class ChatRuntime:
             broadcaster=broadcaster,
             metric=metric,
             clock=self.clock,
+            rooms=self.rooms,
+            users=self.users,
         )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:

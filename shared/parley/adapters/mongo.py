@@ -84,6 +84,10 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         db.connections.create_index("userId", name="by_user")
         db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
         db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
+        # rooms and memberships (adapters/mongo_rooms.py): the public directory, a room's members, a user's rooms
+        db.rooms.create_index([("kind", 1), ("lastActivityAt", -1), ("_id", 1)], name="directory")
+        db.memberships.create_index([("room", 1), ("joinedAt", 1)], name="room_members")
+        db.memberships.create_index("userId", name="by_user")
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
 
@@ -184,6 +188,15 @@ class MongoConnectionStore:
 
     def in_room(self, *, room: str) -> list[Connection]:
         return [self._from(d) for d in self._c.find({"rooms": room})]
+
+    def of_users(self, *, user_ids: list[str]) -> list[Connection]:
+        if not user_ids:
+            return []
+        return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}})]
+
+    def leave_all(self, *, user_id: str, room: str) -> int:
+        """Take ``room`` out of every connection of the user; how many had it."""
+        return self._c.update_many({"userId": user_id, "rooms": room}, {"$pull": {"rooms": room}}).modified_count
 
     def signal_typing(
         self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta
