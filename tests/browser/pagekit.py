@@ -144,6 +144,20 @@ class ChatPage:
         self.wait_online()
         expect(self.online(username)).to_be_attached()  # in the list (which a phone shows only on demand)
 
+    def log_in(self, base_url: str, username: str) -> None:
+        """Sign in as an existing user (another device of theirs, in a context of its own)."""
+        self.username = username
+        self.page.goto(base_url)
+        self.tid("auth-username").fill(username)
+        self.tid("auth-password").fill(PASSWORD)
+        self.tid("auth-login").click()
+        self.wait_online()
+
+    def conversation(self, label: str, section: str = "Direct messages"):
+        """A conversation's button in the sidebar, by its accessible name (which begins with the room's label)."""
+        names = re.compile(rf"^{re.escape(label)}(,|$)")
+        return self.page.get_by_role("list", name=section).get_by_role("button", name=names)
+
     def wait_online(self) -> None:
         expect(self.tid("chat-view")).to_be_visible()
         expect(self.tid("connection-status")).to_have_attribute("data-state", "online")

@@ -460,7 +460,7 @@ export function createConversations(host) {
     if (room.name === state.active) button.setAttribute("aria-current", "true");
     if (!room.access) button.classList.add("gone");
     button.append(el("span", { className: "name", text: roomLabel(room) }));
-    if (room.kind === "private") button.append(el("span", { className: "visually-hidden", text: ", private" }));
+    if (room.kind === "private") button.append(lockIcon(), el("span", { className: "visually-hidden", text: ", private" }));
     if (!room.access) button.append(el("span", { className: "gone-tag", text: "removed" }));
     const count = badgeText(room);
     const badge = el("span", { className: "badge", testid: "room-unread", text: count, attrs: { "aria-hidden": "true" } });
@@ -587,3 +587,21 @@ export function createConversations(host) {
   }
 }
 
+
+/** A small padlock drawn in SVG (no emoji font needed), hidden from screen readers, which hear "private". */
+function lockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 12 12");
+  svg.setAttribute("width", "12");
+  svg.setAttribute("height", "12");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "lock");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M3.5 5V3.5a2.5 2.5 0 0 1 5 0V5M2.5 5h7v5.5h-7z");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "1.3");
+  svg.append(path);
+  return svg;
+}
