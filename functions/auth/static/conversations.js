@@ -337,6 +337,11 @@ export function createConversations(host) {
     if (code === "forbidden") {
       const room = refusedRoom(frame);
       if (room && room.kind !== "public") revokeAccess(room);
+      else if (room && frame.action === "join" && !room.historyLoaded && !room.joined) {
+        forget(room); // typed into "join a room…", but it is someone's private room
+        host.showNotice(`#${room.name} is a private room: only its members can open it.`);
+        return true;
+      }
     }
     return false; // app.js fails the refused message, ends a history request and shows the reason
   }
@@ -460,12 +465,16 @@ export function createConversations(host) {
     if (room.name === state.active) button.setAttribute("aria-current", "true");
     if (!room.access) button.classList.add("gone");
     button.append(el("span", { className: "name", text: roomLabel(room) }));
-    if (room.kind === "private") button.append(lockIcon(), el("span", { className: "visually-hidden", text: ", private" }));
+    if (room.kind === "private") button.append(lockIcon());
     if (!room.access) button.append(el("span", { className: "gone-tag", text: "removed" }));
     const count = badgeText(room);
-    const badge = el("span", { className: "badge", testid: "room-unread", text: count, attrs: { "aria-hidden": "true" } });
-    button.append(badge);
-    if (count) button.append(el("span", { className: "visually-hidden", text: `, ${count} unread` }));
+    button.append(el("span", { className: "badge", testid: "room-unread", text: count }));
+    // One name for screen readers and tests, beginning with what is on screen: "#plans, private, 2 unread".
+    const name = [roomLabel(room)];
+    if (room.kind === "private") name.push("private");
+    if (!room.access) name.push("removed");
+    if (count) name.push(`${count} unread`);
+    button.setAttribute("aria-label", name.join(", "));
     button.addEventListener("click", () => host.switchRoom(room.name, { focus: true }));
     const li = el("li");
     li.append(button);

@@ -1,0 +1,227 @@
+"""Direct messages, private rooms, members and unread badges in a real browser (issue 10), against the local stack.
+
+Every user is a browser context of their own; controls are found by their accessible roles and names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.pagekit import ChatPage, Stack, exactly_once, unique
+
+
+def open_direct(chat: ChatPage, username: str) -> None:
+    page = chat.page
+    page.get_by_role("button", name="New direct message").click()
+    page.get_by_role("textbox", name="Username to message").fill(username)
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(chat.tid("room-title")).to_have_text(username)
+    expect(chat.tid("room-kind")).to_have_text("Direct message")
+
+
+def create_private_room(chat: ChatPage, name: str) -> None:
+    page = chat.page
+    page.get_by_role("button", name="New private room").click()
+    page.get_by_role("textbox", name="Private room name").fill(name)
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(chat.tid("room-title")).to_have_text(f"#{name}")
+    expect(chat.tid("room-kind")).to_have_text("Private")
+
+
+def add_member(chat: ChatPage, username: str) -> None:
+    page = chat.page
+    page.get_by_role("textbox", name="Add a member").fill(username)
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("list", name=re.compile("^Members of")).get_by_text(username, exact=True)).to_be_visible()
+
+
+def badge(chat: ChatPage, label: str, section: str = "Direct messages"):
+    return chat.conversation(label, section).get_by_test_id("room-unread")
+
+
+# ---------------------------------------------------------------- direct messages
+def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stack: Stack, open_page) -> None:
+    alice, bob, bob_phone = open_page(), open_page(), open_page()
+    alice.sign_up(stack.url, unique("alice"))
+    bob.sign_up(stack.url, unique("bob"))
+    bob_phone.log_in(stack.url, bob.username)  # bob's second device
+
+    # The very first direct message reaches bob, who never talked to alice and joined nothing.
+    open_direct(alice, bob.username)
+    alice.say("are you free at 3?")
+    alice.say("it's about the launch")
+    for device in (bob, bob_phone):
+        expect(device.conversation(alice.username)).to_be_visible()
+        expect(badge(device, alice.username)).to_have_text("2")
+        expect(device.conversation(alice.username)).to_have_accessible_name(f"{alice.username}, 2 unread")
+        expect(device.tid("room-title")).to_have_text("#general")  # nothing switched under the user
+        expect(device.messages("are you free at 3?")).to_have_count(0)
+
+    # Bob reads it on his laptop: the badge goes there, on his phone (a read frame) and alice sees a receipt.
+    bob.conversation(alice.username).click()
+    expect(bob.tid("room-title")).to_have_text(alice.username)
+    exactly_once(bob, "are you free at 3?")
+    exactly_once(bob, "it's about the launch")
+    expect(badge(bob, alice.username)).to_have_text("")
+    expect(badge(bob_phone, alice.username)).to_have_text("")
+    expect(alice.tid("read-receipt")).to_have_text(f"Seen by {bob.username}")
+
+    # Bob answers; alice, who is in the conversation, reads it at once; her newest message is no longer "seen".
+    bob.say("yes, 3 works")
+    exactly_once(alice, "yes, 3 works")
+    expect(badge(alice, bob.username)).to_have_text("")
+    alice.say("see you then")
+    expect(alice.tid("read-receipt")).to_be_hidden()
+    expect(alice.tid("read-receipt")).to_have_text(f"Seen by {bob.username}")  # bob has it open: he read it
+
+
+def test_unread_counts_come_back_from_the_server_after_a_reload(stack: Stack, open_page) -> None:
+    alice, bob = open_page(), open_page()
+    alice.sign_up(stack.url, unique("alice"))
+    bob.sign_up(stack.url, unique("bob"))
+    open_direct(alice, bob.username)
+    for i in range(3):
+        alice.say(f"ping {i}")
+    expect(badge(bob, alice.username)).to_have_text("3")
+
+    bob.page.reload()  # a new page knows nothing: the list and the counts come from the server
+    bob.wait_online()
+    expect(badge(bob, alice.username)).to_have_text("3")
+    bob.conversation(alice.username).click()
+    exactly_once(bob, "ping 2")
+    expect(badge(bob, alice.username)).to_have_text("")
+    bob.page.reload()
+    bob.wait_online()
+    expect(bob.conversation(alice.username)).to_be_visible()
+    expect(badge(bob, alice.username)).to_have_text("")  # the read position was stored
+
+
+def test_new_direct_message_explains_what_is_wrong(stack: Stack, open_page) -> None:
+    alice = open_page()
+    alice.sign_up(stack.url, unique("alice"))
+    page = alice.page
+    page.get_by_role("button", name="New direct message").click()
+    box = page.get_by_role("textbox", name="Username to message")
+    box.fill("nobody_" + unique("x")[-8:])
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(alice.tid("dm-error")).to_have_text(re.compile("^There is no user called"))
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.fill(alice.username)
+    page.get_by_role("button", name="Open", exact=True).click()
+    expect(alice.tid("dm-error")).to_have_text("That is you: pick someone else.")
+    box.press("Escape")
+    expect(alice.tid("dm-form")).to_be_hidden()
+    expect(alice.tid("room-title")).to_have_text("#general")
+
+
+# ---------------------------------------------------------------- private rooms
+def test_private_room_owner_adds_and_removes_and_the_removed_view_updates_at_once(
+    stack: Stack, open_page
+) -> None:
+    alice, bob, carol = open_page(), open_page(), open_page()
+    for chat, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        chat.sign_up(stack.url, unique(name))
+    room = unique("plans").lower()
+    create_private_room(alice, room)
+    expect(alice.conversation(f"#{room}", "Rooms")).to_have_accessible_name(f"#{room}, private")
+    members = alice.page.get_by_role("region", name=f"Members of #{room}")
+    expect(members).to_be_visible()  # opened for the owner, to add people
+    add_member(alice, bob.username)
+    add_member(alice, carol.username)
+    expect(alice.page.get_by_role("button", name=re.compile(r"^Members"))).to_have_text("Members (3)")
+
+    # Added users see the room at once, and its messages arrive without joining; a closed room counts unread.
+    for chat in (bob, carol):
+        expect(chat.conversation(f"#{room}", "Rooms")).to_be_visible()
+        expect(chat.tid("notice")).to_contain_text(f"added you to #{room}")
+    alice.say("the plan, for members only")
+    expect(badge(carol, f"#{room}", "Rooms")).to_have_text("1")
+    bob.conversation(f"#{room}", "Rooms").click()
+    exactly_once(bob, "the plan, for members only")
+
+    # Only the owner manages members: bob sees who is in, no add box and no remove buttons.
+    bob.page.get_by_role("button", name=re.compile(r"^Members")).click()
+    bob_members = bob.page.get_by_role("region", name=f"Members of #{room}")
+    expect(bob_members.get_by_text(alice.username, exact=True)).to_be_visible()
+    expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_hidden()
+    expect(bob_members.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+
+    # Alice removes bob: his view changes at once, and nothing more reaches him.
+    alice.page.get_by_role("button", name=f"Remove {bob.username}").click()
+    expect(members.get_by_text(bob.username, exact=True)).to_have_count(0)
+    expect(bob.tid("access-note")).to_be_visible()
+    expect(bob.tid("access-note")).to_contain_text("no longer a member")
+    expect(bob.page.get_by_role("textbox", name="Message")).to_be_disabled()
+    expect(bob.page.get_by_role("button", name="Send")).to_be_disabled()
+    expect(bob_members).to_be_hidden()
+    expect(bob.page.get_by_role("button", name=re.compile(r"^Members"))).to_be_hidden()
+    expect(bob.conversation(f"#{room}", "Rooms")).to_contain_text("removed")
+    alice.say("after bob left")
+    expect(badge(carol, f"#{room}", "Rooms")).to_have_text("2")
+    bob.page.wait_for_timeout(700)
+    expect(bob.messages("after bob left")).to_have_count(0)
+    expect(badge(bob, f"#{room}", "Rooms")).to_have_text("")
+
+    # He closes the conversation: it leaves his list and he is back in #general.
+    bob.page.get_by_role("button", name="Close conversation").click()
+    expect(bob.conversation(f"#{room}", "Rooms")).to_have_count(0)
+    expect(bob.tid("room-title")).to_have_text("#general")
+    expect(bob.page.get_by_role("textbox", name="Message")).to_be_enabled()
+
+
+def test_a_member_leaves_and_the_owner_errors_are_clear(stack: Stack, open_page) -> None:
+    alice, carol = open_page(), open_page()
+    alice.sign_up(stack.url, unique("alice"))
+    carol.sign_up(stack.url, unique("carol"))
+    room = unique("team").lower()
+    create_private_room(alice, room)
+
+    page = alice.page
+    page.get_by_role("textbox", name="Add a member").fill("nobody_" + unique("x")[-8:])
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(alice.tid("members-error")).to_have_text(re.compile("^There is no user called"))
+    add_member(alice, carol.username)
+    expect(alice.tid("members-error")).to_have_text("")
+
+    # A name that is taken, public or private, is refused with a sentence that says so.
+    for taken in ("general", room):
+        page.get_by_role("button", name="New private room").click()
+        page.get_by_role("textbox", name="Private room name").fill(taken)
+        page.get_by_role("button", name="Create", exact=True).click()
+        expect(alice.tid("room-form-error")).to_have_text(f"A room called #{taken} already exists: pick another name.")
+        page.get_by_role("textbox", name="Private room name").press("Escape")
+    page.get_by_role("button", name="New private room").click()
+    page.get_by_role("textbox", name="Private room name").fill("dm-not-mine")
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(alice.tid("room-form-error")).to_contain_text("kept for direct messages")
+    page.get_by_role("textbox", name="Private room name").press("Escape")
+
+    # Carol leaves: the room goes from her list, and alice's panel no longer lists her.
+    carol.conversation(f"#{room}", "Rooms").click()
+    carol.page.get_by_role("button", name=re.compile(r"^Members")).click()
+    carol.page.get_by_role("button", name="Leave room").click()
+    expect(carol.conversation(f"#{room}", "Rooms")).to_have_count(0)
+    expect(carol.tid("room-title")).to_have_text("#general")
+    alice.conversation(f"#{room}", "Rooms").click()
+    members = alice.page.get_by_role("region", name=f"Members of #{room}")
+    if not members.is_visible():
+        alice.page.get_by_role("button", name=re.compile(r"^Members")).click()
+    expect(members.get_by_text(carol.username, exact=True)).to_have_count(0)
+    expect(alice.page.get_by_role("button", name=re.compile(r"^Members"))).to_have_text("Members (1)")
+
+
+def test_a_removed_user_joining_by_name_is_refused_without_seeing_anything(stack: Stack, open_page) -> None:
+    alice, dan = open_page(), open_page()
+    alice.sign_up(stack.url, unique("alice"))
+    dan.sign_up(stack.url, unique("dan"))
+    room = unique("vault").lower()
+    create_private_room(alice, room)
+    alice.say("not for dan")
+    dan.tid("join-room-input").fill(room)
+    dan.tid("join-room-input").press("Enter")
+    expect(dan.tid("notice")).to_be_visible()
+    dan.page.wait_for_timeout(500)
+    expect(dan.messages("not for dan")).to_have_count(0)
+    expect(dan.tid("online-users").get_by_text(alice.username)).to_have_count(0)
