@@ -12,31 +12,6 @@ from playwright.sync_api import expect
 from tests.browser.pagekit import ChatPage, Stack, exactly_once, unique
 
 
-def open_direct(chat: ChatPage, username: str) -> None:
-    page = chat.page
-    page.get_by_role("button", name="New direct message").click()
-    page.get_by_role("textbox", name="Username to message").fill(username)
-    page.get_by_role("button", name="Open", exact=True).click()
-    expect(chat.tid("room-title")).to_have_text(username)
-    expect(chat.tid("room-kind")).to_have_text("Direct message")
-
-
-def create_private_room(chat: ChatPage, name: str) -> None:
-    page = chat.page
-    page.get_by_role("button", name="New private room").click()
-    page.get_by_role("textbox", name="Private room name").fill(name)
-    page.get_by_role("button", name="Create", exact=True).click()
-    expect(chat.tid("room-title")).to_have_text(f"#{name}")
-    expect(chat.tid("room-kind")).to_have_text("Private")
-
-
-def add_member(chat: ChatPage, username: str) -> None:
-    page = chat.page
-    page.get_by_role("textbox", name="Add a member").fill(username)
-    page.get_by_role("button", name="Add", exact=True).click()
-    expect(page.get_by_role("list", name=re.compile("^Members of")).get_by_text(username, exact=True)).to_be_visible()
-
-
 def badge(chat: ChatPage, label: str, section: str = "Direct messages"):
     return chat.conversation(label, section).get_by_test_id("room-unread")
 
@@ -49,7 +24,7 @@ def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stac
     bob_phone.log_in(stack.url, bob.username)  # bob's second device
 
     # The very first direct message reaches bob, who never talked to alice and joined nothing.
-    open_direct(alice, bob.username)
+    alice.open_direct(bob.username)
     alice.say("are you free at 3?")
     alice.say("it's about the launch")
     for device in (bob, bob_phone):
@@ -81,7 +56,7 @@ def test_unread_counts_come_back_from_the_server_after_a_reload(stack: Stack, op
     alice, bob = open_page(), open_page()
     alice.sign_up(stack.url, unique("alice"))
     bob.sign_up(stack.url, unique("bob"))
-    open_direct(alice, bob.username)
+    alice.open_direct(bob.username)
     for i in range(3):
         alice.say(f"ping {i}")
     expect(badge(bob, alice.username)).to_have_text("3")
@@ -124,12 +99,12 @@ def test_private_room_owner_adds_and_removes_and_the_removed_view_updates_at_onc
     for chat, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
         chat.sign_up(stack.url, unique(name))
     room = unique("plans").lower()
-    create_private_room(alice, room)
+    alice.create_private_room(room)
     expect(alice.conversation(f"#{room}", "Rooms")).to_have_accessible_name(f"#{room}, private")
     members = alice.page.get_by_role("region", name=f"Members of #{room}")
     expect(members).to_be_visible()  # opened for the owner, to add people
-    add_member(alice, bob.username)
-    add_member(alice, carol.username)
+    alice.add_member(bob.username)
+    alice.add_member(carol.username)
     expect(alice.page.get_by_role("button", name=re.compile(r"^Members"))).to_have_text("Members (3)")
 
     # Added users see the room at once, and its messages arrive without joining; a closed room counts unread.
@@ -176,13 +151,13 @@ def test_a_member_leaves_and_the_owner_errors_are_clear(stack: Stack, open_page)
     alice.sign_up(stack.url, unique("alice"))
     carol.sign_up(stack.url, unique("carol"))
     room = unique("team").lower()
-    create_private_room(alice, room)
+    alice.create_private_room(room)
 
     page = alice.page
     page.get_by_role("textbox", name="Add a member").fill("nobody_" + unique("x")[-8:])
     page.get_by_role("button", name="Add", exact=True).click()
     expect(alice.tid("members-error")).to_have_text(re.compile("^There is no user called"))
-    add_member(alice, carol.username)
+    alice.add_member(carol.username)
     expect(alice.tid("members-error")).to_have_text("")
 
     # A name that is taken, public or private, is refused with a sentence that says so.
@@ -217,7 +192,7 @@ def test_a_removed_user_joining_by_name_is_refused_without_seeing_anything(stack
     alice.sign_up(stack.url, unique("alice"))
     dan.sign_up(stack.url, unique("dan"))
     room = unique("vault").lower()
-    create_private_room(alice, room)
+    alice.create_private_room(room)
     alice.say("not for dan")
     dan.tid("join-room-input").fill(room)
     dan.tid("join-room-input").press("Enter")

@@ -53,6 +53,7 @@ export function createConversations(host) {
     accessText: $("access-text"),
     accessClose: $("access-close"),
     receipt: $("read-receipt"),
+    historyStart: $("history-start"),
     messages: $("message-list"),
     scroller: $("scroller"),
   };
@@ -415,6 +416,8 @@ export function createConversations(host) {
     ui.input.disabled = !room.access;
     ui.send.disabled = !room.access;
     ui.accessNote.hidden = room.access;
+    ui.historyStart.textContent =
+      room.kind === "direct" ? `This is the beginning of your conversation with ${label}.` : "This is the beginning of the room.";
     if (!room.access) {
       ui.accessText.textContent = `You are no longer a member of ${label}: you cannot read or send anything new here.`;
       ui.input.placeholder = "You are no longer a member of this room";
