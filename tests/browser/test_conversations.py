@@ -71,6 +71,9 @@ def test_unread_counts_come_back_from_the_server_after_a_reload(stack: Stack, op
     bob.wait_online()
     expect(bob.conversation(alice.username)).to_be_visible()
     expect(badge(bob, alice.username)).to_have_text("")  # the read position was stored
+    expect(bob.tid("room-title")).to_have_text(alice.username)  # and the page reopened the conversation
+    exactly_once(bob, "ping 2")
+    expect(bob.page).to_have_title(f"{alice.username} · Parley")
 
 
 def test_new_direct_message_explains_what_is_wrong(stack: Stack, open_page) -> None:
@@ -200,3 +203,27 @@ def test_a_removed_user_joining_by_name_is_refused_without_seeing_anything(stack
     dan.page.wait_for_timeout(500)
     expect(dan.messages("not for dan")).to_have_count(0)
     expect(dan.tid("online-users").get_by_text(alice.username)).to_have_count(0)
+
+
+def test_when_the_owner_leaves_the_longest_member_manages_the_room(stack: Stack, open_page) -> None:
+    alice, bob, carol = open_page(), open_page(), open_page()
+    for chat, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        chat.sign_up(stack.url, unique(name))
+    room = unique("guild").lower()
+    alice.create_private_room(room)
+    alice.add_member(bob.username)
+    alice.add_member(carol.username)
+    bob.conversation(f"#{room}", "Rooms").click()
+    bob.page.get_by_role("button", name=re.compile(r"^Members")).click()
+    panel = bob.page.get_by_role("region", name=f"Members of #{room}")
+    expect(panel.get_by_text(carol.username, exact=True)).to_be_visible()  # memberAdded reached bob too
+    expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_hidden()
+
+    alice.page.get_by_role("button", name="Leave room").click()
+    expect(alice.conversation(f"#{room}", "Rooms")).to_have_count(0)
+    # Bob, in the room longest after alice, is its owner now: his open panel says so and lets him manage it.
+    expect(bob.tid("members-summary")).to_have_text("2 members · owner: you")
+    expect(panel.get_by_text(alice.username, exact=True)).to_have_count(0)
+    expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_visible()
+    bob.page.get_by_role("button", name=f"Remove {carol.username}").click()
+    expect(carol.conversation(f"#{room}", "Rooms")).to_contain_text("removed")
