@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import BaseModel, Field
@@ -203,12 +204,12 @@ def my_rooms(user: Authed) -> dict:
 def public_rooms(
     user: Authed,
     limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=96)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,15}~[a-z0-9][a-z0-9_-]{0,63}$")] = None,
 ) -> dict:
     try:
         items, page = chat_rooms.public_rooms(_ports(), limit=limit, after=chat_rooms.parse_directory_cursor(cursor))
-    except InvalidRequest as exc:
-        raise HTTPException(422, exc.reason) from None
+    except InvalidRequest as exc:  # the shape FastAPI gives every other 422
+        raise RequestValidationError([{"type": "value_error", "loc": ["query", "cursor"], "msg": exc.reason}]) from None
     return {"rooms": items, "next": chat_rooms.directory_cursor(page.next_after)}
 
 

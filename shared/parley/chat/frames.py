@@ -14,8 +14,8 @@ from parley.chat.service import Caller, Ports
 from parley.errors import ChatError, ErrorCode, InvalidRequest
 from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text, valid_username
 
-ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping")
 ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms")  # chat/rooms.py
+ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ def parse(body: str | None) -> Command:
     if action in ROOM_ACTIONS:
         return _parse_room_action(action, data)
     if action not in ACTIONS:
-        expected = ", ".join(ACTIONS + ROOM_ACTIONS)
+        expected = ", ".join(ACTIONS)
         if action is None:
             raise ChatError(ErrorCode.UNKNOWN_ACTION, f"the frame has no 'action'; expected one of: {expected}")
         raise ChatError(ErrorCode.UNKNOWN_ACTION, f"unknown action; expected one of: {expected}")
