@@ -59,6 +59,7 @@ export function createConversations(host) {
   };
   const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
+  let typedJoin = null; // the room last typed into "join a room…", until it is joined (errors do not name rooms)
   let markTimer = 0;
   let refreshTimer = 0;
 
@@ -171,6 +172,7 @@ export function createConversations(host) {
         onReceipt(frame);
         return true;
       case "joined":
+        if (frame.room === typedJoin) typedJoin = null;
         if (typeof frame.room === "string" && state.rooms.has(frame.room)) describe(state.rooms.get(frame.room), frame);
         return false; // app.js goes on with presence and history
       default:
@@ -347,11 +349,19 @@ export function createConversations(host) {
     return false; // app.js fails the refused message, ends a history request and shows the reason
   }
 
-  /** The room an error is about: its own `room` field, else the room of the refused message. */
+  /**
+   * The room an error is about: its own `room` field if the server names it, else the room of the refused
+   * message, else, for a refused join, the name the user just typed into "join a room…".
+   */
   function refusedRoom(frame) {
     if (typeof frame.room === "string" && state.rooms.has(frame.room)) return state.rooms.get(frame.room);
     if (typeof frame.clientMsgId === "string") {
       for (const room of state.rooms.values()) if (room.pending.has(frame.clientMsgId)) return room;
+    }
+    if (frame.action === "join" && typedJoin && state.rooms.has(typedJoin)) {
+      const room = state.rooms.get(typedJoin);
+      typedJoin = null;
+      return room;
     }
     return null;
   }
@@ -556,6 +566,15 @@ export function createConversations(host) {
     ui.roomToggle.addEventListener("click", () => toggleForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError));
     ui.dmForm.addEventListener("submit", onDirectSubmit);
     ui.roomForm.addEventListener("submit", onCreateSubmit);
+    // Seen before app.js handles it (capture): which name a refused join was about.
+    document.getElementById("join-form").addEventListener(
+      "submit",
+      () => {
+        const name = normalizeRoomName(document.getElementById("join-room-input").value);
+        typedJoin = ROOM_RE.test(name) && !state.rooms.has(name) ? name : null;
+      },
+      { capture: true },
+    );
     for (const [form, toggle, input, error] of [
       [ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError],
       [ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError],
@@ -591,6 +610,7 @@ export function createConversations(host) {
   function reset() {
     wanted.direct = null;
     wanted.create = null;
+    typedJoin = null;
     leaving.clear();
     clearTimeout(markTimer);
     clearTimeout(refreshTimer);
