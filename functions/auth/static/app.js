@@ -3,12 +3,11 @@
 
 import { ApiError, login, me, signup, tokenExpiry, websocketUrl } from "./api.js";
 import { ChatSocket } from "./socket.js";
-import { LOBBY, ROOM_RE, Room, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
+import { LOBBY, ROOM_RE, Room, USERNAME_RE, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
 import { createConversations } from "./conversations.js";
 
 const SESSION_KEY = "parley.session";
 const ROOMS_KEY = "parley.rooms";
-const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
 const MAX_TEXT = 4000;
 const PAGE_SIZE = 50;
 const CATCH_UP_PAGE = 100;
@@ -68,7 +67,7 @@ const state = {
 };
 // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
 const convo = createConversations({
-  state, ui, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, updateTitle, el,
+  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, updateTitle, el,
 });
 
 // ------------------------------------------------------------------------------------------ session

@@ -3,12 +3,11 @@
 // what a user removed from a private room sees. app.js owns the socket, the timeline and the composer; it calls
 // the few hooks below and this module never touches its messages. Members live in members.js.
 
-import { LOBBY, ROOM_RE, Room, normalizeRoomName } from "./rooms.js";
+import { LOBBY, ROOM_RE, Room, USERNAME_RE, normalizeRoomName } from "./rooms.js";
 import { createMembersPanel } from "./members.js";
 
 export const DM_PREFIX = "dm-";
 const DM_RE = /^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$/;
-const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
 
@@ -27,7 +26,7 @@ export function roomLabel(room) {
 }
 
 /**
- * @param {object} host what app.js lends: {state, ui, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
+ * @param {object} host what app.js lends: {state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
  *   updateTitle, el}
  */
 export function createConversations(host) {
@@ -59,6 +58,7 @@ export function createConversations(host) {
   };
   const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
+  let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
   let typedJoin = null; // the room last typed into "join a room…", until it is joined (errors do not name rooms)
   let markTimer = 0;
   let refreshTimer = 0;
@@ -110,6 +110,7 @@ export function createConversations(host) {
   function grantAccess(room) {
     const had = room.access;
     room.access = true;
+    room.grantedAt = Date.now();
     leaving.delete(room.name);
     if (!had && room.name === state.active) onSwitch(room);
   }
@@ -198,7 +199,7 @@ export function createConversations(host) {
     }
     // A private or direct room the page knew that the list leaves out: the user was removed while away.
     for (const room of [...state.rooms.values()]) {
-      if (listed.has(room.name) || !room.access) continue;
+      if (listed.has(room.name) || !room.access || (room.grantedAt || 0) >= roomsAskedAt) continue;
       if (room.kind === "private" || room.kind === "direct" || room.name.startsWith(DM_PREFIX)) revokeAccess(room);
     }
     renderSidebar();
@@ -228,7 +229,7 @@ export function createConversations(host) {
     describe(room, { kind: "direct", ...frame });
     grantAccess(room);
     const peer = room.peer ? room.peer.username.toLowerCase() : null;
-    if (wanted.direct !== null && (peer === wanted.direct || wanted.direct === "*")) {
+    if (wanted.direct !== null && peer === wanted.direct) {
       wanted.direct = null;
       closeForm(ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError);
       host.switchRoom(room.name, { focus: true });
@@ -299,6 +300,7 @@ export function createConversations(host) {
     if (!room && typeof message.room === "string" && DM_RE.test(message.room)) {
       room = ensureRoom(message.room); // the first message of someone who never wrote to this user before
       room.kind = "direct";
+      room.grantedAt = Date.now();
       if (message.user && message.user.id !== me().id) room.peer = message.user;
       else scheduleRefresh(); // our own message from another device: the list says who the other user is
     }
@@ -419,7 +421,7 @@ export function createConversations(host) {
     if (!room) return;
     const label = roomLabel(room);
     ui.title.textContent = label;
-    ui.input.placeholder = room.kind === "direct" ? `Message ${label}` : `Message ${label}`;
+    ui.input.placeholder = `Message ${label}`;
     ui.roomKind.hidden = room.kind === "public";
     ui.roomKind.textContent = room.kind === "direct" ? "Direct message" : "Private";
     if (room.kind !== "public") ui.leaveRoom.hidden = true; // private rooms are left from the members panel
@@ -449,12 +451,16 @@ export function createConversations(host) {
   }
 
   function onOpen() {
-    send({ action: "rooms" }); // the list, unread counts and anything that changed while the page was away
+    askRooms(); // the list, unread counts and anything that changed while the page was away
+  }
+
+  function askRooms() {
+    if (send({ action: "rooms" })) roomsAskedAt = Date.now();
   }
 
   function scheduleRefresh() {
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => send({ action: "rooms" }), ROOMS_REFRESH_DELAY_MS);
+    refreshTimer = setTimeout(askRooms, ROOMS_REFRESH_DELAY_MS);
   }
 
   // ---------------------------------------------------------------- the sidebar

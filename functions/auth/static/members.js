@@ -2,7 +2,7 @@
 // Membership frames (memberAdded, memberRemoved, ownerChanged) update the Room in conversations.js, which then
 // asks this panel to render again.
 
-const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
+import { USERNAME_RE } from "./rooms.js";
 
 /**
  * @param {object} deps {state, send, el, myUser, onLeave(room)}

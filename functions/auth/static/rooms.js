@@ -3,6 +3,7 @@
 
 // A room's name, or a direct room's (dm-<smaller user id>-<larger user id>, longer than 64 characters).
 export const ROOM_RE = /^(?:[a-z0-9][a-z0-9_-]{0,63}|dm-[a-z0-9]{1,64}-[a-z0-9]{1,64})$/;
+export const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
 export const LOBBY = "general";
 export const TYPING_TTL_MS = 6000;
 
@@ -33,6 +34,7 @@ export class Room {
     this.memberCount = null;
     this.peer = null; // the other user of a direct room
     this.access = true; // false once the user was removed from a private room
+    this.grantedAt = 0; // when the page last learnt the user is a member (Date.now())
     this.opened = false; // a private or direct room is joined only once the user has opened it
     this.unreadCapped = false; // the server stopped counting (the badge shows "N+")
     this.readId = null; // the newest id marked read on any of the user's devices
