@@ -148,6 +148,13 @@ def test_private_room_owner_adds_and_removes_and_the_removed_view_updates_at_onc
     expect(bob.tid("room-title")).to_have_text("#general")
     expect(bob.page.get_by_role("textbox", name="Message")).to_be_enabled()
 
+    # Added back, he sees the room again and may write in it.
+    alice.add_member(bob.username)
+    bob.conversation(f"#{room}", "Rooms").click()
+    expect(bob.tid("access-note")).to_be_hidden()
+    bob.say("glad to be back")
+    exactly_once(alice, "glad to be back")
+
 
 def test_a_member_leaves_and_the_owner_errors_are_clear(stack: Stack, open_page) -> None:
     alice, carol = open_page(), open_page()
