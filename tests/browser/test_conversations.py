@@ -43,13 +43,20 @@ def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stac
     expect(badge(bob_phone, alice.username)).to_have_text("")
     expect(alice.tid("read-receipt")).to_have_text(f"Seen by {bob.username}")
 
-    # Bob answers; alice, who is in the conversation, reads it at once; her newest message is no longer "seen".
+    # Bob answers; alice, who is in the conversation, reads it at once.
     bob.say("yes, 3 works")
     exactly_once(alice, "yes, 3 works")
     expect(badge(alice, bob.username)).to_have_text("")
+    # Alice writes while bob looks at another room: her newest message is not "seen" until he opens it.
+    bob.conversation("#general", "Rooms").click()
     alice.say("see you then")
+    expect(badge(bob, alice.username)).to_have_text("1")
     expect(alice.tid("read-receipt")).to_be_hidden()
-    expect(alice.tid("read-receipt")).to_have_text(f"Seen by {bob.username}")  # bob has it open: he read it
+    bob.page.wait_for_timeout(500)
+    expect(alice.tid("read-receipt")).to_be_hidden()
+    bob.conversation(alice.username).click()
+    expect(alice.tid("read-receipt")).to_be_visible()
+    expect(alice.tid("read-receipt")).to_have_text(f"Seen by {bob.username}")
 
 
 def test_unread_counts_come_back_from_the_server_after_a_reload(stack: Stack, open_page) -> None:
