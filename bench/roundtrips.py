@@ -307,7 +307,7 @@ def _plot(per_size: dict[int, list[dict]], sizes: list[int], opts) -> Path | Non
     if plt is None:
         return None
     ops = [r["operation"].replace(" (", "\n(") for r in per_size[sizes[0]]]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(8, 0.42 * len(ops)), 5), dpi=110)  # wide enough for every label
     width = 0.8 / len(sizes)
     for k, n in enumerate(sizes):
         xs = [i + (k - (len(sizes) - 1) / 2) * width for i in range(len(ops))]
