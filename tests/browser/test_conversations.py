@@ -246,3 +246,22 @@ def test_when_the_owner_leaves_the_longest_member_manages_the_room(stack: Stack,
     expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_visible()
     bob.page.get_by_role("button", name=f"Remove {carol.username}").click()
     expect(carol.conversation(f"#{room}", "Rooms")).to_contain_text("removed")
+
+
+def test_phone_width_sidebar_sections_and_members_panel_fit(stack: Stack, open_page) -> None:
+    bob = open_page()
+    bob.sign_up(stack.url, unique("bob"))
+    phone = open_page(viewport={"width": 375, "height": 720}, is_mobile=True, has_touch=True)
+    phone.sign_up(stack.url, unique("alice_long_name"))
+    phone.tid("sidebar-toggle").click()
+    expect(phone.page.get_by_role("list", name="Direct messages")).to_be_in_viewport()
+    phone.create_private_room("a-private-room-with-a-name-that-goes-on-and-on")  # closes the sidebar
+    phone.add_member(bob.username)
+    panel = phone.page.get_by_role("region", name=re.compile("^Members of"))
+    for part in (panel, phone.page.get_by_role("button", name=f"Remove {bob.username}")):
+        box = part.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, box
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 375
+    phone.page.keyboard.press("Escape")  # the panel closes from the keyboard, focus back on its button
+    expect(panel).to_be_hidden()
+    expect(phone.page.get_by_role("button", name=re.compile(r"^Members"))).to_be_focused()
