@@ -139,10 +139,10 @@ def documented_counts(path: Path = DOCS / "architecture.md") -> dict[str, str]:
 def _doc_number(text: str | None, rooms: int = 1) -> int | None:
     if not text:
         return None
-    m = re.match(r"(\d+)(\s*\+\s*1 per room)?", text)
+    m = re.match(r"(\d+)(\s*\+\s*1 per room)?(\s*\+\s*1 if it joined any)?", text)
     if not m:
         return None
-    return int(m.group(1)) + (rooms if m.group(2) else 0)
+    return int(m.group(1)) + (rooms if m.group(2) else 0) + (1 if m.group(3) and rooms else 0)
 
 
 def _seed(db, start: int, stored: int) -> None:

@@ -285,3 +285,51 @@ def test_http_history_and_presence_refuse_non_members(stack, connect, people):
         assert (status, body) == (403, {"detail": "you are not a member of this room"}), path
     status, body, _ = stack.http("GET", "/rooms/design/messages", token=people("alice")[1])
     assert status == 200 and [m["text"] for m in body["messages"]] == ["secret"]
+
+
+def _db(stack):
+    return stack.modules["MessageFunction"].runtime.db
+
+
+def test_a_connection_left_in_the_room_by_a_racing_removal_gets_nothing(stack, connect, people):
+    """A removal that raced a join can leave the room in the removed user's connection (its join wrote after the
+    removal's cleanup). Deliveries read memberships, so that connection still gets no message, typing or presence."""
+    alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
+    alice.send({"action": "createRoom", "room": "design", "kind": "private"})
+    for name in ("bob", "carol"):
+        alice.send({"action": "addMember", "room": "design", "username": name})
+    for c in (alice, bob, carol):
+        c.send({"action": "join", "room": "design"})
+    bob_id = people("bob")[0]["id"]
+    _db(stack).memberships.delete_one({"room": "design", "userId": bob_id})  # removed; the connection still lists it
+    assert "design" in _db(stack).connections.find_one({"_id": bob.connection_id})["rooms"]
+    seen = len(bob.frames())
+    alice.send({"action": "typing", "room": "design", "isTyping": True})
+    send_text(alice, "design", "not for bob")
+    carol.send({"action": "leave", "room": "design"})
+    carol.send({"action": "join", "room": "design"})
+    assert carol.last("typing")["user"]["username"] == "alice"
+    assert bob.frames()[seen:] == []
+    assert [u["username"] for u in carol.last("joined")["users"]] == ["alice", "carol"]  # bob is not listed
+
+
+def test_join_that_loses_a_race_with_removal_is_undone(stack, connect, people, monkeypatch):
+    """The membership is read again after the room is added to the connection: a removal in between wins."""
+    alice, bob = connect("alice"), connect("bob")
+    alice.send({"action": "createRoom", "room": "design", "kind": "private"})
+    alice.send({"action": "addMember", "room": "design", "username": "bob"})
+    alice.send({"action": "join", "room": "design"})
+    store = stack.modules["MessageFunction"].runtime.connections
+    real_join = type(store).join
+    bob_id = people("bob")[0]["id"]
+
+    def join_then_removed(self, *, connection, room):
+        before = real_join(self, connection=connection, room=room)
+        _db(stack).memberships.delete_one({"room": room, "userId": bob_id})  # the removal lands here
+        return before
+
+    monkeypatch.setattr(type(store), "join", join_then_removed)
+    bob.send({"action": "join", "room": "design"})
+    assert error_code(bob) == "forbidden" and bob.frames("joined") == []
+    assert "design" not in _db(stack).connections.find_one({"_id": bob.connection_id})["rooms"]
+    assert alice.frames("presence") == []

@@ -195,6 +195,9 @@ class RoomStore(Protocol):
     def by_names(self, *, rooms: list[str]) -> list[Room]:
         """The rooms of those names, in one query (``$in`` on the primary key)."""
 
+    def kinds(self, *, rooms: list[str]) -> dict[str, Kind]:
+        """The kind of each of these rooms that has a record (one query, only the kinds read)."""
+
     def with_last_messages(self, *, rooms: list[Room]) -> list[Room]:
         """The rooms with ``last_message`` filled in: one query for all of them (``$in`` on message ids)."""
 

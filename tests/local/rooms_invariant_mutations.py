@@ -8,8 +8,10 @@ by pytest (the file name does not start with test_). Exit status 0 only if every
 
 Checks the table cannot reach, and where they are tested instead: the owner-only half of removeMember (an
 outsider is refused by the membership check first; tests/test_rooms_contract.py
-test_member_removes_themself_but_not_others); the second membership read in join and the member filter on
-presence and typing, which close races with a concurrent removal (no sequential test can tell them apart).
+test_member_removes_themself_but_not_others); the second membership read in join and the member filters on
+presence, typing and messages, which close races with a concurrent removal: tests/test_rooms_contract.py
+stages those races (test_join_that_loses_a_race_with_removal_is_undone,
+test_a_connection_left_in_the_room_by_a_racing_removal_gets_nothing) and fails without each guard.
 """
 
 from __future__ import annotations

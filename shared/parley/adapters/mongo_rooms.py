@@ -166,6 +166,11 @@ class MongoRoomStore:
             return []
         return [_room(d) for d in self._rooms.find({"_id": {"$in": rooms}})]
 
+    def kinds(self, *, rooms: list[str]) -> dict[str, Kind]:
+        if not rooms:
+            return {}
+        return {d["_id"]: Kind(d["kind"]) for d in self._rooms.find({"_id": {"$in": rooms}}, {"kind": 1})}
+
     def with_last_messages(self, *, rooms: list[Room]) -> list[Room]:
         ids = [r.recent[-1].id for r in rooms if r.recent]
         if not ids:

@@ -24,7 +24,7 @@ from parley.model import (
     utcnow,
 )
 from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, UserStore
-from parley.rooms import Kind, Membership, RoomStore
+from parley.rooms import Kind, Membership, RoomStore, is_direct_name
 
 log = logging.getLogger("parley.chat")
 
@@ -299,8 +299,22 @@ def _drain(ports: Ports, purge: _Purge) -> None:
 
 
 def _announce_gone(ports: Ports, gone: Connection, rooms: Iterable[str], purge: _Purge | None = None) -> None:
+    rooms = list(rooms)
+    closed = _closed(ports, rooms)
     for room in rooms:
         members = [c for c in _live(ports, room) if c.id != gone.id]
         if any(c.user.id == gone.user.id for c in members):
             continue  # another of the user's connections is still in the room
+        if room in closed:  # only members hear it (a connection a racing removal left behind does not)
+            allowed = ports.rooms.members_among(room=room, user_ids=[c.user.id for c in members])
+            members = [c for c in members if c.user.id in allowed]
         _send(ports, [c.id for c in members], _presence_frame(room, gone.user, "offline"), purge)
+
+
+def _closed(ports: Ports, rooms: list[str]) -> set[str]:
+    """Which of these rooms are private or direct: ``dm-`` names by name, the others in one read."""
+    closed = {r for r in rooms if is_direct_name(r)}
+    others = [r for r in rooms if r not in closed]
+    if others and ports.rooms is not None:
+        closed |= {name for name, kind in ports.rooms.kinds(rooms=others).items() if kind is not Kind.PUBLIC}
+    return closed
