@@ -67,7 +67,7 @@ const state = {
 };
 // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
 const convo = createConversations({
-  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, updateTitle, el,
+  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, renderTyping, updateTitle, el,
 });
 
 // ------------------------------------------------------------------------------------------ session

@@ -27,7 +27,7 @@ export function roomLabel(room) {
 
 /**
  * @param {object} host what app.js lends: {state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
- *   updateTitle, el}
+ *   renderTyping, updateTitle, el}
  */
 export function createConversations(host) {
   const { state, send, el } = host;
@@ -129,6 +129,7 @@ export function createConversations(host) {
     if (room.name === state.active) {
       onSwitch(room);
       host.renderUsers();
+      host.renderTyping();
     }
     renderSidebar();
   }
@@ -157,7 +158,7 @@ export function createConversations(host) {
         onAdded(frame);
         return true;
       case "removed":
-        if (typeof frame.room === "string" && state.rooms.has(frame.room)) revokeAccess(state.rooms.get(frame.room));
+        onRemoved(frame);
         return true;
       case "memberAdded":
       case "memberRemoved":
@@ -268,6 +269,13 @@ export function createConversations(host) {
       if (room.name === state.active) host.renderUsers();
     }
     if (room.name === state.active) members.render(room);
+  }
+
+  function onRemoved(frame) {
+    const room = state.rooms.get(frame.room);
+    if (!room) return;
+    if (room.kind !== "public") revokeAccess(room);
+    else if (room.name !== LOBBY) forget(room); // the user dropped a public room from their list elsewhere
   }
 
   function onOwnerChanged(frame) {
@@ -434,9 +442,9 @@ export function createConversations(host) {
       ui.accessText.textContent = `You are no longer a member of ${label}: you cannot read or send anything new here.`;
       ui.input.placeholder = "You are no longer a member of this room";
     }
-    if (room.access && room.kind !== "public" && !room.joined) {
-      room.opened = true;
-      send({ action: "join", room: room.name }); // presence, typing and the latest page; sent again on reconnect
+    if (room.access && room.kind !== "public" && !room.opened) {
+      room.opened = true; // from now on app.js joins it again after every reconnect
+      if (!room.joined) send({ action: "join", room: room.name }); // presence, typing and the latest page
     }
     members.show(room);
     renderReceipt();
