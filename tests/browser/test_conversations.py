@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser.pagekit import ChatPage, Stack, exactly_once, unique
+from tests.browser.pagekit import WS_URL, ChatPage, Stack, exactly_once, unique
 
 
 def badge(chat: ChatPage, label: str, section: str = "Direct messages"):
@@ -265,3 +265,44 @@ def test_phone_width_sidebar_sections_and_members_panel_fit(stack: Stack, open_p
     phone.page.keyboard.press("Escape")  # the panel closes from the keyboard, focus back on its button
     expect(panel).to_be_hidden()
     expect(phone.page.get_by_role("button", name=re.compile(r"^Members"))).to_be_focused()
+
+
+def test_what_changed_while_the_socket_was_down_shows_after_it_comes_back(stack: Stack, open_page) -> None:
+    gate = {"closed": False}
+
+    def through_gate(ws: WebSocketRoute) -> None:
+        if gate["closed"]:  # bob's network is down: new sockets fail (the server is untouched)
+            ws.close(code=4001, reason="network down (test)")
+            return
+        ws.connect_to_server()
+
+    alice, bob = open_page(), open_page()
+    bob.page.route_web_socket(WS_URL, through_gate)
+    alice.sign_up(stack.url, unique("alice"))
+    bob.sign_up(stack.url, unique("bob"))
+    room = unique("ops").lower()
+    alice.create_private_room(room)
+    alice.add_member(bob.username)
+    expect(bob.conversation(f"#{room}", "Rooms")).to_be_visible()
+
+    (connection_id,) = stack.connection_ids(bob.username)
+    gate["closed"] = True
+    stack.drop(connection_id)
+    expect(bob.tid("connection-status")).to_have_attribute("data-state", "reconnecting")
+    # Meanwhile alice writes to him for the first time, and takes him out of the private room.
+    alice.open_direct(bob.username)
+    alice.say("while you were offline 1")
+    alice.say("while you were offline 2")
+    alice.conversation(f"#{room}", "Rooms").click()
+    alice.page.get_by_role("button", name=re.compile(r"^Members")).click()
+    alice.page.get_by_role("button", name=f"Remove {bob.username}").click()
+    expect(alice.page.get_by_role("button", name=re.compile(r"^Members"))).to_have_text("Members (1)")
+    expect(bob.conversation(alice.username)).to_have_count(0)
+
+    gate["closed"] = False
+    expect(bob.tid("connection-status")).to_have_attribute("data-state", "online", timeout=40_000)
+    expect(badge(bob, alice.username)).to_have_text("2")  # the rooms list after the reconnect says so
+    expect(bob.conversation(f"#{room}", "Rooms")).to_contain_text("removed")
+    bob.conversation(alice.username).click()
+    exactly_once(bob, "while you were offline 2")
+    expect(badge(bob, alice.username)).to_have_text("")
