@@ -24,6 +24,7 @@ def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stac
     bob_phone.log_in(stack.url, bob.username)  # bob's second device
 
     # The very first direct message reaches bob, who never talked to alice and joined nothing.
+    bob.conversation("#general", "Rooms").focus()  # bob moves around the sidebar with the keyboard
     alice.open_direct(bob.username)
     alice.say("are you free at 3?")
     alice.say("it's about the launch")
@@ -33,6 +34,7 @@ def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stac
         expect(device.conversation(alice.username)).to_have_accessible_name(f"{alice.username}, 2 unread")
         expect(device.tid("room-title")).to_have_text("#general")  # nothing switched under the user
         expect(device.messages("are you free at 3?")).to_have_count(0)
+    expect(bob.conversation("#general", "Rooms")).to_be_focused()  # the redrawn sidebar kept his place
 
     # Bob reads it on his laptop: the badge goes there, on his phone (a read frame) and alice sees a receipt.
     bob.conversation(alice.username).click()

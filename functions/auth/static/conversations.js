@@ -473,6 +473,8 @@ export function createConversations(host) {
 
   // ---------------------------------------------------------------- the sidebar
   function renderSidebar() {
+    // The lists are drawn anew: a keyboard user's focus stays on the same conversation.
+    const focused = document.activeElement && document.activeElement.matches(".room") ? document.activeElement.dataset.room : null;
     const direct = [];
     const rooms = [];
     for (const room of state.rooms.values()) {
@@ -483,6 +485,9 @@ export function createConversations(host) {
     ui.dmList.replaceChildren(...direct.map(item));
     ui.roomList.replaceChildren(...rooms.map(item));
     if (!direct.length) ui.dmList.append(el("li", { className: "hint empty", text: "No direct messages yet." }));
+    if (focused) {
+      for (const button of document.querySelectorAll(".sidebar .room")) if (button.dataset.room === focused) button.focus();
+    }
   }
 
   function item(room) {
