@@ -3,8 +3,8 @@ nothing of a private or direct room ever reaches an outsider — no frame, no hi
 no count.
 
 Table: every path that reads or writes a room × every kind of outsider × both kinds of closed room. Each case
-builds its world on a fresh stack (alice owns the private room `vault` with bob; alice and bob share a direct
-room), lets the outsider try the path, has the members keep talking, and then checks three things:
+builds a world of its own (fresh users and rooms, on one stack per module: alice owns the private room `vault`
+with bob; alice and bob share a direct room), lets the outsider try the path, has the members keep talking, and then checks three things:
 the outsider was refused (`forbidden` / 403) or got nothing of the room; no frame that mentions the room ever
 reached any of the outsider's connections; and the members saw no effect of the attempt.
 
@@ -15,12 +15,22 @@ table against each: every one of them must make it fail.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 import websockets
+
+from parley_local.server import LocalGateway
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+ROOT = Path(__file__).resolve().parents[2]
+_worlds = itertools.count(1)
 
 SECRET = "the vault code is 0451"
 PASSWORD = "correct horse 1"
@@ -123,36 +133,54 @@ class World:
     secret_id: str
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack():
+    """Parley's whole stack as `make run` starts it (like the ``parley`` fixture), shared by the table's cases:
+    each case makes users and rooms of its own."""
+    from parley_local.__main__ import STACK_NAME, parley_profile
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("JWT_SECRET", raising=False)
+        env_vars, overrides, _ = parley_profile()
+        env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
+        async with LocalGateway(
+            ROOT / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
+        ) as gateway:
+            yield gateway
+
+
 async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: str) -> World:
-    alice, bob = await sign_up(http, "alice"), await sign_up(http, "bob")
-    outsider = await sign_up(http, "mallory")
+    n = f"{next(_worlds):03d}"
+    alice, bob = await sign_up(http, f"alice{n}"), await sign_up(http, f"bob{n}")
+    outsider = await sign_up(http, f"mallory{n}")
+    vault, other = f"vault{n}z", f"other{n}z"
     for p in (alice, bob, outsider):
         await p.open(ws_url)
         await p.open(ws_url)  # a second device: nothing may reach that one either
-    created = await alice.reply_to("createRoom", {"action": "createRoom", "room": "vault", "kind": "private"}, "roomCreated")
+    created = await alice.reply_to("createRoom", {"action": "createRoom", "room": vault, "kind": "private"}, "roomCreated")
     assert created["type"] == "roomCreated", created
-    assert (await alice.reply_to("addMember", {"action": "addMember", "room": "vault", "username": "bob"}, "memberAdded"))["type"] == "memberAdded"
+    assert (await alice.reply_to("addMember", {"action": "addMember", "room": vault, "username": bob.name}, "memberAdded"))["type"] == "memberAdded"
     if outsider_kind == "removed_member":
-        await alice.reply_to("addMember", {"action": "addMember", "room": "vault", "username": "mallory"}, "memberAdded")
+        await alice.reply_to("addMember", {"action": "addMember", "room": vault, "username": outsider.name}, "memberAdded")
         await outsider.wait_for(lambda f: f.get("type") == "added")
-        assert (await outsider.reply_to("join", {"action": "join", "room": "vault"}, "joined"))["type"] == "joined"
-        removed = await alice.reply_to("removeMember", {"action": "removeMember", "room": "vault", "username": "mallory"}, "memberRemoved")
+        assert (await outsider.reply_to("join", {"action": "join", "room": vault}, "joined"))["type"] == "joined"
+        removed = await alice.reply_to("removeMember", {"action": "removeMember", "room": vault, "username": outsider.name}, "memberRemoved")
         assert removed["type"] == "memberRemoved", removed
         await outsider.wait_for(lambda f: f.get("type") == "removed")
     elif outsider_kind == "other_private_member":
-        carol = await sign_up(http, "carol")
+        carol = await sign_up(http, f"carol{n}")
         await carol.open(ws_url)
-        await carol.reply_to("createRoom", {"action": "createRoom", "room": "other", "kind": "private"}, "roomCreated")
-        await carol.reply_to("addMember", {"action": "addMember", "room": "other", "username": "mallory"}, "memberAdded")
+        await carol.reply_to("createRoom", {"action": "createRoom", "room": other, "kind": "private"}, "roomCreated")
+        await carol.reply_to("addMember", {"action": "addMember", "room": other, "username": outsider.name}, "memberAdded")
         await outsider.wait_for(lambda f: f.get("type") == "added")
         await carol.close()
     elif outsider_kind == "public_only":
         await outsider.reply_to("join", {"action": "join", "room": "general"}, "joined")
         await outsider.reply_to("sendMessage", {"action": "sendMessage", "room": "general", "text": "hi all"}, "message")
     if kind == "direct":
-        room = (await alice.reply_to("openDirect", {"action": "openDirect", "username": "bob"}, "direct"))["room"]
+        room = (await alice.reply_to("openDirect", {"action": "openDirect", "username": bob.name}, "direct"))["room"]
     else:
-        room = "vault"
+        room = vault
     for p in (alice, bob):
         assert (await p.reply_to("join", {"action": "join", "room": room}, "joined"))["type"] == "joined"
     secret = await alice.reply_to("sendMessage", {"action": "sendMessage", "room": room, "text": SECRET}, "message")
@@ -172,7 +200,7 @@ async def ws_refused(w: World, action: str, frame: dict) -> None:
     """The outsider's reply is the error (with the code ``forbidden``), not what a member would get."""
     reply = await w.outsider.reply_to(action, frame, SUCCESS[action])
     assert reply.get("code") == "forbidden", reply
-    assert w.room not in reply["message"] and "bob" not in reply["message"]
+    assert w.room not in reply["message"] and w.bob.name not in reply["message"]
 
 
 async def attempt(path: str, w: World) -> None:
@@ -188,15 +216,15 @@ async def attempt(path: str, w: World) -> None:
     elif path == "markRead":
         await ws_refused(w, "markRead", {"action": "markRead", "room": room, "id": w.secret_id})
     elif path == "addMember":
-        await ws_refused(w, "addMember", {"action": "addMember", "room": room, "username": "mallory"})
+        await ws_refused(w, "addMember", {"action": "addMember", "room": room, "username": o.name})
     elif path == "removeMember":
-        await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": "bob"})
-        await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": "mallory"})
+        await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": w.bob.name})
+        await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": o.name})
     elif path in ("http_messages", "http_presence"):
         suffix = "messages" if path == "http_messages" else "presence"
         response = await w.http.get(f"/rooms/{room}/{suffix}", headers=o.auth())
         assert response.status_code == 403, response.text
-        assert SECRET not in response.text and "bob" not in response.text and "alice" not in response.text
+        assert SECRET not in response.text and w.bob.name not in response.text and w.alice.name not in response.text
     elif path == "http_rooms":
         response = await w.http.get("/rooms", headers=o.auth())
         assert response.status_code == 200, response.text
@@ -217,13 +245,13 @@ async def members_carry_on(w: World) -> None:
     assert later["type"] == "message", later
     await b.send({"action": "leave", "room": w.room})
     await b.send({"action": "join", "room": w.room})  # presence offline, then online
-    await a.wait_for(lambda f: f.get("type") == "presence" and f.get("status") == "online" and f["user"]["username"] == "bob")
+    await a.wait_for(lambda f: f.get("type") == "presence" and f.get("status") == "online" and f["user"]["username"] == b.name)
     await settle(a, b, w.outsider)
 
 
 async def members_saw_no_effect(w: World) -> None:
     intruder = [f for p in (w.alice, w.bob) for f in p.frames
-                if json.dumps(f).find("mallory") >= 0 and f.get("type") != "rooms"]
+                if w.outsider.name in json.dumps(f) and f.get("type") != "rooms"]
     assert intruder == [], intruder
     listed = await w.http.get("/rooms", headers=w.alice.auth())
     (item,) = [i for i in listed.json()["rooms"] if i["room"] == w.room]
@@ -241,9 +269,9 @@ def outsider_got_nothing(w: World) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("outsider_kind", OUTSIDERS)
 @pytest.mark.parametrize("path", PATHS)
-async def test_nothing_of_a_closed_room_reaches_an_outsider(parley, path, outsider_kind, kind):
-    async with httpx.AsyncClient(base_url=parley.http_url) as http:
-        w = await build(http, parley.ws_url, outsider_kind, kind)
+async def test_nothing_of_a_closed_room_reaches_an_outsider(stack, path, outsider_kind, kind):
+    async with httpx.AsyncClient(base_url=stack.http_url) as http:
+        w = await build(http, stack.ws_url, outsider_kind, kind)
         try:
             await attempt(path, w)
             await members_carry_on(w)
