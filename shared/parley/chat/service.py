@@ -104,8 +104,6 @@ def presence(ports: Ports, *, room: str, user_id: str) -> list[UserRef]:
 def join(ports: Ports, *, caller: Caller, room: str) -> None:
     now = ports.clock()
     access = room_access(ports.rooms, user_id=caller.user.id, room=room, create_public_at=now)
-    if access.kind is Kind.PUBLIC and access.membership is None:
-        _list_public_room(ports, caller.user, room, now)
     connected_at = caller.connected_at or now
     record = Connection(
         id=caller.connection_id,
@@ -118,6 +116,8 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
     if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
         ports.connections.leave(connection_id=caller.connection_id, room=room)
         raise InvalidRequest(f"a connection may join at most {MAX_ROOMS_PER_CONNECTION} rooms; leave one first")
+    if access.kind is Kind.PUBLIC and access.membership is None:
+        _list_public_room(ports, caller.user, room, now)
     members = _live(ports, room)
     if access.kind is not Kind.PUBLIC:  # read after joining: a removal that raced this join wins
         allowed = ports.rooms.members_among(room=room, user_ids=[caller.user.id, *(c.user.id for c in members)])
