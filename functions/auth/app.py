@@ -1,4 +1,4 @@
-"""The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
+"""The HTTP API: sign-up, log-in, history, presence, the room list and directory, config and the web page (FastAPI behind Mangum)."""
 
 import asyncio
 import threading
