@@ -4,9 +4,10 @@ no count.
 
 Table: every path that reads or writes a room × every kind of outsider × both kinds of closed room. Each case
 builds a world of its own (fresh users and rooms, on one stack per module: alice owns the private room `vault`
-with bob; alice and bob share a direct room), lets the outsider try the path, has the members keep talking, and then checks three things:
-the outsider was refused (`forbidden` / 403) or got nothing of the room; no frame that mentions the room ever
-reached any of the outsider's connections; and the members saw no effect of the attempt.
+with bob; alice and bob share a direct room), lets the outsider try the path, has the members keep talking,
+and then checks three things: the outsider was refused (`forbidden` / 403) or got nothing of the room; no
+frame that mentions the room ever reached any of the outsider's connections; and the members saw no effect
+of the attempt.
 
 tests/local/rooms_invariant_mutations.py removes the membership check from one path at a time and runs this
 table against each: every one of them must make it fail.

@@ -88,7 +88,10 @@ class ListRooms:
     pass
 
 
-Command = Join | Leave | SendMessage | Typing | History | Ping | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms
+Command = (
+    Join | Leave | SendMessage | Typing | History | Ping
+    | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms
+)
 
 
 @dataclass(frozen=True, slots=True)
