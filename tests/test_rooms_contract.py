@@ -333,3 +333,13 @@ def test_join_that_loses_a_race_with_removal_is_undone(stack, connect, people, m
     assert error_code(bob) == "forbidden" and bob.frames("joined") == []
     assert "design" not in _db(stack).connections.find_one({"_id": bob.connection_id})["rooms"]
     assert alice.frames("presence") == []
+
+
+@pytest.mark.parametrize("cursor", ["300000000000000~x", "9999999999999~room", "12~", "abc~x", "~x"])
+def test_directory_cursors_out_of_range_or_malformed_get_422(stack, people, cursor):
+    status, body, _ = stack.http("GET", "/rooms/public", token=people("alice")[1], query=f"cursor={cursor}")
+    assert status in (200, 422), body
+    if status == 200:  # the largest well-formed cursor is a valid time (year 2286): an empty page
+        assert cursor == "9999999999999~room" and body == {"rooms": [], "next": None}
+    else:
+        assert isinstance(body["detail"], list)

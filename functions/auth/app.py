@@ -204,7 +204,7 @@ def my_rooms(user: Authed) -> dict:
 def public_rooms(
     user: Authed,
     limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,15}~[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,13}~[a-z0-9][a-z0-9_-]{0,63}$")] = None,
 ) -> dict:
     try:
         items, page = chat_rooms.public_rooms(_ports(), limit=limit, after=chat_rooms.parse_directory_cursor(cursor))

@@ -193,6 +193,9 @@ def parse_directory_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
     ms, sep, name = cursor.partition("~")
-    if not sep or not ms.isdigit() or len(ms) > 15 or not name or len(name) > 64:
+    if not sep or not ms.isdigit() or len(ms) > 13 or not name or len(name) > 64:
         raise InvalidRequest("'cursor' must be the 'next' of a previous page")
-    return datetime.fromtimestamp(int(ms) / 1000, timezone.utc), name
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, timezone.utc), name
+    except (ValueError, OverflowError, OSError):  # a time no datetime holds (year > 9999)
+        raise InvalidRequest("'cursor' must be the 'next' of a previous page") from None
