@@ -37,6 +37,7 @@ from bench.common import (
     quiet_stdout,
     ws_event,
 )
+from bench import roundtrips_rooms
 from bench.mgmt_server import ManagementServer
 
 COUNTED = {
@@ -138,10 +139,10 @@ def documented_counts(path: Path = DOCS / "architecture.md") -> dict[str, str]:
 def _doc_number(text: str | None, rooms: int = 1) -> int | None:
     if not text:
         return None
-    m = re.match(r"(\d+)(\s*\+\s*1 per room)?", text)
+    m = re.match(r"(\d+)(\s*\+\s*1 per room)?(\s*\+\s*1 if it joined any)?", text)
     if not m:
         return None
-    return int(m.group(1)) + (rooms if m.group(2) else 0)
+    return int(m.group(1)) + (rooms if m.group(2) else 0) + (1 if m.group(3) and rooms else 0)
 
 
 def _seed(db, start: int, stored: int) -> None:
@@ -177,8 +178,9 @@ class _Scenario:
         return out, self.recorder.take(), self.server.stats()["posts"] - posts
 
 
-def _operations(sc: _Scenario, token: str, tag: str) -> list[dict]:
-    alice, bob = (f"A{tag:>12}=", "u-alice", "alice"), (f"B{tag:>12}=", "u-bob", "bob")
+def _operations(sc: _Scenario, token: str, tag: str, rooms: dict | None = None) -> list[dict]:
+    # user ids of their own at each size: joining a public room lists it for the user once (one more write)
+    alice, bob = (f"A{tag:>12}=", f"u-alice{tag}", "alice"), (f"B{tag:>12}=", f"u-bob{tag}", "bob")
     rows = []
 
     def op(name: str, logical_id: str, ev: dict, doc_key: str, rooms: int = 1, ok=None) -> None:
@@ -206,6 +208,8 @@ def _operations(sc: _Scenario, token: str, tag: str) -> list[dict]:
     op("leave", "MessageFunction", ws_event("leave", *alice, {"action": "leave", "room": ROOM}), "leave")
     op("$disconnect (1 room)", "DisconnectFunction", ws_event("$disconnect", *bob), "$disconnect", rooms=1)
     op("$disconnect (0 rooms)", "DisconnectFunction", ws_event("$disconnect", *alice), "$disconnect", rooms=0)
+    if rooms is not None:  # private and direct rooms (bench/roundtrips_rooms.py)
+        roundtrips_rooms.operations(op, sc, tag=tag, token=token, **rooms)
     return rows
 
 
@@ -215,7 +219,7 @@ def run(opts) -> Result:
     real = bool(os.environ.get("MONGODB_URI"))
     per_size: dict[int, list[dict]] = {}
     with ManagementServer(0.0) as server, environment(local_environment(server.endpoint)):
-        from parley.adapters import mongo
+        from parley.adapters import mongo, mongo_rooms
 
         uri = os.environ["MONGODB_URI"]
         if real:
@@ -225,7 +229,7 @@ def run(opts) -> Result:
             mongo._clients.pop(uri, None)  # a client made before the listener would not report to it
         template = load_template()
         handlers, modules = {}, {}
-        for lid in ("AuthorizerFunction", "ConnectFunction", "MessageFunction", "DisconnectFunction"):
+        for lid in ("AuthorizerFunction", "ConnectFunction", "MessageFunction", "DisconnectFunction", "AuthFunction"):
             handlers[lid], modules[lid] = load_function(template, lid)
         raw_db = mongo.database(uri, os.environ["MONGODB_DB"])
         db = raw_db if real else CountingDatabase(raw_db, recorder)
@@ -234,10 +238,12 @@ def run(opts) -> Result:
                 rt = getattr(module, "runtime", None)
                 if rt is not None:
                     module.runtime = dataclasses.replace(
-                        rt, connections=mongo.MongoConnectionStore(db), messages=mongo.MongoMessageStore(db), db=db
+                        rt, connections=mongo.MongoConnectionStore(db), messages=mongo.MongoMessageStore(db), db=db,
+                        rooms=mongo_rooms.MongoRoomStore(db), users=mongo.MongoUserStore(db),
                     )
-                if hasattr(module, "users"):
-                    module.users = type(module.users)(db)
+                for store in ("users", "messages", "connections", "room_store", "login_attempts"):  # AuthFunction
+                    if hasattr(module, store):
+                        setattr(module, store, type(getattr(module, store))(db))
         user = mongo.MongoUserStore(raw_db).create(username="alice", password_hash="not-a-real-hash")
         import jwt
 
@@ -248,14 +254,20 @@ def run(opts) -> Result:
         )
         token = jwt.encode({"sub": user.id, "username": "alice", "sid": "bench-session", "iat": now, "exp": now + 3600,
                             "iss": "parley"}, SECRET, algorithm="HS256")
+        user_store = mongo.MongoUserStore(raw_db)
+        bob = user_store.create(username="bob", password_hash="not-a-real-hash")
+        roundtrips_rooms.create_vault(raw_db, user, bob)
+        rooms = {"db": raw_db, "alice": user, "bob": bob, "users": user_store}
         sc = _Scenario(handlers, server, recorder)
         sc.call("MessageFunction", ws_event("ping", "Wwarm00000000=", "u-w", "warm", {"action": "ping"}))  # indexes
+        sc.call("AuthFunction", roundtrips_rooms.http_event("GET", "/auth/me", token))  # its indexes (a no-op)
         stored_now = 0
         try:
             for n in sizes:
                 _seed(raw_db, stored_now, n - stored_now)
+                roundtrips_rooms.seed(raw_db, stored_now, n - stored_now)
                 stored_now = n
-                rows = _operations(sc, token if "AuthorizerFunction" in handlers else "", f"{n}")
+                rows = _operations(sc, token if "AuthorizerFunction" in handlers else "", f"{n}", rooms)
                 for r in rows:
                     if r["operation"] == "authorizer (valid token)":
                         r["user_id"] = user.id
@@ -272,7 +284,9 @@ def run(opts) -> Result:
     )
     for i, r in enumerate(per_size[first]):
         counts = [per_size[n][i]["round_trips"] for n in sizes]
-        doc_text = docs.get(r["doc_key"].split(" ")[0]) if r["doc_key"] != "sendMessage retry" else docs.get("sendMessage")
+        doc_text = docs.get(r["doc_key"]) or docs.get(r["doc_key"].split(" ")[0])
+        if r["doc_key"] == "sendMessage retry":
+            doc_text = docs.get("sendMessage")
         expected = _doc_number(doc_text, r["rooms"])
         if r["doc_key"] == "sendMessage retry" and doc_text:
             m = re.search(r"(\d+) when it is a retry", doc_text)
@@ -285,6 +299,9 @@ def run(opts) -> Result:
         f"{r['operation']}: {', '.join(r['calls']) or 'none'}" for r in per_size[last]))
     table.notes.append(f"{len(sizes)} sizes: N stored messages in the room and N connections in other rooms; "
                        "the room itself holds 2 connections; indexes were created before counting")
+    table.notes.append("rooms: N stored rooms (half public, half private) with one membership each, and N messages "
+                       f"in the private room `{roundtrips_rooms.VAULT}` (2 members); HTTP rows include the token's user "
+                       "read (1)")
     data = {"method": method, "sizes": sizes, "per_size": {str(k): v for k, v in per_size.items()}, "docs": docs}
     return Result("roundtrips", [table], data, _plot(per_size, sizes, opts))
 
@@ -294,7 +311,7 @@ def _plot(per_size: dict[int, list[dict]], sizes: list[int], opts) -> Path | Non
     if plt is None:
         return None
     ops = [r["operation"].replace(" (", "\n(") for r in per_size[sizes[0]]]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(8, 0.42 * len(ops)), 5), dpi=110)  # wide enough for every label
     width = 0.8 / len(sizes)
     for k, n in enumerate(sizes):
         xs = [i + (k - (len(sizes) - 1) / 2) * width for i in range(len(ops))]

@@ -6,7 +6,8 @@ import re
 
 from tests.support import function_path, load_template
 
-ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping"}
+ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping",
+          "createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms"}
 
 
 def _resources(template, type_):

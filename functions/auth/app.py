@@ -1,4 +1,4 @@
-"""The HTTP API: sign-up, log-in, history, presence, config and the web page (FastAPI behind Mangum)."""
+"""The HTTP API: sign-up, log-in, history, presence, the room list and directory, config and the web page (FastAPI behind Mangum)."""
 
 import asyncio
 import threading
@@ -7,19 +7,21 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from parley import accounts, origins
-from parley.adapters import apigw, mongo
+from parley.adapters import apigw, mongo, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
-from parley.chat import service
+from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
 from parley.chat.service import Ports
 from parley.config import Settings
 from parley.errors import (
     AuthenticationFailed,
+    Forbidden,
     InvalidRequest,
     InvalidToken,
     StoreUnavailable,
@@ -27,7 +29,7 @@ from parley.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from parley.model import MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, ROOM_RE, USERNAME_RE, UserRef
+from parley.model import ANY_ROOM_PATTERN, MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, USERNAME_RE, UserRef
 from parley.observability import count_if_database_down, make_logger, tracing
 from parley.ports import StoredUser
 from parley.tokens import Claims
@@ -46,6 +48,7 @@ closer = (
     if settings.management_api_endpoint
     else None
 )
+room_store = mongo_rooms.MongoRoomStore(db)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
@@ -109,6 +112,42 @@ class PresenceOut(BaseModel):
     users: list[User]
 
 
+class LastMessageOut(BaseModel):
+    id: str
+    text: str
+    user: User
+    createdAt: str
+
+
+class RoomItemOut(BaseModel):
+    room: str
+    kind: str
+    members: int | User | None
+    owner: User | None
+    lastMessage: LastMessageOut | None
+    unread: int
+    unreadCapped: bool
+    readId: str | None
+    lastActivityAt: str
+
+
+class RoomsOut(BaseModel):
+    rooms: list[RoomItemOut]
+
+
+class DirectoryItemOut(BaseModel):
+    room: str
+    kind: str
+    members: int
+    lastMessage: LastMessageOut | None
+    lastActivityAt: str
+
+
+class DirectoryOut(BaseModel):
+    rooms: list[DirectoryItemOut]
+    next: str | None
+
+
 class ConfigOut(BaseModel):
     websocketUrl: str
     apiUrl: str
@@ -118,10 +157,12 @@ class Problem(BaseModel):
     detail: str
 
 
-Room = Annotated[str, PathParam(pattern=ROOM_RE.pattern.replace("\\Z", "$"), max_length=64)]
+Room = Annotated[str, PathParam(pattern=ANY_ROOM_PATTERN, max_length=132)]
 Cursor = Annotated[str | None, Query(pattern=MESSAGE_ID_RE.pattern.replace("\\Z", "$"))]
 UNAUTHORIZED = {401: {"model": Problem}}
 UNAVAILABLE = {503: {"model": Problem}}
+FORBIDDEN = {403: {"model": Problem}}
+NOT_A_MEMBER = "you are not a member of this room"
 
 
 def database_ready() -> None:
@@ -271,7 +312,25 @@ def me(user: Authed) -> dict:
     return user.to_json()
 
 
-@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms", dependencies=NEEDS_DB, response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def my_rooms(user: Authed) -> dict:
+    return {"rooms": chat_rooms.list_rooms(_ports(), user_id=user.id)}
+
+
+@app.get("/rooms/public", dependencies=NEEDS_DB, response_model=DirectoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def public_rooms(
+    user: Authed,
+    limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,13}~[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+) -> dict:
+    try:
+        items, page = chat_rooms.public_rooms(_ports(), limit=limit, after=chat_rooms.parse_directory_cursor(cursor))
+    except InvalidRequest as exc:  # the shape FastAPI gives every other 422
+        raise RequestValidationError([{"type": "value_error", "loc": ["query", "cursor"], "msg": exc.reason}]) from None
+    return {"rooms": items, "next": chat_rooms.directory_cursor(page.next_after)}
+
+
+@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_messages(
     room: Room,
     user: Authed,
@@ -279,12 +338,19 @@ def room_messages(
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict:
-    return service.history(_ports(), room=room, before=before, after=after, limit=limit).to_json()
+    try:
+        return service.history(_ports(), user_id=user.id, room=room, before=before, after=after, limit=limit).to_json()
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
 
 
-@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_presence(room: Room, user: Authed) -> dict:
-    return {"room": room, "users": [u.to_json() for u in service.presence(_ports(), room=room)]}
+    try:
+        users_online = service.presence(_ports(), room=room, user_id=user.id)
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
+    return {"room": room, "users": [u.to_json() for u in users_online]}
 
 
 @app.get("/config.json", response_model=ConfigOut)
@@ -344,7 +410,7 @@ class _NoBroadcast:
 
 
 def _ports() -> Ports:
-    return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast())
+    return Ports(connections=connections, messages=messages, broadcaster=_NoBroadcast(), rooms=room_store, users=users)
 
 
 _asgi = Mangum(app, lifespan="off")

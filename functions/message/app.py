@@ -1,4 +1,4 @@
-"""WebSocket routes sendMessage, typing, join, leave, history, ping and $default.
+"""WebSocket routes sendMessage, typing, join, leave, history, ping, the room actions and $default.
 
 Parses the frame, calls one chat service, maps known errors to an error frame. Every reply goes
 through the Management API (the routes have no route responses). Light at import: no FastAPI.

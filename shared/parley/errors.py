@@ -13,6 +13,9 @@ class ErrorCode(str, Enum):
     INTERNAL_ERROR = "internal_error"
     RATE_LIMITED = "rate_limited"
     SESSION_ENDED = "session_ended"
+    FORBIDDEN = "forbidden"
+    ROOM_TAKEN = "room_taken"
+    NOT_FOUND = "not_found"
 
 
 class ChatError(Exception):
@@ -56,6 +59,24 @@ class SessionEnded(ChatError):
 
 class WeakPassword(InvalidRequest):
     """A password on the blocklist (common, breached-style, or containing the username): 422 with the reason."""
+
+
+class Forbidden(ChatError):
+    """A private or direct room the caller is not a member of (whether or not it exists), or an owner-only
+    action by someone else. One reason for every case, so the reply reveals nothing about the room."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, "you are not allowed to do that in this room")
+
+
+class RoomTaken(ChatError):
+    def __init__(self, room: str) -> None:
+        super().__init__(ErrorCode.ROOM_TAKEN, f"a room named '{room}' already exists; choose another name")
+
+
+class UserNotFound(ChatError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, "no user has that username")
 
 
 class UsernameTaken(Exception):

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta, timezone
 from parley.errors import InvalidRequest
 
 ROOM_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+# A direct room's name, dm-<smaller user id>-<larger user id>: longer than ROOM_RE allows (ids are 32 hex digits).
+DIRECT_RE = re.compile(r"^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}\Z")
+ANY_ROOM_PATTERN = r"^(?:[a-z0-9][a-z0-9_-]{0,63}|dm-[a-z0-9]{1,64}-[a-z0-9]{1,64})$"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}\Z")
 MESSAGE_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
 LOBBY = "general"
@@ -116,9 +119,10 @@ def _describe(value: object) -> str:
 def valid_room(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"'room' must be a string, got {_describe(value)}")
-    if not ROOM_RE.match(value):
+    if not ROOM_RE.match(value) and not DIRECT_RE.match(value):
         raise InvalidRequest(
             "'room' must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
+            " (or a direct room's dm-<id>-<id>)"
         )
     return value
 

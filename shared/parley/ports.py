@@ -34,6 +34,12 @@ class ConnectionStore(Protocol):
     def in_room(self, *, room: str) -> list[Connection]:
         """Every stored connection that joined ``room`` (an indexed query on the room)."""
 
+    def of_users(self, *, user_ids: list[str]) -> list[Connection]:
+        """Every stored connection of those users (an indexed query on the user)."""
+
+    def leave_all(self, *, user_id: str, room: str) -> int:
+        """Take ``room`` out of every connection of the user (one update); how many connections had it."""
+
     def signal_typing(
         self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
         limit: RateLimit | None = None,
@@ -43,11 +49,12 @@ class ConnectionStore(Protocol):
         is relayed at once. NOT_MEMBER when the connection has not joined ``room``. With ``limit``, every
         RELAY counts against it; over it, raises ``RateLimited`` and records nothing."""
 
-    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> Usage:
-        """Count one use of ``kind`` (a sendMessage, say) by a member of ``room`` against ``limit``, in the one
-        atomic update that also checks the membership and reads the session mark. NOT_MEMBER (nothing counted)
-        when the connection has not joined ``room``; SESSION_ENDED when its session was ended; over the limit
-        raises ``RateLimited`` (nothing counted)."""
+    def use(self, *, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit) -> Usage:
+        """Count one use of ``kind`` (a sendMessage, say) by the connection against ``limit``, in the one atomic
+        update that also checks that it joined ``room`` (unless ``room`` is None: a member of a private room
+        sends without joining) and reads the session mark. NOT_MEMBER (nothing counted) when the connection is
+        gone or has not joined ``room``; SESSION_ENDED when its session was ended; over the limit raises
+        ``RateLimited`` (nothing counted)."""
 
     def count_earlier(self, *, connection: Connection, now: datetime) -> int:
         """How many of the user's other connections, not expired at ``now``, were opened before this one

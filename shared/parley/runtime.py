@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley.adapters import apigw, fanout, mongo
+from parley.adapters import apigw, fanout, mongo, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
 from parley.chat.service import Caller, Ports
 from parley.config import Settings
@@ -23,6 +23,8 @@ class ChatRuntime:
     db: object
     pool: ThreadPoolExecutor
     clock: Callable[[], datetime] = utcnow
+    rooms: mongo_rooms.MongoRoomStore | None = None  # always set by from_settings
+    users: mongo.MongoUserStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
@@ -33,6 +35,8 @@ class ChatRuntime:
             messages=mongo.MongoMessageStore(db),
             db=db,
             pool=ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="broadcast"),
+            rooms=mongo_rooms.MongoRoomStore(db),
+            users=mongo.MongoUserStore(db),
         )
 
     def ready(self) -> None:
@@ -61,6 +65,8 @@ class ChatRuntime:
             metric=metric,
             clock=self.clock,
             limits=self.settings.limits,
+            rooms=self.rooms,
+            users=self.users,
         )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:

@@ -143,6 +143,43 @@ class ChatPage:
         self.wait_online()
         expect(self.online(username)).to_be_attached()  # in the list (which a phone shows only on demand)
 
+    def log_in(self, base_url: str, username: str) -> None:
+        """Sign in as an existing user (another device of theirs, in a context of its own)."""
+        self.username = username
+        self.page.goto(base_url)
+        self.tid("auth-username").fill(username)
+        self.tid("auth-password").fill(PASSWORD)
+        self.tid("auth-login").click()
+        self.wait_online()
+
+    def conversation(self, label: str, section: str = "Direct messages"):
+        """A conversation's button in the sidebar, by its accessible name (which begins with the room's label)."""
+        names = re.compile(rf"^{re.escape(label)}(,|$)")
+        return self.page.get_by_role("list", name=section).get_by_role("button", name=names)
+
+    def open_direct(self, username: str) -> None:
+        """"New direct message" to `username`, which opens the conversation."""
+        self.page.get_by_role("button", name="New direct message").click()
+        self.page.get_by_role("textbox", name="Username to message").fill(username)
+        self.page.get_by_role("button", name="Open", exact=True).click()
+        expect(self.tid("room-title")).to_have_text(username)
+        expect(self.tid("room-kind")).to_have_text("Direct message")
+
+    def create_private_room(self, name: str) -> None:
+        """"New private room": the page opens it, with its members panel."""
+        self.page.get_by_role("button", name="New private room").click()
+        self.page.get_by_role("textbox", name="Private room name").fill(name)
+        self.page.get_by_role("button", name="Create", exact=True).click()
+        expect(self.tid("room-title")).to_have_text(f"#{name}")
+        expect(self.tid("room-kind")).to_have_text("Private")
+
+    def add_member(self, username: str) -> None:
+        """The owner adds someone from the open members panel; returns once the panel lists them."""
+        self.page.get_by_role("textbox", name="Add a member").fill(username)
+        self.page.get_by_role("button", name="Add", exact=True).click()
+        members = self.page.get_by_role("list", name=re.compile("^Members of"))
+        expect(members.get_by_text(username, exact=True)).to_be_visible()
+
     def wait_online(self) -> None:
         expect(self.tid("chat-view")).to_be_visible()
         expect(self.tid("connection-status")).to_have_attribute("data-state", "online")

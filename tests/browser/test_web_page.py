@@ -346,30 +346,44 @@ def test_phone_width_keyboard_and_long_words(stack: Stack, open_page) -> None:
     assert outline[0] != "none" and outline[1] != "0px", outline
 
 
-def test_screenshot_of_two_users_chatting(stack: Stack, open_page, tmp_path: Path) -> None:
-    """Renders the README's screenshot; PARLEY_SCREENSHOT=docs/screenshot.png writes it there."""
+def test_screenshot_of_a_direct_message_and_unread_badges(stack: Stack, open_page, tmp_path: Path) -> None:
+    """Renders the README's screenshot; PARLEY_SCREENSHOT=docs/screenshot.png writes it there.
+
+    Alice reads her direct conversation with bob while carol writes to her directly and in #launch, so the
+    sidebar shows unread badges in both sections, and a private room with its padlock.
+    """
     target = Path(os.environ.get("PARLEY_SCREENSHOT") or tmp_path / "screenshot.png")
     viewport = {"width": 1100, "height": 640}
-    alice, bob = open_page(viewport=viewport), open_page(viewport=viewport)
-    alice.sign_up(stack.url, "alice")
-    bob.sign_up(stack.url, "bob")
-    for chat in (alice, bob):
+    alice, bob, carol = (open_page(viewport=viewport) for _ in range(3))
+    for chat, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
+        chat.sign_up(stack.url, name)
+    for chat in (alice, carol):
         chat.tid("join-room-input").fill("launch")
         chat.tid("join-room-input").press("Enter")
         expect(chat.tid("room-title")).to_have_text("#launch")
-    expect(alice.online(bob.username)).to_be_visible()
+    alice.create_private_room("design")
+    alice.add_member("bob")
+    alice.open_direct("bob")
+    alice.say("Morning! Is the WebSocket stage deployed?")
+    bob.conversation("alice").click()  # the first message put the conversation in bob's list
     lines = [
-        (alice, "Morning! Is the WebSocket stage deployed?"),
         (bob, "Yes: sam deploy finished a minute ago, the wss:// URL is in the stack outputs."),
-        (alice, "Great. The page reconnected by itself when my Wi-Fi dropped, and nothing was lost."),
-        (bob, "That's the backoff + history catch-up: nothing missed, nothing doubled."),
+        (alice, "Great. Only the two of us can read this conversation, right?"),
+        (bob, "Right: a direct room has exactly two members, checked on every path."),
         (alice, "Shipping it. <b>HTML</b> stays text, by the way."),
     ]
     for chat, text in lines:
         chat.say(text)
         exactly_once(alice if chat is bob else bob, text, settle_ms=0)
+    expect(alice.tid("read-receipt")).to_have_text("Seen by bob")
+    carol.say("Release notes are up for review.")
+    carol.say("Ping me when the stage is green.")
+    carol.open_direct("alice")
+    carol.say("Can you look at my pull request before lunch?")
+    expect(alice.conversation("carol").get_by_test_id("room-unread")).to_have_text("1")
+    expect(alice.conversation("#launch", "Rooms").get_by_test_id("room-unread")).to_have_text("2")
     bob.tid("composer-input").press_sequentially("Looks good", delay=30)
-    expect(alice.tid("typing-indicator")).to_have_text(f"{bob.username} is typing…")
+    expect(alice.tid("typing-indicator")).to_have_text("bob is typing…")
     alice.page.evaluate("document.activeElement && document.activeElement.blur()")
     target.parent.mkdir(parents=True, exist_ok=True)
     alice.page.screenshot(path=str(target))

@@ -4,11 +4,11 @@
 import { ApiError, login, me, signup, tokenExpiry, websocketUrl } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
-import { LOBBY, ROOM_RE, Room, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
+import { LOBBY, ROOM_RE, Room, USERNAME_RE, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
+import { createConversations } from "./conversations.js";
 
 const SESSION_KEY = "parley.session";
 const ROOMS_KEY = "parley.rooms";
-const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
 const MAX_TEXT = 4000;
 const PAGE_SIZE = 50;
 const CATCH_UP_PAGE = 100;
@@ -66,6 +66,10 @@ const state = {
   elByCmid: new Map(), // clientMsgId -> element of a pending message, for the active room
   generation: 0, // bumped on log out so late async work of an old session does nothing
 };
+// Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
+const convo = createConversations({
+  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, renderTyping, updateTitle, el,
+});
 
 // ------------------------------------------------------------------------------------------ session
 function loadJson(key) {
@@ -77,7 +81,8 @@ function loadJson(key) {
 }
 
 function saveRooms() {
-  sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: [...state.rooms.keys()], active: state.active }));
+  const kept = [...state.rooms.values()].filter((r) => r.kind === "public" || r.name === state.active);
+  sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: kept.map((r) => r.name), active: state.active }));
 }
 
 async function boot() {
@@ -137,6 +142,7 @@ function logOut(message = "") {
   state.rooms.clear();
   state.session = null;
   state.active = LOBBY;
+  convo.reset();
   forgetSession();
   ui.messages.replaceChildren();
   ui.roomList.replaceChildren();
@@ -273,8 +279,9 @@ function send(frame) {
 function onOpen() {
   for (const room of state.rooms.values()) {
     room.joined = false;
-    send({ action: "join", room: room.name });
+    if (convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
   }
+  convo.onOpen();
 }
 
 function onSocketClosed({ everOpened }) {
@@ -321,6 +328,7 @@ function setStatus({ state: s, retryInMs }) {
 
 // ------------------------------------------------------------------------------------------ frames
 function onFrame(frame) {
+  if (convo.onFrame(frame)) return undefined;
   switch (frame.type) {
     case "joined":
       return onJoined(frame);
@@ -368,6 +376,7 @@ function onPresence(frame) {
 
 function onMessage(message) {
   if (!message || typeof message.id !== "string") return;
+  convo.seeMessage(message);
   const room = state.rooms.get(message.room);
   if (!room) return;
   const active = room.name === state.active;
@@ -400,6 +409,7 @@ function onError(frame) {
     account.sessionEnded(); // renewed if it only expired, else signed out
     return;
   }
+  if (convo.onError(frame)) return;
   const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
   if (frame.action === "sendMessage") {
     if (frame.code === "rate_limited" && typeof frame.clientMsgId === "string" && frame.retryAfterMs > 0) {
@@ -438,7 +448,7 @@ function onError(frame) {
 function rejoinAll() {
   for (const room of state.rooms.values()) {
     room.joined = false;
-    send({ action: "join", room: room.name });
+    if (convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
   }
 }
 
@@ -689,6 +699,7 @@ function switchRoom(name, { focus = false } = {}) {
   else ui.scroller.scrollTop = room.scrollTop;
   updateTitle();
   closeSidebar();
+  convo.onSwitch(room);
   if (focus) ui.input.focus();
 }
 
@@ -746,20 +757,7 @@ function el(tag, { className, text, testid, attrs } = {}) {
 }
 
 function renderRooms() {
-  const items = [];
-  for (const room of state.rooms.values()) {
-    const button = el("button", { className: "room", testid: "room-item", attrs: { type: "button" } });
-    button.dataset.room = room.name;
-    if (room.name === state.active) button.setAttribute("aria-current", "true");
-    const badge = el("span", { className: "badge", testid: "room-unread", text: room.unread ? String(room.unread) : "" });
-    if (room.unread) badge.setAttribute("aria-label", `${room.unread} unread`);
-    button.append(el("span", { className: "name", text: `#${room.name}` }), badge);
-    button.addEventListener("click", () => switchRoom(room.name, { focus: true }));
-    const li = el("li");
-    li.append(button);
-    items.push(li);
-  }
-  ui.roomList.replaceChildren(...items);
+  convo.renderSidebar(); // direct messages and rooms, with their unread badges
 }
 
 function renderUsers() {
@@ -894,7 +892,7 @@ function scrollToBottom() {
 function updateTitle() {
   let unread = 0;
   for (const room of state.rooms.values()) unread += room.unread;
-  const base = state.session ? `#${state.active} · Parley` : "Parley";
+  const base = state.session && activeRoom() ? `${convo.label(activeRoom())} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
 }
 

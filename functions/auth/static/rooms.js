@@ -1,7 +1,9 @@
 // What the page knows about each room, without any DOM: messages ordered and deduplicated by id,
 // the user's own messages still on their way (by clientMsgId), who is online and who is typing.
 
-export const ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+// A room's name, or a direct room's (dm-<smaller user id>-<larger user id>, longer than 64 characters).
+export const ROOM_RE = /^(?:[a-z0-9][a-z0-9_-]{0,63}|dm-[a-z0-9]{1,64}-[a-z0-9]{1,64})$/;
+export const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
 export const LOBBY = "general";
 export const TYPING_TTL_MS = 6000;
 
@@ -25,6 +27,19 @@ export class Room {
     this.historyQueue = [];
     this.unread = 0;
     this.scrollTop = null;
+    // Private conversations (conversations.js): what kind of room, who is in it, how far it has been read.
+    this.kind = "public"; // "public" | "private" | "direct"
+    this.owner = null; // {id, username} of a private room's owner
+    this.members = null; // [{id, username}] when known, else null (memberCount may still be known)
+    this.memberCount = null;
+    this.peer = null; // the other user of a direct room
+    this.access = true; // false once the user was removed from a private room
+    this.grantedAt = 0; // when the page last learnt the user is a member (Date.now())
+    this.opened = false; // a private or direct room is joined only once the user has opened it
+    this.unreadCapped = false; // the server stopped counting (the badge shows "N+")
+    this.readId = null; // the newest id marked read on any of the user's devices
+    this.peerReadId = null; // direct rooms: how far the other user has read
+    this.lastActivity = ""; // createdAt of its newest message, for the order of the sidebar
   }
 
   get oldestId() {

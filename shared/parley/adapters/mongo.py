@@ -90,6 +90,10 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         # until _backfill_skeletons gives it one
         db.users.create_index("usernameSkeleton", unique=True, sparse=True, name="username_skeleton_unique")
         _backfill_skeletons(db.users)
+        # rooms and memberships (adapters/mongo_rooms.py): the public directory, a room's members, a user's rooms
+        db.rooms.create_index([("kind", 1), ("lastActivityAt", -1), ("_id", 1)], name="directory")
+        db.memberships.create_index([("room", 1), ("joinedAt", 1)], name="room_members")
+        db.memberships.create_index("userId", name="by_user")
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
 
@@ -230,6 +234,15 @@ class MongoConnectionStore:
     def in_room(self, *, room: str) -> list[Connection]:
         return [self._from(d) for d in self._c.find({"rooms": room})]
 
+    def of_users(self, *, user_ids: list[str]) -> list[Connection]:
+        if not user_ids:
+            return []
+        return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}})]
+
+    def leave_all(self, *, user_id: str, room: str) -> int:
+        """Take ``room`` out of every connection of the user; how many had it."""
+        return self._c.update_many({"userId": user_id, "rooms": room}, {"$pull": {"rooms": room}}).modified_count
+
     def signal_typing(
         self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
         limit: RateLimit | None = None,
@@ -258,8 +271,8 @@ class MongoConnectionStore:
             raise RateLimited("typing signals", wait)
         return TypingSignal.TOO_SOON  # raced with a signal of another invocation: drop this one
 
-    def use(self, *, connection_id: str, room: str, kind: str, now: datetime, limit: RateLimit) -> Usage:
-        member = {"_id": connection_id, "rooms": room}
+    def use(self, *, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit) -> Usage:
+        member = {"_id": connection_id, **({"rooms": room} if room is not None else {})}
         counted = self._c.find_one_and_update({**member, **_under(limit, kind, now)}, _count(limit, kind, now),
                                               projection=_SIGNAL)
         if counted is not None:
@@ -267,7 +280,7 @@ class MongoConnectionStore:
         found = self._c.find_one({"_id": connection_id}, projection={**_SIGNAL, "rooms": 1, _LOG[kind]: 1})  # refused
         if found is not None and found.get("ended"):
             return Usage.SESSION_ENDED
-        if found is None or room not in (found.get("rooms") or ()):
+        if found is None or (room is not None and room not in (found.get("rooms") or ())):
             return Usage.NOT_MEMBER
         wait = limit.retry_after_ms(_log(found, kind), now)
         raise RateLimited(_WHAT[kind], wait or 1)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from parley.chat import service
+from parley.chat import rooms, service
 from parley.chat.service import Caller, Ports
 from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
-from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text
+from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text, valid_username
 
-ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping")
+ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms")  # chat/rooms.py
+ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,44 @@ class Ping:
     pass
 
 
-Command = Join | Leave | SendMessage | Typing | History | Ping
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    room: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddMember:
+    room: str
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember:
+    room: str
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDirect:
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    room: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    pass
+
+
+Command = (
+    Join | Leave | SendMessage | Typing | History | Ping
+    | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +134,8 @@ def parse(body: str | None) -> Command:
     if not isinstance(data, dict):
         raise InvalidRequest("the frame must be a JSON object with an 'action'")
     action = data.get("action")
+    if action in ROOM_ACTIONS:
+        return _parse_room_action(action, data)
     if action not in ACTIONS:
         expected = ", ".join(ACTIONS)
         if action is None:
@@ -120,6 +160,26 @@ def parse(body: str | None) -> Command:
     return History(room, before, after, valid_limit(data.get("limit")))
 
 
+def _parse_room_action(action: str, data: dict) -> Command:
+    if action == "rooms":
+        return ListRooms()
+    if action == "openDirect":
+        return OpenDirect(valid_username(data.get("username")))
+    room = valid_room(data.get("room"))
+    if action == "createRoom":
+        kind = data.get("kind")
+        if kind != "private":
+            raise InvalidRequest("'kind' must be \"private\"")
+        return CreateRoom(room, kind)
+    if action == "markRead":
+        message_id = valid_cursor("id", data.get("id"))
+        if message_id is None:
+            raise InvalidRequest("'id' must be a message id (24 hex digits)")
+        return MarkRead(room, message_id)
+    username = valid_username(data.get("username"))
+    return AddMember(room, username) if action == "addMember" else RemoveMember(room, username)
+
+
 def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
     match command:
         case Ping():
@@ -134,6 +194,18 @@ def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
             service.typing(ports, caller=caller, room=room, is_typing=is_typing)
         case History(room, before, after, limit):
             service.send_history(ports, caller=caller, room=room, before=before, after=after, limit=limit)
+        case CreateRoom(room, kind):
+            rooms.create_room(ports, caller=caller, room=room, kind=kind)
+        case AddMember(room, username):
+            rooms.add_member(ports, caller=caller, room=room, username=username)
+        case RemoveMember(room, username):
+            rooms.remove_member(ports, caller=caller, room=room, username=username)
+        case OpenDirect(username):
+            rooms.open_direct(ports, caller=caller, username=username)
+        case MarkRead(room, message_id):
+            rooms.mark_read(ports, caller=caller, room=room, message_id=message_id)
+        case ListRooms():
+            rooms.send_rooms(ports, caller=caller)
 
 
 def error_frame(code: ErrorCode, message: str, echo: Echo | None = None) -> dict:

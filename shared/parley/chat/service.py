@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from parley import wire
+from parley.chat.access import Access, room_access
 from parley.chat.replies import history_frame, joined_frame
-from parley.errors import InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
+from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
 from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
@@ -25,7 +26,8 @@ from parley.model import (
     not_before,
     utcnow,
 )
-from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, Usage
+from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, Usage, UserStore
+from parley.rooms import Kind, Membership, RoomStore, is_direct_name
 
 log = logging.getLogger("parley.chat")
 
@@ -51,6 +53,8 @@ class Ports:
     metric: Callable[[str, float], None] = _no_metric
     connection_ttl: timedelta = CONNECTION_TTL
     limits: Limits = field(default_factory=Limits)
+    rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
+    users: UserStore | None = None  # looking members up by name (chat/rooms.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +118,14 @@ def online_users(connections: Iterable[Connection]) -> list[UserRef]:
     return sorted(users.values(), key=lambda u: (u.username.lower(), u.id))
 
 
-def presence(ports: Ports, *, room: str) -> list[UserRef]:
-    return online_users(_live(ports, room))
+def presence(ports: Ports, *, room: str, user_id: str) -> list[UserRef]:
+    access = room_access(ports.rooms, user_id=user_id, room=room)
+    return online_users(_audience(ports, room, access.kind))
 
 
 def join(ports: Ports, *, caller: Caller, room: str) -> None:
     now = ports.clock()
+    access = room_access(ports.rooms, user_id=caller.user.id, room=room, create_public_at=now)
     connected_at = caller.connected_at or now
     record = Connection(
         id=caller.connection_id,
@@ -134,7 +140,15 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
     if room not in rooms_before and len(rooms_before) >= MAX_ROOMS_PER_CONNECTION:
         ports.connections.leave(connection_id=caller.connection_id, room=room)
         raise InvalidRequest(f"a connection may join at most {MAX_ROOMS_PER_CONNECTION} rooms; leave one first")
+    if access.kind is Kind.PUBLIC and access.membership is None:
+        _list_public_room(ports, caller.user, room, now)
     members = _live(ports, room)
+    if access.kind is not Kind.PUBLIC:  # read after joining: a removal that raced this join wins
+        allowed = ports.rooms.members_among(room=room, user_ids=[caller.user.id, *(c.user.id for c in members)])
+        if caller.user.id not in allowed:
+            ports.connections.leave(connection_id=caller.connection_id, room=room)
+            raise Forbidden()
+        members = [c for c in members if c.user.id in allowed]
     if not any(c.id == caller.connection_id for c in members):  # expired or raced away: count the caller in
         members.append(record)
     _send(ports, [caller.connection_id], joined_frame(room, _users_json(members)))
@@ -155,7 +169,7 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 
 # ---------------------------------------------------------------- messages
 def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
-    _count_send(ports, caller, room)
+    access = _count_send(ports, caller, room)
     now = not_before(ports.clock(), ports.messages.latest_id(room=room))
     message = Message(
         id=new_message_id(now),
@@ -171,7 +185,8 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
         ports.metric("DuplicateSends", 1)
         _send(ports, [caller.connection_id], frame)
         return stored
-    recipients = [c.id for c in _live(ports, room)]
+    ports.rooms.record_message(message=stored)  # last activity and unread counts of the room list
+    recipients = [c.id for c in _recipients(ports, room, access.kind)]
     if caller.connection_id not in recipients:
         recipients.append(caller.connection_id)
     report = _send(ports, recipients, frame)
@@ -181,6 +196,7 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
 
 
 def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
+    access = room_access(ports.rooms, user_id=caller.user.id, room=room)
     signal = ports.connections.signal_typing(
         connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET,
         limit=ports.limits.typing,
@@ -192,18 +208,21 @@ def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
     if signal is TypingSignal.TOO_SOON:
         ports.metric("TypingDropped", 1)
         return
-    others = [c.id for c in _live(ports, room) if c.user.id != caller.user.id]
+    others = [c.id for c in _audience(ports, room, access.kind) if c.user.id != caller.user.id]
     _send(ports, others, {"type": "typing", "room": room, "user": caller.user.to_json(), "isTyping": is_typing})
 
 
-def history(ports: Ports, *, room: str, before: str | None, after: str | None, limit: int) -> HistoryPage:
+def history(
+    ports: Ports, *, user_id: str, room: str, before: str | None, after: str | None, limit: int
+) -> HistoryPage:
+    room_access(ports.rooms, user_id=user_id, room=room)
     return ports.messages.page(room=room, before=before, after=after, limit=limit)
 
 
 def send_history(
     ports: Ports, *, caller: Caller, room: str, before: str | None, after: str | None, limit: int
 ) -> None:
-    page = history(ports, room=room, before=before, after=after, limit=limit)
+    page = history(ports, user_id=caller.user.id, room=room, before=before, after=after, limit=limit)
     _send(ports, [caller.connection_id], history_frame(page, newest_first=after is None))
 
 
@@ -217,21 +236,58 @@ def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-def _count_send(ports: Ports, caller: Caller, room: str) -> None:
-    """The session, membership and rate-limit checks in one round trip; raises SessionEnded, NotInRoom
-    or RateLimited."""
+def _count_send(ports: Ports, caller: Caller, room: str) -> Access:
+    """The caller's right to send, then the session, joined-room and rate-limit checks in one round trip: a
+    member of a private or direct room may send joined or not; a public room needs this connection to have
+    joined it. Raises Forbidden, SessionEnded, NotInRoom or RateLimited."""
+    access = room_access(ports.rooms, user_id=caller.user.id, room=room)
     usage = ports.connections.use(
-        connection_id=caller.connection_id, room=room, kind="send", now=ports.clock(), limit=ports.limits.send
+        connection_id=caller.connection_id,
+        room=room if access.kind is Kind.PUBLIC else None,
+        kind="send",
+        now=ports.clock(),
+        limit=ports.limits.send,
     )
     if usage is Usage.SESSION_ENDED:
         raise SessionEnded()
     if usage is Usage.NOT_MEMBER:
         raise NotInRoom(room)
+    return access
+
+
+def _recipients(ports: Ports, room: str, kind: Kind) -> list[Connection]:
+    """Who gets a room's messages: in a public room the connections that joined it; in a private or direct room
+    every open connection of every member, joined or not (the members, then their connections: two indexed
+    queries, read after the message was stored, so a member removed before that gets nothing)."""
+    if kind is Kind.PUBLIC:
+        return _live(ports, room)
+    member_ids = [m.user.id for m in ports.rooms.members(room=room)]
+    return _fresh(ports, ports.connections.of_users(user_ids=member_ids))
+
+
+def _audience(ports: Ports, room: str, kind: Kind) -> list[Connection]:
+    """Who sees presence and typing: the connections that joined the room, in a private or direct room only
+    those of users who are members when this is read (a join that raced a removal is left out)."""
+    joined = _live(ports, room)
+    if kind is Kind.PUBLIC:
+        return joined
+    allowed = ports.rooms.members_among(room=room, user_ids=[c.user.id for c in joined])
+    return [c for c in joined if c.user.id in allowed]
+
+
+def _list_public_room(ports: Ports, user: UserRef, room: str, now: datetime) -> None:
+    """Joining a public room lists it in the user's rooms (until they remove themself with removeMember)."""
+    if ports.rooms.add_membership(membership=Membership(room=room, user=user, kind=Kind.PUBLIC, joined_at=now)):
+        ports.rooms.change_member_count(room=room, delta=1)
 
 
 def _live(ports: Ports, room: str) -> list[Connection]:
+    return _fresh(ports, ports.connections.in_room(room=room))
+
+
+def _fresh(ports: Ports, connections: Iterable[Connection]) -> list[Connection]:
     now = ports.clock()
-    return [c for c in ports.connections.in_room(room=room) if c.expires_at is None or _aware(c.expires_at) > now]
+    return [c for c in connections if c.expires_at is None or _aware(c.expires_at) > now]
 
 
 def _aware(when: datetime) -> datetime:
@@ -282,8 +338,22 @@ def _drain(ports: Ports, purge: _Purge) -> None:
 
 
 def _announce_gone(ports: Ports, gone: Connection, rooms: Iterable[str], purge: _Purge | None = None) -> None:
+    rooms = list(rooms)
+    closed = _closed(ports, rooms)
     for room in rooms:
         members = [c for c in _live(ports, room) if c.id != gone.id]
         if any(c.user.id == gone.user.id for c in members):
             continue  # another of the user's connections is still in the room
+        if room in closed:  # only members hear it (a connection a racing removal left behind does not)
+            allowed = ports.rooms.members_among(room=room, user_ids=[c.user.id for c in members])
+            members = [c for c in members if c.user.id in allowed]
         _send(ports, [c.id for c in members], _presence_frame(room, gone.user, "offline"), purge)
+
+
+def _closed(ports: Ports, rooms: list[str]) -> set[str]:
+    """Which of these rooms are private or direct: ``dm-`` names by name, the others in one read."""
+    closed = {r for r in rooms if is_direct_name(r)}
+    others = [r for r in rooms if r not in closed]
+    if others and ports.rooms is not None:
+        closed |= {name for name, kind in ports.rooms.kinds(rooms=others).items() if kind is not Kind.PUBLIC}
+    return closed

@@ -1,0 +1,122 @@
+"""The private and direct rooms part of ``python -m bench roundtrips``: seeding rooms and memberships, and the
+room operations (WebSocket and HTTP) counted through the real handlers (see bench/roundtrips.py)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from bench.common import event, ws_event
+
+VAULT = "vault"  # a private room of alice and bob, holding N stored messages
+SEP = "\x1f"
+
+
+def seed(db, start: int, stored: int) -> None:
+    """N rooms (half public, half private) with one member each, and N messages in the private room."""
+    now = datetime.now(timezone.utc)
+    rooms, members = [], []
+    for i in range(start, start + stored):
+        kind = "public" if i % 2 else "private"
+        when = now - timedelta(seconds=stored - i)
+        rooms.append({"_id": f"seed-{i}", "kind": kind, "createdAt": when, "lastActivityAt": when, "memberCount": 1,
+                      "messageCount": 0, **({"ownerId": f"x{i}", "ownerUsername": f"other{i}"} if kind == "private" else {})})
+        members.append({"_id": f"seed-{i}{SEP}x{i}", "room": f"seed-{i}", "userId": f"x{i}", "username": f"other{i}",
+                        "kind": kind, "joinedAt": when, "readId": None})
+    db.rooms.insert_many(rooms)
+    db.memberships.insert_many(members)
+    base = int(now.timestamp() * 1000) - 200_000
+    db.messages.insert_many(
+        [{"_id": f"{base + i:012x}{i:012x}", "room": VAULT, "text": f"old {i}", "userId": "x0", "username": "other0",
+          "createdAt": datetime.fromtimestamp((base + i) / 1000, timezone.utc)} for i in range(start, start + stored)]
+    )
+
+
+def create_vault(db, alice, bob) -> None:
+    now = datetime.now(timezone.utc)
+    db.rooms.insert_one({"_id": VAULT, "kind": "private", "createdAt": now, "lastActivityAt": now, "memberCount": 2,
+                         "messageCount": 0, "ownerId": alice.id, "ownerUsername": alice.username})
+    db.memberships.insert_many([
+        {"_id": f"{VAULT}{SEP}{u.id}", "room": VAULT, "userId": u.id, "username": u.username, "kind": "private",
+         "joinedAt": now, "readId": None} for u in (alice, bob)
+    ])
+
+
+def http_event(method: str, path: str, token: str, query: str = "") -> dict:
+    ev = copy.deepcopy(event("http-signup.json"))
+    ev["rawPath"], ev["rawQueryString"] = path, query
+    ev["requestContext"]["http"].update(method=method, path=path)
+    ev["pathParameters"] = {"proxy": path.lstrip("/")}
+    ev["headers"] = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
+                     "authorization": f"Bearer {token}"}
+    ev["body"] = None
+    return ev
+
+
+def operations(op, sc, *, db, alice, bob, token: str, tag: str, users) -> None:
+    """``op(name, logical_id, event, doc_key, ok=...)`` counts one invocation; ``sc.call`` runs one uncounted.
+    Each ``ok`` checks the operation's effect in the database (an error reply also returns status 200)."""
+    a = (f"R{tag:>12}=", alice.id, alice.username)
+    b = (f"S{tag:>12}=", bob.id, bob.username)
+    for who in (a, b):
+        sc.call("ConnectFunction", ws_event("$connect", *who))
+    dave = users.create(username=f"dave{tag}", password_hash="not-a-real-hash")
+    private = f"priv-{tag}"
+    dm = "dm-" + "-".join(sorted((alice.id, dave.id)))
+
+    def ws(who, frame: dict) -> dict:
+        return ws_event(frame["action"], *who, frame)
+
+    def member(room: str, user) -> dict | None:
+        return db.memberships.find_one({"_id": f"{room}{SEP}{user.id}"})
+
+    def has_text(room: str, text: str):
+        return lambda out: db.messages.find_one({"room": room, "text": text}) is not None
+
+    def status(code: int):
+        return lambda out: out.get("statusCode") == code
+
+    op("createRoom", "MessageFunction", ws(a, {"action": "createRoom", "room": private, "kind": "private"}), "createRoom",
+       ok=lambda out: db.rooms.find_one({"_id": private}) is not None)
+    op("addMember", "MessageFunction", ws(a, {"action": "addMember", "room": private, "username": bob.username}),
+       "addMember", ok=lambda out: member(private, bob) is not None)
+    op("join (private room)", "MessageFunction", ws(a, {"action": "join", "room": VAULT}), "join (private room)",
+       ok=lambda out: VAULT in db.connections.find_one({"_id": a[0]})["rooms"])
+    op("sendMessage (private room, joined)", "MessageFunction",
+       ws(a, {"action": "sendMessage", "room": VAULT, "text": f"hello vault {tag}"}), "sendMessage (private or direct)",
+       ok=has_text(VAULT, f"hello vault {tag}"))
+    op("sendMessage (private room, not joined)", "MessageFunction",
+       ws(b, {"action": "sendMessage", "room": VAULT, "text": f"from bob {tag}"}), "sendMessage (private or direct)",
+       ok=has_text(VAULT, f"from bob {tag}"))
+    op("typing (private room)", "MessageFunction", ws(a, {"action": "typing", "room": VAULT, "isTyping": True}),
+       "typing (private room)", ok=lambda out: "typingAt" in db.connections.find_one({"_id": a[0]}))
+    op("history (private room)", "MessageFunction", ws(a, {"action": "history", "room": VAULT}), "history (private room)")
+    newest = db.messages.find({"room": VAULT}).sort("_id", -1).limit(1)[0]["_id"]
+    op("markRead", "MessageFunction", ws(b, {"action": "markRead", "room": VAULT, "id": newest}), "markRead",
+       ok=lambda out: member(VAULT, bob)["readId"] == newest)
+    op("openDirect", "MessageFunction", ws(a, {"action": "openDirect", "username": dave.username}), "openDirect",
+       ok=lambda out: member(dm, dave) is not None)
+    op("sendMessage (direct room)", "MessageFunction", ws(a, {"action": "sendMessage", "room": dm, "text": "hi dave"}),
+       "sendMessage (private or direct)", ok=has_text(dm, "hi dave"))
+    op("markRead (direct room: + receipt)", "MessageFunction",
+       ws(a, {"action": "markRead", "room": dm, "id": db.messages.find_one({"room": dm})["_id"]}), "markRead",
+       ok=lambda out: member(dm, alice)["readId"] is not None)
+    op("rooms", "MessageFunction", ws(a, {"action": "rooms"}), "rooms")
+    op("GET /rooms", "AuthFunction", http_event("GET", "/rooms", token), "GET /rooms", ok=status(200))
+    op("GET /rooms/public", "AuthFunction", http_event("GET", "/rooms/public", token, "limit=50"), "GET /rooms/public",
+       ok=status(200))
+    op("GET /rooms/{room}/messages (private)", "AuthFunction", http_event("GET", f"/rooms/{VAULT}/messages", token),
+       "GET /rooms/{room}/messages", ok=status(200))
+    op("GET /rooms/{room}/presence (private)", "AuthFunction", http_event("GET", f"/rooms/{VAULT}/presence", token),
+       "GET /rooms/{room}/presence", ok=status(200))
+    op("GET /rooms/{room}/messages (not a member: 403)", "AuthFunction",
+       http_event("GET", "/rooms/seed-0/messages", token), "GET /rooms/{room}/messages (403)", ok=status(403))
+    op("removeMember (the owner removes a member)", "MessageFunction",
+       ws(a, {"action": "removeMember", "room": private, "username": bob.username}), "removeMember",
+       ok=lambda out: member(private, bob) is None)
+    sc.call("MessageFunction", ws(a, {"action": "addMember", "room": private, "username": bob.username}))
+    op("removeMember (the owner leaves)", "MessageFunction",
+       ws(a, {"action": "removeMember", "room": private, "username": alice.username}), "removeMember (the owner leaves)",
+       ok=lambda out: db.rooms.find_one({"_id": private}).get("ownerId") == bob.id)
+    for who in (a, b):
+        sc.call("DisconnectFunction", ws_event("$disconnect", *who))

@@ -1,0 +1,658 @@
+// Private conversations on the web page (issue 10): the sidebar's direct messages and rooms with their unread
+// badges, "New direct message" and "New private room", read positions (markRead, read and receipt frames), and
+// what a user removed from a private room sees. app.js owns the socket, the timeline and the composer; it calls
+// the few hooks below and this module never touches its messages. Members live in members.js.
+
+import { LOBBY, ROOM_RE, Room, USERNAME_RE, normalizeRoomName } from "./rooms.js";
+import { createMembersPanel } from "./members.js";
+
+export const DM_PREFIX = "dm-";
+const DM_RE = /^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$/;
+const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
+const ROOMS_REFRESH_DELAY_MS = 300;
+
+/** What the badge says: the count, "99+" when the server stopped counting, "" when nothing is unread. */
+export function badgeText(room) {
+  if (!room.unread) return "";
+  return room.unreadCapped || room.unread > 99 ? "99+" : String(room.unread);
+}
+
+/** How a room is named to the user: "#general", "#plans" or, for a direct room, the other user's name. */
+export function roomLabel(room) {
+  if (room.kind === "direct" || room.name.startsWith(DM_PREFIX)) {
+    return room.peer ? room.peer.username : "Direct message";
+  }
+  return `#${room.name}`;
+}
+
+/**
+ * @param {object} host what app.js lends: {state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
+ *   renderTyping, updateTitle, el}
+ */
+export function createConversations(host) {
+  const { state, send, el } = host;
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    dmList: $("dm-list"),
+    roomList: $("room-list"),
+    dmToggle: $("new-dm-toggle"),
+    dmForm: $("dm-form"),
+    dmInput: $("dm-username"),
+    dmError: $("dm-error"),
+    roomToggle: $("new-room-toggle"),
+    roomForm: $("room-form"),
+    roomInput: $("room-name"),
+    roomError: $("room-form-error"),
+    roomKind: $("room-kind"),
+    leaveRoom: $("leave-room"),
+    title: $("room-title"),
+    input: $("composer-input"),
+    send: document.querySelector('[data-testid="composer-send"]'),
+    accessNote: $("access-note"),
+    accessText: $("access-text"),
+    accessClose: $("access-close"),
+    receipt: $("read-receipt"),
+    historyStart: $("history-start"),
+    messages: $("message-list"),
+    scroller: $("scroller"),
+  };
+  const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
+  const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
+  let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
+  let typedJoin = null; // the room last typed into "join a room…", until it is joined (errors do not name rooms)
+  let markTimer = 0;
+  let refreshTimer = 0;
+
+  const members = createMembersPanel({
+    state,
+    send,
+    el,
+    myUser: host.myUser,
+    onLeave: (room) => {
+      leaving.add(room.name);
+      send({ action: "removeMember", room: room.name, username: host.myUser().username });
+    },
+  });
+
+  function me() {
+    return host.myUser();
+  }
+
+  // ---------------------------------------------------------------- rooms the page learns about
+  /** The Room for `name`, created (not joined) when the page did not know it. */
+  function ensureRoom(name) {
+    let room = state.rooms.get(name);
+    if (!room) {
+      room = new Room(name);
+      state.rooms.set(name, room);
+    }
+    return room;
+  }
+
+  /** Apply what a frame says about a room: kind, owner, members (a list or a count), the other user. */
+  function describe(room, info) {
+    if (info.kind === "public" || info.kind === "private" || info.kind === "direct") room.kind = info.kind;
+    if (info.owner && typeof info.owner.id === "string") room.owner = info.owner;
+    if (Array.isArray(info.members)) {
+      room.members = info.members.filter((m) => m && typeof m.id === "string");
+      room.memberCount = room.members.length;
+      if (room.kind === "direct") room.peer = room.members.find((m) => m.id !== me().id) || room.members[0] || null;
+    } else if (typeof info.members === "number") {
+      room.memberCount = info.members;
+    } else if (info.members && typeof info.members.id === "string") {
+      room.peer = info.members; // GET /rooms gives the other user of a direct room
+    }
+    if (room.kind === "direct" && !room.peer && info.user && typeof info.user.id === "string") room.peer = info.user;
+    if (typeof info.lastActivityAt === "string") room.lastActivity = info.lastActivityAt;
+    if (typeof info.readId === "string" && (!room.readId || info.readId > room.readId)) room.readId = info.readId;
+  }
+
+  function grantAccess(room) {
+    const had = room.access;
+    room.access = true;
+    room.grantedAt = Date.now();
+    leaving.delete(room.name);
+    if (!had && room.name === state.active) onSwitch(room);
+  }
+
+  function revokeAccess(room) {
+    room.access = false;
+    room.joined = false;
+    room.opened = false;
+    room.users.clear();
+    room.typing.clear(); // a message still on its way is refused (forbidden) and app.js shows it as not sent
+    if (leaving.has(room.name)) {
+      leaving.delete(room.name);
+      forget(room);
+      return;
+    }
+    if (room.name === state.active) {
+      onSwitch(room);
+      host.renderUsers();
+      host.renderTyping();
+    }
+    renderSidebar();
+  }
+
+  /** Drop a conversation from the page (the user left it, or closed one they were removed from). */
+  function forget(room) {
+    state.rooms.delete(room.name);
+    if (room.name === state.active) host.switchRoom(LOBBY, { focus: true });
+    else renderSidebar();
+  }
+
+  // ---------------------------------------------------------------- frames
+  /** app.js calls this first for every frame; true when the frame was handled here. */
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "rooms":
+        onRooms(frame);
+        return true;
+      case "roomCreated":
+        onRoomCreated(frame);
+        return true;
+      case "direct":
+        onDirect(frame);
+        return true;
+      case "added":
+        onAdded(frame);
+        return true;
+      case "removed":
+        onRemoved(frame);
+        return true;
+      case "memberAdded":
+      case "memberRemoved":
+        onMembership(frame);
+        return true;
+      case "ownerChanged":
+        onOwnerChanged(frame);
+        return true;
+      case "read":
+        onRead(frame);
+        return true;
+      case "receipt":
+        onReceipt(frame);
+        return true;
+      case "joined":
+        if (frame.room === typedJoin) typedJoin = null;
+        if (typeof frame.room === "string" && state.rooms.has(frame.room)) describe(state.rooms.get(frame.room), frame);
+        return false; // app.js goes on with presence and history
+      default:
+        return false;
+    }
+  }
+
+  function onRooms(frame) {
+    if (!Array.isArray(frame.rooms)) return;
+    const listed = new Set();
+    for (const item of frame.rooms) {
+      if (!item || typeof item.room !== "string" || !ROOM_RE.test(item.room)) continue;
+      listed.add(item.room);
+      // Public rooms stay the ones this page joined; private and direct ones are the user's wherever they are.
+      if (item.kind === "public" && !state.rooms.has(item.room)) continue;
+      const room = ensureRoom(item.room);
+      describe(room, item);
+      if (room.name !== state.active && typeof item.unread === "number") {
+        room.unread = item.unread;
+        room.unreadCapped = item.unreadCapped === true;
+      }
+      grantAccess(room);
+    }
+    // A private or direct room the page knew that the list leaves out: the user was removed while away.
+    for (const room of [...state.rooms.values()]) {
+      if (listed.has(room.name) || !room.access || (room.grantedAt || 0) >= roomsAskedAt) continue;
+      if (room.kind === "private" || room.kind === "direct" || room.name.startsWith(DM_PREFIX)) revokeAccess(room);
+    }
+    renderSidebar();
+    host.updateTitle();
+    if (state.rooms.has(state.active)) onSwitch(state.rooms.get(state.active));
+  }
+
+  function onRoomCreated(frame) {
+    if (typeof frame.room !== "string") return;
+    const room = ensureRoom(frame.room);
+    describe(room, { kind: "private", ...frame });
+    room.lastActivity = room.lastActivity || new Date().toISOString();
+    grantAccess(room);
+    if (wanted.create === frame.room) {
+      wanted.create = null;
+      closeForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError);
+      host.switchRoom(room.name, { focus: true });
+      members.open(room); // the next thing an owner does is add people
+    } else {
+      renderSidebar();
+    }
+  }
+
+  function onDirect(frame) {
+    if (typeof frame.room !== "string") return;
+    const room = ensureRoom(frame.room);
+    describe(room, { kind: "direct", ...frame });
+    grantAccess(room);
+    const peer = room.peer ? room.peer.username.toLowerCase() : null;
+    if (wanted.direct !== null && peer === wanted.direct) {
+      wanted.direct = null;
+      closeForm(ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError);
+      host.switchRoom(room.name, { focus: true });
+    } else {
+      renderSidebar();
+    }
+  }
+
+  function onAdded(frame) {
+    if (typeof frame.room !== "string") return;
+    const room = ensureRoom(frame.room);
+    describe(room, { kind: "private", ...frame });
+    room.lastActivity = new Date().toISOString(); // new to this user: at the top of the list
+    grantAccess(room);
+    if (room.name === state.active) members.render(room);
+    renderSidebar();
+    host.showNotice(`${frame.owner && frame.owner.username ? frame.owner.username : "Someone"} added you to ${roomLabel(room)}.`);
+  }
+
+  function onMembership(frame) {
+    const room = state.rooms.get(frame.room);
+    const user = frame.user;
+    if (!room || !user || typeof user.id !== "string") return;
+    if (frame.type === "memberAdded") {
+      members.onMemberAdded(user);
+      if (room.members && !room.members.some((m) => m.id === user.id)) room.members.push(user);
+      if (room.members) room.memberCount = room.members.length;
+      else if (room.memberCount !== null) room.memberCount += 1;
+    } else {
+      if (room.members) {
+        room.members = room.members.filter((m) => m.id !== user.id);
+        room.memberCount = room.members.length;
+      } else if (room.memberCount) room.memberCount -= 1;
+      room.users.delete(user.id);
+      room.typing.delete(user.id);
+      if (room.name === state.active) host.renderUsers();
+    }
+    if (room.name === state.active) members.render(room);
+  }
+
+  function onRemoved(frame) {
+    const room = state.rooms.get(frame.room);
+    if (!room) return;
+    if (room.kind !== "public") revokeAccess(room);
+    else if (room.name !== LOBBY) forget(room); // the user dropped a public room from their list elsewhere
+  }
+
+  function onOwnerChanged(frame) {
+    const room = state.rooms.get(frame.room);
+    if (!room || !frame.owner || typeof frame.owner.id !== "string") return;
+    room.owner = frame.owner;
+    if (room.name === state.active) members.render(room);
+  }
+
+  function onRead(frame) {
+    const room = state.rooms.get(frame.room);
+    if (!room || typeof frame.id !== "string") return;
+    if (!room.readId || frame.id > room.readId) room.readId = frame.id;
+    room.unread = Math.min(room.unread, unreadAfter(room, room.readId));
+    if (!room.unread) room.unreadCapped = false;
+    renderSidebar();
+    host.updateTitle();
+  }
+
+  function onReceipt(frame) {
+    const room = state.rooms.get(frame.room);
+    if (!room || typeof frame.id !== "string" || (frame.user && frame.user.id === me().id)) return;
+    if (!room.peerReadId || frame.id > room.peerReadId) room.peerReadId = frame.id;
+    if (room.name === state.active) renderReceipt();
+  }
+
+  /** app.js calls this for every message frame before it files it: it may reveal a new direct conversation. */
+  function seeMessage(message) {
+    let room = state.rooms.get(message.room);
+    if (!room && typeof message.room === "string" && DM_RE.test(message.room)) {
+      room = ensureRoom(message.room); // the first message of someone who never wrote to this user before
+      room.kind = "direct";
+      room.grantedAt = Date.now();
+      if (message.user && message.user.id !== me().id) room.peer = message.user;
+      else scheduleRefresh(); // our own message from another device: the list says who the other user is
+    }
+    if (!room) return;
+    if (typeof message.createdAt === "string" && message.createdAt > room.lastActivity) room.lastActivity = message.createdAt;
+    if (room.name !== state.active) queueMicrotask(renderSidebar); // after app.js counted it as unread
+  }
+
+  /**
+   * Errors of the actions this module sends; true when handled. A refusal of app.js's own actions that says the
+   * user is not a member (forbidden) marks the conversation, when the error tells which, and is left to app.js.
+   */
+  function onError(frame) {
+    const code = frame.code;
+    const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
+    switch (frame.action) {
+      case "openDirect":
+        wanted.direct = null;
+        showFormError(ui.dmError, ui.dmInput, code === "not_found" ? `There is no user called “${ui.dmInput.value.trim()}”.` : text);
+        return true;
+      case "createRoom":
+        showFormError(
+          ui.roomError,
+          ui.roomInput,
+          code === "room_taken" ? `A room called #${wanted.create || ui.roomInput.value.trim()} already exists: pick another name.` : text,
+        );
+        wanted.create = null;
+        return true;
+      case "addMember":
+      case "removeMember":
+        members.onError(frame, text);
+        return true;
+      case "markRead":
+      case "rooms":
+        return true; // nothing the user asked for; the next read or reconnect tries again
+      default:
+        break;
+    }
+    if (code === "forbidden") {
+      const room = refusedRoom(frame);
+      if (room && room.kind !== "public") revokeAccess(room);
+      else if (room && frame.action === "join" && !room.historyLoaded && !room.joined) {
+        forget(room); // typed into "join a room…", but it is someone's private room
+        host.showNotice(`#${room.name} is a private room: only its members can open it.`);
+        return true;
+      }
+    }
+    return false; // app.js fails the refused message, ends a history request and shows the reason
+  }
+
+  /**
+   * The room an error is about: its own `room` field if the server names it, else the room of the refused
+   * message, else, for a refused join, the name the user just typed into "join a room…".
+   */
+  function refusedRoom(frame) {
+    if (typeof frame.room === "string" && state.rooms.has(frame.room)) return state.rooms.get(frame.room);
+    if (typeof frame.clientMsgId === "string") {
+      for (const room of state.rooms.values()) if (room.pending.has(frame.clientMsgId)) return room;
+    }
+    if (frame.action === "join" && typedJoin && state.rooms.has(typedJoin)) {
+      const room = state.rooms.get(typedJoin);
+      typedJoin = null;
+      return room;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- reading
+  /** Tell the server (and so the user's other devices) that the newest message of the open room was seen. */
+  function maybeMarkRead() {
+    clearTimeout(markTimer);
+    markTimer = setTimeout(() => {
+      const room = state.rooms.get(state.active);
+      if (!room || !room.access || document.visibilityState !== "visible" || !host.nearBottom()) return;
+      const newest = room.newestId;
+      if (!newest || (room.readId && room.readId >= newest)) return;
+      if (room.unread) {
+        room.unread = 0;
+        room.unreadCapped = false;
+        renderSidebar();
+        host.updateTitle();
+      }
+      if (!unreadAfter(room, room.readId)) return; // only our own messages since: nothing to tell
+      if (send({ action: "markRead", room: room.name, id: newest })) room.readId = newest;
+    }, MARK_READ_DELAY_MS);
+  }
+
+  /** Messages by others after `readId` among those the page holds. */
+  function unreadAfter(room, readId) {
+    let count = 0;
+    for (let i = room.order.length - 1; i >= 0; i -= 1) {
+      const id = room.order[i];
+      if (readId && id <= readId) break;
+      const message = room.byId.get(id);
+      if (message.user && message.user.id !== me().id) count += 1;
+    }
+    return count;
+  }
+
+  function renderReceipt() {
+    const room = state.rooms.get(state.active);
+    let text = "";
+    if (room && room.kind === "direct" && room.peer && room.peerReadId) {
+      let mine = null;
+      for (let i = room.order.length - 1; i >= 0 && !mine; i -= 1) {
+        const message = room.byId.get(room.order[i]);
+        if (message.user && message.user.id === me().id) mine = message.id;
+      }
+      if (mine && room.peerReadId >= mine) text = `Seen by ${room.peer.username}`;
+    }
+    ui.receipt.textContent = text;
+    ui.receipt.hidden = !text;
+  }
+
+  // ---------------------------------------------------------------- the open conversation
+  /** app.js calls this at the end of switchRoom: the header, the composer and the panels follow the room. */
+  function onSwitch(room) {
+    if (!room) return;
+    const label = roomLabel(room);
+    ui.title.textContent = label;
+    ui.input.placeholder = `Message ${label}`;
+    ui.roomKind.hidden = room.kind === "public";
+    ui.roomKind.textContent = room.kind === "direct" ? "Direct message" : "Private";
+    if (room.kind !== "public") ui.leaveRoom.hidden = true; // private rooms are left from the members panel
+    ui.input.disabled = !room.access;
+    ui.send.disabled = !room.access;
+    ui.accessNote.hidden = room.access;
+    ui.historyStart.textContent =
+      room.kind === "direct" ? `This is the beginning of your conversation with ${label}.` : "This is the beginning of the room.";
+    if (!room.access) {
+      ui.accessText.textContent = `You are no longer a member of ${label}: you cannot read or send anything new here.`;
+      ui.input.placeholder = "You are no longer a member of this room";
+    }
+    if (room.access && room.kind !== "public" && !room.opened) {
+      room.opened = true; // from now on app.js joins it again after every reconnect
+      if (!room.joined) send({ action: "join", room: room.name }); // presence, typing and the latest page
+    }
+    members.show(room);
+    renderReceipt();
+    renderSidebar();
+    maybeMarkRead();
+  }
+
+  /** Whether app.js joins this room when the socket (re)opens: public rooms, and member rooms once opened. */
+  function joinsOnOpen(room) {
+    if (!room.access) return false;
+    return room.kind === "public" ? !room.name.startsWith(DM_PREFIX) || room.name === state.active : room.opened;
+  }
+
+  function onOpen() {
+    askRooms(); // the list, unread counts and anything that changed while the page was away
+  }
+
+  function askRooms() {
+    if (send({ action: "rooms" })) roomsAskedAt = Date.now();
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(askRooms, ROOMS_REFRESH_DELAY_MS);
+  }
+
+  // ---------------------------------------------------------------- the sidebar
+  function renderSidebar() {
+    // The lists are drawn anew: a keyboard user's focus stays on the same conversation.
+    const focused = document.activeElement && document.activeElement.matches(".room") ? document.activeElement.dataset.room : null;
+    const direct = [];
+    const rooms = [];
+    for (const room of state.rooms.values()) {
+      if (room.kind === "direct" || room.name.startsWith(DM_PREFIX)) direct.push(room);
+      else rooms.push(room);
+    }
+    direct.sort((a, b) => (b.lastActivity || "").localeCompare(a.lastActivity || "") || a.name.localeCompare(b.name));
+    ui.dmList.replaceChildren(...direct.map(item));
+    ui.roomList.replaceChildren(...rooms.map(item));
+    if (!direct.length) ui.dmList.append(el("li", { className: "hint empty", text: "No direct messages yet." }));
+    if (focused) {
+      for (const button of document.querySelectorAll(".sidebar .room")) if (button.dataset.room === focused) button.focus();
+    }
+  }
+
+  function item(room) {
+    const button = el("button", { className: "room", testid: "room-item", attrs: { type: "button" } });
+    button.dataset.room = room.name;
+    button.dataset.kind = room.kind;
+    if (room.name === state.active) button.setAttribute("aria-current", "true");
+    if (!room.access) button.classList.add("gone");
+    button.append(el("span", { className: "name", text: roomLabel(room) }));
+    if (room.kind === "private") button.append(lockIcon());
+    if (!room.access) button.append(el("span", { className: "gone-tag", text: "removed" }));
+    const count = badgeText(room);
+    button.append(el("span", { className: "badge", testid: "room-unread", text: count }));
+    // One name for screen readers and tests, beginning with what is on screen: "#plans, private, 2 unread".
+    const name = [roomLabel(room)];
+    if (room.kind === "private") name.push("private");
+    if (!room.access) name.push("removed");
+    if (count) name.push(`${count} unread`);
+    button.setAttribute("aria-label", name.join(", "));
+    button.addEventListener("click", () => host.switchRoom(room.name, { focus: true }));
+    const li = el("li");
+    li.append(button);
+    return li;
+  }
+
+  // ---------------------------------------------------------------- the two forms
+  function toggleForm(form, toggle, input, error) {
+    if (!form.hidden) {
+      closeForm(form, toggle, input, error);
+      return;
+    }
+    form.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    input.focus();
+  }
+
+  function closeForm(form, toggle, input, error) {
+    form.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    input.value = "";
+    clearFormError(error, input);
+  }
+
+  function showFormError(slot, input, message) {
+    slot.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
+  function clearFormError(slot, input) {
+    slot.textContent = "";
+    input.removeAttribute("aria-invalid");
+  }
+
+  function onDirectSubmit(event) {
+    event.preventDefault();
+    clearFormError(ui.dmError, ui.dmInput);
+    const username = ui.dmInput.value.trim().replace(/^@/, "");
+    if (!USERNAME_RE.test(username)) {
+      showFormError(ui.dmError, ui.dmInput, "Usernames are 3–32 letters, digits, _ . or -");
+      return;
+    }
+    if (username.toLowerCase() === me().username.toLowerCase()) {
+      showFormError(ui.dmError, ui.dmInput, "That is you: pick someone else.");
+      return;
+    }
+    if (!send({ action: "openDirect", username })) {
+      showFormError(ui.dmError, ui.dmInput, "Not connected: try again in a moment.");
+      return;
+    }
+    wanted.direct = username.toLowerCase();
+  }
+
+  function onCreateSubmit(event) {
+    event.preventDefault();
+    clearFormError(ui.roomError, ui.roomInput);
+    const name = normalizeRoomName(ui.roomInput.value);
+    if (!ROOM_RE.test(name)) {
+      showFormError(ui.roomError, ui.roomInput, "Room names are 1–64 characters of a–z, 0–9, _ or -, starting with a letter or digit.");
+      return;
+    }
+    if (name.startsWith(DM_PREFIX)) {
+      showFormError(ui.roomError, ui.roomInput, "Names that begin with “dm-” are kept for direct messages.");
+      return;
+    }
+    if (!send({ action: "createRoom", room: name, kind: "private" })) {
+      showFormError(ui.roomError, ui.roomInput, "Not connected: try again in a moment.");
+      return;
+    }
+    wanted.create = name;
+  }
+
+  function wire() {
+    ui.dmToggle.addEventListener("click", () => toggleForm(ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError));
+    ui.roomToggle.addEventListener("click", () => toggleForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError));
+    ui.dmForm.addEventListener("submit", onDirectSubmit);
+    ui.roomForm.addEventListener("submit", onCreateSubmit);
+    // Seen before app.js handles it (capture): which name a refused join was about.
+    document.getElementById("join-form").addEventListener(
+      "submit",
+      () => {
+        const name = normalizeRoomName(document.getElementById("join-room-input").value);
+        typedJoin = ROOM_RE.test(name) && !state.rooms.has(name) ? name : null;
+      },
+      { capture: true },
+    );
+    for (const [form, toggle, input, error] of [
+      [ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError],
+      [ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError],
+    ]) {
+      form.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          closeForm(form, toggle, input, error);
+          toggle.focus();
+        }
+      });
+    }
+    ui.accessClose.addEventListener("click", () => {
+      const room = state.rooms.get(state.active);
+      if (room && !room.access) forget(room);
+    });
+    // The newest message is seen when it is on screen in a visible page: new ones, history, scrolling, coming back.
+    new MutationObserver(() => {
+      maybeMarkRead();
+      renderReceipt();
+    }).observe(ui.messages, { childList: true });
+    ui.scroller.addEventListener("scroll", () => {
+      if (host.nearBottom()) maybeMarkRead();
+    });
+    document.addEventListener("visibilitychange", maybeMarkRead);
+    window.addEventListener("focus", maybeMarkRead);
+  }
+
+  wire();
+  return { onFrame, onError, onOpen, onSwitch, seeMessage, joinsOnOpen, renderSidebar, label: roomLabel, reset };
+
+  /** Log out: forget what this page asked for. */
+  function reset() {
+    wanted.direct = null;
+    wanted.create = null;
+    typedJoin = null;
+    leaving.clear();
+    clearTimeout(markTimer);
+    clearTimeout(refreshTimer);
+    members.close();
+    ui.dmList.replaceChildren();
+  }
+}
+
+
+/** A small padlock drawn in SVG (no emoji font needed), hidden from screen readers, which hear "private". */
+function lockIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 12 12");
+  svg.setAttribute("width", "12");
+  svg.setAttribute("height", "12");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "lock");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M3.5 5V3.5a2.5 2.5 0 0 1 5 0V5M2.5 5h7v5.5h-7z");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "1.3");
+  svg.append(path);
+  return svg;
+}

@@ -1,0 +1,194 @@
+// The members panel of a private room: who is in it, the owner adding and removing people, a member leaving.
+// Membership frames (memberAdded, memberRemoved, ownerChanged) update the Room in conversations.js, which then
+// asks this panel to render again.
+
+import { USERNAME_RE } from "./rooms.js";
+
+/**
+ * @param {object} deps {state, send, el, myUser, onLeave(room)}
+ */
+export function createMembersPanel({ state, send, el, myUser, onLeave }) {
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    toggle: $("members-toggle"),
+    panel: $("members-panel"),
+    close: $("members-close"),
+    title: $("members-title"),
+    summary: $("members-summary"),
+    list: $("member-list"),
+    form: $("add-member-form"),
+    input: $("add-member-input"),
+    error: $("add-member-error"),
+    leave: $("leave-private"),
+  };
+  let shown = null; // the room whose panel is on screen
+  let adding = null; // lower-cased username this page asked to add
+
+  function isOwner(room) {
+    return Boolean(room.owner && room.owner.id === myUser().id);
+  }
+
+  /** Who the page can name: the full list when a frame gave it, else the owner, the user and who is online. */
+  function knownMembers(room) {
+    if (room.members) return room.members;
+    const byId = new Map();
+    for (const user of [room.owner, myUser(), ...room.users.values()]) if (user && user.id) byId.set(user.id, user);
+    return [...byId.values()];
+  }
+
+  function sorted(users) {
+    return [...users].sort((a, b) => a.username.toLowerCase().localeCompare(b.username.toLowerCase()));
+  }
+
+  /** The switched-to room: the Members button is there for private rooms the user is still in. */
+  function show(room) {
+    const eligible = room.kind === "private" && room.access;
+    ui.toggle.hidden = !eligible;
+    if (eligible) updateToggle(room);
+    if (!eligible) close();
+    else if (shown) open(room);
+  }
+
+  function updateToggle(room) {
+    const count = room.members ? room.members.length : room.memberCount;
+    ui.toggle.textContent = typeof count === "number" ? `Members (${count})` : "Members";
+  }
+
+  function open(room) {
+    shown = room;
+    ui.panel.hidden = false;
+    ui.toggle.setAttribute("aria-expanded", "true");
+    render(room);
+  }
+
+  function close() {
+    shown = null;
+    adding = null;
+    ui.panel.hidden = true;
+    ui.toggle.setAttribute("aria-expanded", "false");
+    ui.input.value = "";
+    clearError();
+  }
+
+  function render(room) {
+    if (room.name === state.active && room.kind === "private") updateToggle(room);
+    if (!shown || shown.name !== room.name) return;
+    if (!room.access) {
+      close();
+      return;
+    }
+    const owner = isOwner(room);
+    ui.title.textContent = `Members of #${room.name}`;
+    const known = knownMembers(room);
+    const count = room.members ? room.members.length : room.memberCount;
+    let summary = typeof count === "number" ? `${count} ${count === 1 ? "member" : "members"}` : "";
+    if (!room.members && typeof count === "number" && known.length < count) summary += ` (showing the owner and who is online)`;
+    if (room.owner) summary += `${summary ? " · " : ""}owner: ${room.owner.id === myUser().id ? "you" : room.owner.username}`;
+    ui.summary.textContent = summary;
+    ui.list.replaceChildren(
+      ...sorted(known).map((user) => {
+        const li = el("li", { className: "member", testid: "member" });
+        li.dataset.username = user.username;
+        li.append(el("span", { className: "name", text: user.username }));
+        if (room.owner && room.owner.id === user.id) li.append(el("span", { className: "tag", text: "owner" }));
+        if (user.id === myUser().id) li.append(el("span", { className: "you", text: "(you)" }));
+        if (owner && user.id !== myUser().id) {
+          const remove = el("button", {
+            className: "button secondary small",
+            testid: "member-remove",
+            text: "Remove",
+            attrs: { type: "button", "aria-label": `Remove ${user.username}` },
+          });
+          remove.addEventListener("click", () => {
+            clearError();
+            if (!send({ action: "removeMember", room: room.name, username: user.username })) {
+              showError("Not connected: try again in a moment.");
+            }
+          });
+          li.append(remove);
+        }
+        return li;
+      }),
+    );
+    ui.form.hidden = !owner;
+    ui.leave.hidden = false;
+    ui.leave.title = owner && (count || 0) > 1 ? "The member who has been here longest becomes the owner." : "";
+  }
+
+  function onAddSubmit(event) {
+    event.preventDefault();
+    clearError();
+    const room = shown;
+    const username = ui.input.value.trim().replace(/^@/, "");
+    if (!room) return;
+    if (!USERNAME_RE.test(username)) {
+      showError("Usernames are 3–32 letters, digits, _ . or -", true);
+      return;
+    }
+    if (knownMembers(room).some((m) => m.username.toLowerCase() === username.toLowerCase())) {
+      showError(`${username} is already a member.`, true);
+      return;
+    }
+    if (!send({ action: "addMember", room: room.name, username })) {
+      showError("Not connected: try again in a moment.", true);
+      return;
+    }
+    adding = username.toLowerCase();
+  }
+
+  /** conversations.js passes on memberAdded: the name this page asked to add is in, so its box empties. */
+  function onMemberAdded(user) {
+    if (adding && user && user.username.toLowerCase() === adding) {
+      adding = null;
+      ui.input.value = "";
+    }
+  }
+
+  function onError(frame, text) {
+    const add = frame.action === "addMember";
+    if (add) adding = null;
+    let message = text;
+    if (frame.code === "not_found") {
+      message = add ? `There is no user called “${ui.input.value.trim()}”.` : "There is no such user.";
+    } else if (frame.code === "forbidden") {
+      message = add ? "Only the room's owner can add people." : "Only the room's owner can remove other people.";
+    }
+    showError(message, add);
+  }
+
+  function showError(message, focusInput = false) {
+    ui.error.textContent = message;
+    if (focusInput) {
+      ui.input.setAttribute("aria-invalid", "true");
+      ui.input.focus();
+    }
+  }
+
+  function clearError() {
+    ui.error.textContent = "";
+    ui.input.removeAttribute("aria-invalid");
+  }
+
+  ui.toggle.addEventListener("click", () => {
+    const room = state.rooms.get(state.active);
+    if (shown || !room) close();
+    else open(room);
+  });
+  ui.close.addEventListener("click", () => {
+    close();
+    ui.toggle.focus();
+  });
+  ui.panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      close();
+      ui.toggle.focus();
+    }
+  });
+  ui.form.addEventListener("submit", onAddSubmit);
+  ui.leave.addEventListener("click", () => {
+    if (shown) onLeave(shown);
+  });
+
+  return { show, open, close, render, onError, onMemberAdded };
+}

@@ -1,0 +1,251 @@
+"""MongoDB adapter (pymongo) for ``parley.rooms.RoomStore``: the ``rooms`` and ``memberships`` collections.
+
+``rooms``: ``_id`` (the name), ``kind``, ``createdAt``, ``lastActivityAt``, ``memberCount``, ``ownerId`` and
+``ownerUsername`` (private), ``members`` (direct: both users), ``recent`` (the newest message ids and senders,
+sorted, at most RECENT), ``messageCount``. ``memberships``: ``_id`` = room + U+001F + user id (so a user is a
+member once), ``room``, ``userId``, ``username``, ``kind``, ``joinedAt``, ``readId``. The indexes are made in
+``mongo.ensure_indexes``. Queries stay within what both mongomock and a real server support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pymongo
+from pymongo import ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from parley.adapters.mongo import _aware, _guarded, _serializer
+from parley.model import Message, UserRef
+from parley.rooms import RECENT, DirectoryPage, Kind, Membership, ReadResult, Recent, Room
+
+SEP = "\x1f"
+
+
+def _membership_id(room: str, user_id: str) -> str:
+    return f"{room}{SEP}{user_id}"
+
+
+def _room(doc: dict | None) -> Room | None:
+    if doc is None:
+        return None
+    owner = UserRef(id=doc["ownerId"], username=doc["ownerUsername"]) if doc.get("ownerId") else None
+    return Room(
+        name=doc["_id"],
+        kind=Kind(doc["kind"]),
+        created_at=_aware(doc["createdAt"]),
+        last_activity_at=_aware(doc.get("lastActivityAt") or doc["createdAt"]),
+        owner=owner,
+        member_count=int(doc.get("memberCount") or 0),
+        direct_members=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("members") or ()),
+        recent=tuple(Recent(id=r["i"], user_id=r["u"]) for r in doc.get("recent") or ()),
+        message_count=int(doc.get("messageCount") or 0),
+    )
+
+
+def _membership(doc: dict | None) -> Membership | None:
+    if doc is None:
+        return None
+    return Membership(
+        room=doc["room"],
+        user=UserRef(id=doc["userId"], username=doc["username"]),
+        kind=Kind(doc["kind"]),
+        joined_at=_aware(doc["joinedAt"]),
+        read_id=doc.get("readId"),
+    )
+
+
+def _membership_doc(m: Membership) -> dict:
+    return {
+        "_id": _membership_id(m.room, m.user.id),
+        "room": m.room,
+        "userId": m.user.id,
+        "username": m.user.username,
+        "kind": m.kind.value,
+        "joinedAt": m.joined_at,
+        "readId": m.read_id,
+    }
+
+
+def _new_room_doc(room: Room) -> dict:
+    doc = {
+        "_id": room.name,
+        "kind": room.kind.value,
+        "createdAt": room.created_at,
+        "lastActivityAt": room.last_activity_at,
+        "memberCount": room.member_count,
+        "messageCount": 0,
+    }
+    if room.owner is not None:
+        doc["ownerId"], doc["ownerUsername"] = room.owner.id, room.owner.username
+    if room.direct_members:
+        doc["members"] = [u.to_json() for u in room.direct_members]
+    return doc
+
+
+_NO_RECENT = {"recent": 0}  # what a caller that needs no unread count leaves out
+
+
+@_guarded
+class MongoRoomStore:
+    def __init__(self, db) -> None:
+        self._rooms = db.rooms
+        self._members = db.memberships
+        self._messages = db.messages
+        self._connections = db.connections
+        self._serialize = _serializer(db)
+
+    # ------------------------------------------------------------ rooms
+    def get(self, *, room: str) -> Room | None:
+        return _room(self._rooms.find_one({"_id": room}, _NO_RECENT))
+
+    def ensure_public(self, *, room: str, now: datetime) -> Room:
+        doc = self._rooms.find_one_and_update(
+            {"_id": room},
+            {"$setOnInsert": {"kind": Kind.PUBLIC.value, "createdAt": now, "lastActivityAt": now,
+                              "memberCount": 0, "messageCount": 0}},
+            projection=_NO_RECENT,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return _room(doc)
+
+    def create(self, *, room: Room) -> bool:
+        try:
+            self._rooms.insert_one(_new_room_doc(room))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def used_before_rooms(self, *, room: str) -> bool:
+        if self._messages.find_one({"room": room}, {"_id": 1}) is not None:
+            return True
+        return self._connections.find_one({"rooms": room}, {"_id": 1}) is not None
+
+    def ensure_direct(self, *, room: str, members: tuple[UserRef, UserRef], now: datetime) -> Room:
+        doc = self._rooms.find_one_and_update(
+            {"_id": room},
+            {"$setOnInsert": {"kind": Kind.DIRECT.value, "createdAt": now, "lastActivityAt": now, "memberCount": 2,
+                              "messageCount": 0, "members": [u.to_json() for u in members]}},
+            projection=_NO_RECENT,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return _room(doc)
+
+    def record_message(self, *, message: Message) -> None:
+        # Kept sorted by id, so the newest stays last even when two sends land out of order; a room used
+        # before rooms were recorded (a public one) gets its record here.
+        self._rooms.update_one(
+            {"_id": message.room},
+            {
+                "$push": {"recent": {"$each": [{"i": message.id, "u": message.user.id}], "$sort": {"i": 1},
+                                     "$slice": -RECENT}},
+                "$inc": {"messageCount": 1},
+                "$max": {"lastActivityAt": message.created_at},
+                "$setOnInsert": {"kind": Kind.PUBLIC.value, "createdAt": message.created_at, "memberCount": 0},
+            },
+            upsert=True,
+        )
+
+    def change_member_count(self, *, room: str, delta: int) -> Room | None:
+        doc = self._rooms.find_one_and_update(
+            {"_id": room}, {"$inc": {"memberCount": delta}}, projection=_NO_RECENT, return_document=ReturnDocument.AFTER
+        )
+        return _room(doc)
+
+    def set_owner(self, *, room: str, owner: UserRef | None) -> None:
+        if owner is None:
+            self._rooms.update_one({"_id": room}, {"$unset": {"ownerId": "", "ownerUsername": ""}})
+        else:
+            self._rooms.update_one({"_id": room}, {"$set": {"ownerId": owner.id, "ownerUsername": owner.username}})
+
+    def by_names(self, *, rooms: list[str]) -> list[Room]:
+        if not rooms:
+            return []
+        return [_room(d) for d in self._rooms.find({"_id": {"$in": rooms}})]
+
+    def kinds(self, *, rooms: list[str]) -> dict[str, Kind]:
+        if not rooms:
+            return {}
+        return {d["_id"]: Kind(d["kind"]) for d in self._rooms.find({"_id": {"$in": rooms}}, {"kind": 1})}
+
+    def with_last_messages(self, *, rooms: list[Room]) -> list[Room]:
+        ids = [r.recent[-1].id for r in rooms if r.recent]
+        if not ids:
+            return rooms
+        found = {d["_id"]: d for d in self._messages.find({"_id": {"$in": ids}})}
+        out = []
+        for r in rooms:
+            doc = found.get(r.recent[-1].id) if r.recent else None
+            if doc is None:
+                out.append(r)
+                continue
+            message = Message(
+                id=doc["_id"], room=doc["room"], text=doc["text"],
+                user=UserRef(id=doc["userId"], username=doc["username"]), created_at=_aware(doc["createdAt"]),
+                client_msg_id=doc.get("clientMsgId"),
+            )
+            out.append(replace(r, last_message=message))
+        return out
+
+    def public_page(self, *, limit: int, after: tuple[datetime, str] | None) -> DirectoryPage:
+        query: dict = {"kind": Kind.PUBLIC.value}
+        if after is not None:
+            when, name = after
+            query["$or"] = [{"lastActivityAt": {"$lt": when}}, {"lastActivityAt": when, "_id": {"$gt": name}}]
+        cursor = self._rooms.find(query).sort([("lastActivityAt", pymongo.DESCENDING), ("_id", pymongo.ASCENDING)])
+        docs = list(cursor.limit(limit + 1))
+        rooms = [_room(d) for d in docs[:limit]]
+        next_after = (rooms[-1].last_activity_at, rooms[-1].name) if len(docs) > limit and rooms else None
+        return DirectoryPage(rooms=rooms, next_after=next_after)
+
+    # ------------------------------------------------------------ memberships
+    def membership(self, *, room: str, user_id: str) -> Membership | None:
+        return _membership(self._members.find_one({"_id": _membership_id(room, user_id)}))
+
+    def add_membership(self, *, membership: Membership) -> bool:
+        try:
+            self._members.insert_one(_membership_doc(membership))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def add_memberships(self, *, memberships: list[Membership]) -> None:
+        try:
+            self._members.insert_many([_membership_doc(m) for m in memberships], ordered=False)
+        except (BulkWriteError, DuplicateKeyError) as exc:  # those that existed stay as they are
+            errors = getattr(exc, "details", {}).get("writeErrors", []) if isinstance(exc, BulkWriteError) else []
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+
+    def remove_membership(self, *, room: str, user_id: str) -> Membership | None:
+        return _membership(self._members.find_one_and_delete({"_id": _membership_id(room, user_id)}))
+
+    def members(self, *, room: str) -> list[Membership]:
+        return [_membership(d) for d in self._members.find({"room": room}).sort("joinedAt", pymongo.ASCENDING)]
+
+    def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        ids = [_membership_id(room, u) for u in set(user_ids)]
+        return {d["userId"] for d in self._members.find({"_id": {"$in": ids}}, {"userId": 1})}
+
+    def eldest_member(self, *, room: str) -> Membership | None:
+        docs = list(self._members.find({"room": room}).sort("joinedAt", pymongo.ASCENDING).limit(1))
+        return _membership(docs[0]) if docs else None
+
+    def memberships_of(self, *, user_id: str) -> list[Membership]:
+        return [_membership(d) for d in self._members.find({"userId": user_id})]
+
+    def advance_read(self, *, room: str, user_id: str, message_id: str) -> tuple[ReadResult, Membership | None]:
+        key = {"_id": _membership_id(room, user_id)}
+        behind = {"$or": [{"readId": None}, {"readId": {"$lt": message_id}}]}
+        before = self._members.find_one_and_update({**key, **behind}, {"$set": {"readId": message_id}})
+        if before is not None:
+            return ReadResult.ADVANCED, _membership(before)
+        existing = _membership(self._members.find_one(key))
+        return (ReadResult.NOT_FORWARD if existing else ReadResult.NOT_MEMBER), existing
+
+

@@ -1,0 +1,37 @@
+"""Who may use a room: the one membership check every path that reads or writes a room goes through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from parley.errors import Forbidden
+from parley.rooms import Kind, Membership, Room, RoomStore, is_direct_name
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    kind: Kind
+    membership: Membership | None = None  # None in a public room the caller never joined (or left the list of)
+    room: Room | None = None  # read only when the membership did not tell the kind
+
+
+def room_access(rooms: RoomStore | None, *, user_id: str, room: str, create_public_at: datetime | None = None) -> Access:
+    """The room's kind and the caller's membership. Raises ``Forbidden`` for a private or direct room the caller
+    is not a member of, and for a ``dm-`` name that is not one of the caller's rooms, whether or not it exists.
+
+    A member: one round trip (the membership holds the kind). Otherwise a second reads the room; with
+    ``create_public_at`` (join) that read is the upsert that creates a public room of a new name, so a
+    concurrent ``createRoom`` and ``join`` of one name cannot both win.
+    """
+    if rooms is None:
+        raise RuntimeError("the rooms store is not wired into these ports")
+    membership = rooms.membership(room=room, user_id=user_id)
+    if membership is not None:
+        return Access(kind=membership.kind, membership=membership)
+    if is_direct_name(room):
+        raise Forbidden()
+    found = rooms.ensure_public(room=room, now=create_public_at) if create_public_at else rooms.get(room=room)
+    if found is None or found.kind is Kind.PUBLIC:
+        return Access(kind=Kind.PUBLIC, room=found)
+    raise Forbidden()
