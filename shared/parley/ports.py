@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from parley.limits import RateLimit
-from parley.model import Connection, HistoryPage, Message, UserRef
+from parley.limits import Limits, RateLimit
+from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
+from parley.rooms import RoomStore
 
 
 class ConnectionStore(Protocol):
@@ -146,3 +147,36 @@ class LoginAttempts(Protocol):
 
     def reset(self, *, username: str, source_ip: str) -> None:
         """A success forgets the failures of this (name, address) pair only."""
+
+
+# API Gateway closes every WebSocket connection after 2 hours; a record older than that is stale even if
+# its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
+CONNECTION_TTL = timedelta(hours=2, minutes=1)
+
+
+def _no_metric(name: str, value: float) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    connections: ConnectionStore
+    messages: MessageStore
+    broadcaster: Broadcaster
+    clock: Callable[[], datetime] = utcnow
+    metric: Callable[[str, float], None] = _no_metric
+    connection_ttl: timedelta = CONNECTION_TTL
+    limits: Limits = field(default_factory=Limits)
+    rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
+    users: UserStore | None = None  # looking members up by name (chat/rooms.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the frame: the connection and the user the authorizer (or the stored connection) vouches for."""
+
+    connection_id: str
+    user: UserRef
+    connected_at: datetime | None = None
+    session_id: str | None = None
+    token_expires_at: datetime | None = None

@@ -7,7 +7,7 @@ unless the route has a route response, and Parley's routes have none).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -15,7 +15,6 @@ from parley import wire
 from parley.chat.access import Access, room_access
 from parley.chat.replies import history_frame, joined_frame
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
-from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
     Connection,
@@ -24,48 +23,16 @@ from parley.model import (
     UserRef,
     new_message_id,
     not_before,
-    utcnow,
 )
-from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, Usage, UserStore
-from parley.rooms import Kind, Membership, RoomStore, is_direct_name
+from parley.ports import Caller, DeliveryReport, Ports, TypingSignal, Usage
+from parley.rooms import Kind, Membership, is_direct_name
 
 log = logging.getLogger("parley.chat")
 
-# API Gateway closes every WebSocket connection after 2 hours; a record older than that is stale even if
-# its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
-CONNECTION_TTL = timedelta(hours=2, minutes=1)
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
 # "is typing" is relayed at most once per this long per connection (the web page sends one every 3 s while
 # keys are pressed); the rest are dropped, since the others already show the indicator. "Stopped" always goes.
 TYPING_QUIET = timedelta(seconds=2.5)
-
-
-def _no_metric(name: str, value: float) -> None:
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Ports:
-    connections: ConnectionStore
-    messages: MessageStore
-    broadcaster: Broadcaster
-    clock: Callable[[], datetime] = utcnow
-    metric: Callable[[str, float], None] = _no_metric
-    connection_ttl: timedelta = CONNECTION_TTL
-    limits: Limits = field(default_factory=Limits)
-    rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
-    users: UserStore | None = None  # looking members up by name (chat/rooms.py)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent the frame: the connection and the user the authorizer (or the stored connection) vouches for."""
-
-    connection_id: str
-    user: UserRef
-    connected_at: datetime | None = None
-    session_id: str | None = None
-    token_expires_at: datetime | None = None
 
 
 @dataclass(slots=True)
