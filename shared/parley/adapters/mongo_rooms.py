@@ -1,4 +1,4 @@
-"""MongoDB adapter (pymongo) for ``parley.rooms.RoomStore``: the ``rooms`` and ``memberships`` collections.
+"""MongoDB adapter (pymongo) for ``parley.ports.RoomStore``: the ``rooms`` and ``memberships`` collections.
 
 ``rooms``: ``_id`` (the name), ``kind``, ``createdAt``, ``lastActivityAt``, ``memberCount``, ``ownerId`` and
 ``ownerUsername`` (private), ``members`` (direct: both users), ``recent`` (the newest message ids and senders,
@@ -18,7 +18,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley.adapters.mongo import _aware, _guarded, _serializer
 from parley.model import Message, UserRef
-from parley.rooms import RECENT, DirectoryPage, Kind, Membership, ReadResult, Recent, Room
+from parley.ports import DirectoryPage, ReadResult
+from parley.rooms import RECENT, Kind, Membership, Recent, Room
 
 SEP = "\x1f"
 

@@ -14,12 +14,10 @@ from parley.chat.access import room_access
 from parley.chat.service import _fresh, _live, _send
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, RoomTaken, UserNotFound
 from parley.model import UserRef
-from parley.ports import Caller, Ports, StoredUser
+from parley.ports import Caller, DirectoryPage, Ports, ReadResult, StoredUser
 from parley.rooms import (
-    DirectoryPage,
     Kind,
     Membership,
-    ReadResult,
     Room,
     direct_other,
     direct_room_name,
