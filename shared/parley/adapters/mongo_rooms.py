@@ -16,7 +16,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from parley.adapters.mongo import _aware, _guarded, _serializer
+from parley.adapters.mongo import _aware, _call_lock, _guarded
 from parley.model import Message, UserRef
 from parley.ports import DirectoryPage, ReadResult
 from parley.rooms import RECENT, Kind, Membership, Recent, Room
@@ -95,7 +95,7 @@ class MongoRoomStore:
         self._members = db.memberships
         self._messages = db.messages
         self._connections = db.connections
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     # ------------------------------------------------------------ rooms
     def get(self, *, room: str) -> Room | None:
