@@ -49,10 +49,6 @@ def lambda_client(*, pool_size: int):
         return _client
 
 
-class _NotRun(Exception):
-    """The invoke was refused before the function ran: the slice may be posted locally."""
-
-
 class SlicedBroadcaster:
     def __init__(
         self,
