@@ -1,4 +1,6 @@
-"""The small interfaces the chat services are written against. Adapters implement them; tests swap them."""
+"""The small interfaces the chat services are written against, and the types they pass. Adapters implement
+them; tests swap them. ``Ports`` holds one invocation's ports (with its clock, metric sink and limits) and
+``Caller`` says who sent a frame."""
 
 from __future__ import annotations
 
