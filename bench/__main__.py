@@ -1,4 +1,4 @@
-"""``python -m bench [all|fanout|coldstart|roundtrips|e2e ...] [--quick] [options]``."""
+"""``python -m bench [all|fanout|coldstart|roundtrips|e2e|transport ...] [--quick] [options]``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.common import DOCS, RESULTS, machine, write_result
 
-BENCHMARKS = ["fanout", "coldstart", "roundtrips", "e2e"]
+BENCHMARKS = ["fanout", "coldstart", "roundtrips", "e2e", "transport"]
 
 
 def _ints(text: str) -> list[int]:
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("e2e")
     g.add_argument("--clients", type=_ints, help="clients K in one room (default 2,10,50; quick 2,5)")
     g.add_argument("--messages", type=int, help="messages sent per run, spread over the K clients (default 400; quick 40)")
+    g = p.add_argument_group("transport")
+    g.add_argument("--transport-posts", type=int, help="POSTs per client for the CPU column (default 5000; quick 200)")
     return p
 
 

@@ -7,7 +7,7 @@ import sys
 
 from bench.common import RESULTS, Table
 
-ORDER = ["fanout", "coldstart", "roundtrips", "e2e"]
+ORDER = ["fanout", "coldstart", "roundtrips", "e2e", "transport"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Helpers for the handler tests, built from template.yaml itself so tests cannot drift from the deployment.
 
 - ``template``: the parsed template (CloudFormation tags kept as {"Ref": ...} / {"Fn::Sub": ...}).
-- ``management_api``: a real HTTP server speaking the @connections Management API, which boto3 calls over
-  real HTTP; it records deliveries and can answer 410 (gone), 429 (throttled) or 500 for chosen ids.
+- ``management_api``: a real HTTP server speaking the @connections Management API, which the broadcaster
+  (and boto3) call over real HTTP; it records deliveries and can answer 410 (gone), 429 (throttled) or 500 for chosen ids.
 - ``stack``: every function of the template loaded from its CodeUri/Handler with a fresh local environment
   (mongomock, or the real MongoDB named by MONGODB_URI) and helpers to drive them with real-shaped events.
 """

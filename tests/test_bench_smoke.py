@@ -20,6 +20,7 @@ TINY = {
     "coldstart": ["--functions", "MessageFunction", "--runs", "1", "--tracer"],
     "roundtrips": ["--stored", "3,6"],
     "e2e": ["--clients", "2", "--messages", "4"],
+    "transport": ["--runs", "1", "--transport-posts", "10"],
 }
 
 

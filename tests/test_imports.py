@@ -54,7 +54,7 @@ def test_connect_does_not_load_boto3_it_never_posts(tmp_path):
 
 
 def test_a_broadcast_does_not_load_boto3(management_api):
-    """The broadcaster signs and sends its own requests: posting costs no boto3 import (~160 ms cold)."""
+    """The broadcaster signs and sends its own requests: posting loads no boto3 (docs/benchmarks.md, "Cold start")."""
     probe = (
         "import sys\n"
         "from parley.adapters.apigw import ManagementApiBroadcaster\n"

@@ -31,7 +31,7 @@ from parley.model import (
     valid_room,
     valid_text,
 )
-from parley.ports import DeliveryReport
+from parley.ports import DeliveryReport, Ports
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 LONGEST_ROOM = "r" * 64
@@ -146,7 +146,7 @@ class _Recorder:
 
 def test_a_payload_over_the_limit_is_never_posted_and_raises_a_chat_error():
     recorder, counted = _Recorder(), []
-    ports = service.Ports(
+    ports = Ports(
         connections=None, messages=None, broadcaster=recorder, metric=lambda name, value: counted.append(name)
     )
     with pytest.raises(ReplyTooLarge) as info:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from parley.adapters import mongo, mongo_rooms
 from parley.chat import rooms, service
-from parley.chat.service import Caller, Ports
+from parley.ports import Caller, Ports
 from parley.model import Connection, utcnow
 from parley.ports import DeliveryReport
 

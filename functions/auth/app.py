@@ -17,7 +17,6 @@ from parley.adapters import apigw, mongo, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
 from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
-from parley.chat.service import Ports
 from parley.config import Settings
 from parley.errors import (
     AuthenticationFailed,
@@ -31,7 +30,7 @@ from parley.errors import (
 )
 from parley.model import ANY_ROOM_PATTERN, MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, USERNAME_RE, UserRef
 from parley.observability import count_if_database_down, make_logger, tracing
-from parley.ports import StoredUser
+from parley.ports import Ports, StoredUser
 from parley.tokens import Claims
 
 settings = Settings.from_env()

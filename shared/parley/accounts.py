@@ -111,11 +111,6 @@ def current_session(users: UserStore, issuer: TokenIssuer, *, token: str | None)
     return stored, claims
 
 
-def current_user(users: UserStore, issuer: TokenIssuer, *, token: str | None) -> UserRef:
-    """The user a bearer token names, if that user still exists and the token's session is live."""
-    return current_session(users, issuer, token=token)[0].ref
-
-
 def refresh(users: UserStore, issuer: TokenIssuer, *, claims: Claims, now: datetime | None = None) -> Session:
     """A new token for the same live session, valid for the full lifetime from now."""
     now = now or utcnow()

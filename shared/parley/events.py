@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from parley.chat.service import Caller
 from parley.model import UserRef
+from parley.ports import Caller
 
 
 class InvalidEvent(ValueError):

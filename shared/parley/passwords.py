@@ -37,8 +37,8 @@ def require_strong(password: str, *, username: str) -> None:
     """Raise ``WeakPassword`` (its reason is shown to the user) for a blocklisted password."""
     if username.lower() in password.lower():
         raise WeakPassword("the password must not contain your username")
-    # imported here: ~30 ms of import (its word lists) that the authorizer, which never checks a new
-    # password, would otherwise pay on every cold start
+    # imported here: its word lists make the import slow (docs/benchmarks.md, "Cold start"), and the
+    # authorizer, which never checks a new password, would otherwise pay it on every cold start
     from zxcvbn import zxcvbn
 
     result = zxcvbn(password[:_CHECKED_CHARS], user_inputs=[username])

@@ -1,15 +1,18 @@
-"""The small interfaces the chat services are written against. Adapters implement them; tests swap them."""
+"""The small interfaces the chat services are written against, and the types they pass. Adapters implement
+them; tests swap them. ``Ports`` holds one invocation's ports (with its clock, metric sink and limits) and
+``Caller`` says who sent a frame."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from parley.limits import RateLimit
-from parley.model import Connection, HistoryPage, Message, UserRef
+from parley.limits import Limits, RateLimit
+from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
+from parley.rooms import Kind, Membership, Room
 
 
 class ConnectionStore(Protocol):
@@ -146,3 +149,114 @@ class LoginAttempts(Protocol):
 
     def reset(self, *, username: str, source_ip: str) -> None:
         """A success forgets the failures of this (name, address) pair only."""
+
+
+class ReadResult(Enum):
+    ADVANCED = "advanced"
+    NOT_FORWARD = "not_forward"
+    NOT_MEMBER = "not_member"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryPage:
+    rooms: list[Room] = field(default_factory=list)
+    next_after: tuple[datetime, str] | None = None
+
+
+class RoomStore(Protocol):
+    """Rooms and memberships. Every method is one database round trip unless it says otherwise."""
+
+    def get(self, *, room: str) -> Room | None: ...
+
+    def ensure_public(self, *, room: str, now: datetime) -> Room:
+        """The room, created as public if no room has that name (atomically: an upsert on the name).
+        A private or direct room of that name is returned as it is; the caller refuses it."""
+
+    def create(self, *, room: Room) -> bool:
+        """Insert a new room; False when any room has that name already (a unique key decides)."""
+
+    def used_before_rooms(self, *, room: str) -> bool:
+        """Whether a public room of that name was in use before rooms were recorded: it holds messages or
+        someone is in it now. Two round trips (both indexed)."""
+
+    def ensure_direct(self, *, room: str, members: tuple[UserRef, UserRef], now: datetime) -> Room: ...
+
+    def record_message(self, *, message: Message) -> None:
+        """The room's last activity, message count and newest ids (kept sorted, capped at RECENT); the
+        newest of those is its last message, so concurrent sends cannot leave an older one as the last."""
+
+    def change_member_count(self, *, room: str, delta: int) -> Room | None:
+        """Add ``delta`` to the member count; the room after the change."""
+
+    def set_owner(self, *, room: str, owner: UserRef | None) -> None: ...
+
+    def membership(self, *, room: str, user_id: str) -> Membership | None: ...
+
+    def add_membership(self, *, membership: Membership) -> bool:
+        """False when the user is a member already (a unique key on room and user decides)."""
+
+    def add_memberships(self, *, memberships: list[Membership]) -> None:
+        """Insert those that do not exist yet (one round trip, unordered)."""
+
+    def remove_membership(self, *, room: str, user_id: str) -> Membership | None:
+        """Delete it; returns what was deleted (None if the user was not a member)."""
+
+    def members(self, *, room: str) -> list[Membership]:
+        """Every member, longest-standing first (an indexed query on the room)."""
+
+    def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
+        """Which of ``user_ids`` are members of ``room``."""
+
+    def eldest_member(self, *, room: str) -> Membership | None: ...
+
+    def memberships_of(self, *, user_id: str) -> list[Membership]:
+        """Every room the user is in (an indexed query on the user)."""
+
+    def by_names(self, *, rooms: list[str]) -> list[Room]:
+        """The rooms of those names, in one query (``$in`` on the primary key)."""
+
+    def kinds(self, *, rooms: list[str]) -> dict[str, Kind]:
+        """The kind of each of these rooms that has a record (one query, only the kinds read)."""
+
+    def with_last_messages(self, *, rooms: list[Room]) -> list[Room]:
+        """The rooms with ``last_message`` filled in: one query for all of them (``$in`` on message ids)."""
+
+    def advance_read(self, *, room: str, user_id: str, message_id: str) -> tuple[ReadResult, Membership | None]:
+        """Move the read position forward to ``message_id`` (never back). One round trip when it moves, two
+        when it does not (then a second read tells NOT_FORWARD from NOT_MEMBER)."""
+
+    def public_page(self, *, limit: int, after: tuple[datetime, str] | None) -> DirectoryPage:
+        """Public rooms, most recently active first, ``limit`` at most, after the cursor ``after``."""
+
+
+# API Gateway closes every WebSocket connection after 2 hours; a record older than that is stale even if
+# its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
+CONNECTION_TTL = timedelta(hours=2, minutes=1)
+
+
+def _no_metric(name: str, value: float) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    connections: ConnectionStore
+    messages: MessageStore
+    broadcaster: Broadcaster
+    clock: Callable[[], datetime] = utcnow
+    metric: Callable[[str, float], None] = _no_metric
+    connection_ttl: timedelta = CONNECTION_TTL
+    limits: Limits = field(default_factory=Limits)
+    rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
+    users: UserStore | None = None  # looking members up by name (chat/rooms.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the frame: the connection and the user the authorizer (or the stored connection) vouches for."""
+
+    connection_id: str
+    user: UserRef
+    connected_at: datetime | None = None
+    session_id: str | None = None
+    token_expires_at: datetime | None = None

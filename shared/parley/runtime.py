@@ -9,10 +9,10 @@ from datetime import datetime
 
 from parley.adapters import apigw, fanout, mongo, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
-from parley.chat.service import Caller, Ports
 from parley.config import Settings
 from parley.events import WebSocketEvent
 from parley.model import utcnow
+from parley.ports import Caller, Ports
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
 """A broadcaster that splits big fan-outs across invocations of the fan-out function.
 
-Each boto3 ``post_to_connection`` costs ~2 ms of CPU and the GIL serializes them, so one invocation
-delivers ~300 posts a second however many threads it has (docs/benchmarks.md). Above ``slice_size``
-recipients the ids are cut into slices and each slice is posted by its own synchronous invocation of
-FanoutFunction (its own vCPU), all at once from the broadcast pool; the reports are merged.
+One invocation's posts are bound by the CPU each one costs on its one vCPU (docs/benchmarks.md, "Fan-out").
+Above ``slice_size`` recipients the ids are cut into slices and each slice is posted by its own synchronous
+invocation of FanoutFunction (its own vCPU), all at once from the broadcast pool; the reports are merged.
 
 Never drop, never knowingly duplicate: a slice whose invoke was refused before the function ran (a
 ClientError such as throttling, or no connection to Lambda) is posted locally instead; a slice whose
@@ -47,10 +46,6 @@ def lambda_client(*, pool_size: int):
                 ),
             )
         return _client
-
-
-class _NotRun(Exception):
-    """The invoke was refused before the function ran: the slice may be posted locally."""
 
 
 class SlicedBroadcaster:

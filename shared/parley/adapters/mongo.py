@@ -33,7 +33,8 @@ _lock = threading.Lock()
 _MOCK_LOCK = threading.RLock()
 
 
-def _serializer(db):
+def _call_lock(db):
+    """The lock every call into ``db`` holds: the in-memory database's one lock, or none (a no-op context)."""
     return _MOCK_LOCK if type(db.client).__module__.startswith("mongomock") else contextlib.nullcontext()
 
 
@@ -70,7 +71,7 @@ def ensure_indexes_once(db, *, message_retention_days: int = 0) -> None:
     key = (id(db.client), db.name)
     if key in _indexed:
         return
-    with _serializer(db):
+    with _call_lock(db):
         ensure_indexes(db, message_retention_days=message_retention_days)
     with _lock:
         _indexed.add(key)
@@ -124,7 +125,7 @@ def _guarded(cls):
         @functools.wraps(fn)
         def call(*args, **kwargs):
             try:
-                with args[0]._serialize:
+                with args[0]._call_lock:
                     return fn(*args, **kwargs)
             except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
                 raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
@@ -151,7 +152,7 @@ _SIGNAL = {"_id": 1, "ended": 1}  # what a typing signal reads back: the record 
 class MongoConnectionStore:
     def __init__(self, db) -> None:
         self._c = db.connections
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     @staticmethod
     def _doc(c: Connection) -> dict:
@@ -324,7 +325,7 @@ def _log(doc: dict | None, kind: str) -> list[datetime]:
 class MongoMessageStore:
     def __init__(self, db) -> None:
         self._c = db.messages
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     @staticmethod
     def _from(doc: dict) -> Message:
@@ -388,7 +389,7 @@ class MongoMessageStore:
 class MongoUserStore:
     def __init__(self, db) -> None:
         self._c = db.users
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     @staticmethod
     def _from(doc: dict | None) -> StoredUser | None:
@@ -485,7 +486,7 @@ def _throttle_keys(username: str, source_ip: str) -> dict[str, int]:
 class MongoLoginAttempts:
     def __init__(self, db) -> None:
         self._c = db.login_failures
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     def locked_until(self, *, username: str, source_ip: str) -> datetime | None:
         """The latest pause of the three counters (one read)."""

@@ -1,4 +1,4 @@
-"""MongoDB adapter (pymongo) for ``parley.rooms.RoomStore``: the ``rooms`` and ``memberships`` collections.
+"""MongoDB adapter (pymongo) for ``parley.ports.RoomStore``: the ``rooms`` and ``memberships`` collections.
 
 ``rooms``: ``_id`` (the name), ``kind``, ``createdAt``, ``lastActivityAt``, ``memberCount``, ``ownerId`` and
 ``ownerUsername`` (private), ``members`` (direct: both users), ``recent`` (the newest message ids and senders,
@@ -16,9 +16,10 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from parley.adapters.mongo import _aware, _guarded, _serializer
+from parley.adapters.mongo import _aware, _call_lock, _guarded
 from parley.model import Message, UserRef
-from parley.rooms import RECENT, DirectoryPage, Kind, Membership, ReadResult, Recent, Room
+from parley.ports import DirectoryPage, ReadResult
+from parley.rooms import RECENT, Kind, Membership, Recent, Room
 
 SEP = "\x1f"
 
@@ -94,7 +95,7 @@ class MongoRoomStore:
         self._members = db.memberships
         self._messages = db.messages
         self._connections = db.connections
-        self._serialize = _serializer(db)
+        self._call_lock = _call_lock(db)
 
     # ------------------------------------------------------------ rooms
     def get(self, *, room: str) -> Room | None:

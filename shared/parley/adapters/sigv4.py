@@ -1,8 +1,8 @@
 """AWS Signature Version 4 for one kind of request: ``POST {stage}/@connections/{id}`` to ``execute-api``.
 
-botocore signs the same request in ~200 µs, most of it re-deriving the signing key and building
-generic canonical forms; this signer caches the key per (day, secret) and signs only the headers it
-sends, in ~25 µs. ``tests/test_sigv4.py`` checks every signature against botocore's ``SigV4Auth``.
+botocore re-derives the signing key and builds generic canonical forms for every request; this signer
+caches the key per (day, secret) and signs only the headers it sends (both timed in docs/benchmarks.md,
+"Where one post's time goes"). ``tests/test_sigv4.py`` checks every signature against botocore's ``SigV4Auth``.
 
 Credentials come from the environment (where Lambda puts them); elsewhere from botocore's provider
 chain (profiles, SSO), imported only then.

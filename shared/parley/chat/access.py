@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parley.errors import Forbidden
-from parley.rooms import Kind, Membership, Room, RoomStore, is_direct_name
+from parley.ports import RoomStore
+from parley.rooms import Kind, Membership, Room, is_direct_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 
 from parley.chat import rooms, service
-from parley.chat.service import Caller, Ports
 from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
 from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text, valid_username
+from parley.ports import Caller, Ports
 
 ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms")  # chat/rooms.py
 ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS

@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from parley.chat.access import room_access
-from parley.chat.service import Caller, Ports, _fresh, _live, _send
+from parley.chat.service import _fresh, _live, _send
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, RoomTaken, UserNotFound
 from parley.model import UserRef
-from parley.ports import StoredUser
+from parley.ports import Caller, DirectoryPage, Ports, ReadResult, StoredUser
 from parley.rooms import (
-    DirectoryPage,
     Kind,
     Membership,
-    ReadResult,
     Room,
     direct_other,
     direct_room_name,

@@ -7,15 +7,13 @@ unless the route has a route response, and Parley's routes have none).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from parley import wire
 from parley.chat.access import Access, room_access
 from parley.chat.replies import history_frame, joined_frame
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
-from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
     Connection,
@@ -24,54 +22,16 @@ from parley.model import (
     UserRef,
     new_message_id,
     not_before,
-    utcnow,
 )
-from parley.ports import Broadcaster, ConnectionStore, DeliveryReport, MessageStore, TypingSignal, Usage, UserStore
-from parley.rooms import Kind, Membership, RoomStore, is_direct_name
+from parley.ports import Caller, DeliveryReport, Ports, TypingSignal, Usage
+from parley.rooms import Kind, Membership, is_direct_name
 
 log = logging.getLogger("parley.chat")
 
-# API Gateway closes every WebSocket connection after 2 hours; a record older than that is stale even if
-# its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
-CONNECTION_TTL = timedelta(hours=2, minutes=1)
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
 # "is typing" is relayed at most once per this long per connection (the web page sends one every 3 s while
 # keys are pressed); the rest are dropped, since the others already show the indicator. "Stopped" always goes.
 TYPING_QUIET = timedelta(seconds=2.5)
-
-
-def _no_metric(name: str, value: float) -> None:
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Ports:
-    connections: ConnectionStore
-    messages: MessageStore
-    broadcaster: Broadcaster
-    clock: Callable[[], datetime] = utcnow
-    metric: Callable[[str, float], None] = _no_metric
-    connection_ttl: timedelta = CONNECTION_TTL
-    limits: Limits = field(default_factory=Limits)
-    rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
-    users: UserStore | None = None  # looking members up by name (chat/rooms.py)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent the frame: the connection and the user the authorizer (or the stored connection) vouches for."""
-
-    connection_id: str
-    user: UserRef
-    connected_at: datetime | None = None
-    session_id: str | None = None
-    token_expires_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class _Purge:
-    pending: list[str] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------- connection lifecycle
@@ -302,8 +262,59 @@ def _presence_frame(room: str, user: UserRef, status: str) -> dict:
     return {"type": "presence", "room": room, "user": user.to_json(), "status": status}
 
 
-def _send(ports: Ports, connection_ids: Sequence[str], payload: dict, purge: _Purge | None = None) -> DeliveryReport:
-    """Broadcast, then clean up every connection API Gateway said is gone (410), announcing who went offline."""
+def _send(ports: Ports, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+    """Broadcast, then purge the connections API Gateway said are gone (410)."""
+    report = _broadcast(ports, connection_ids, payload)
+    _purge(ports, report.gone)
+    return report
+
+
+def _announce_gone(ports: Ports, gone: Connection, rooms: Iterable[str]) -> None:
+    """Tell ``rooms`` that the user of a connection that is no more went offline (where they have no other
+    connection), then purge the connections found gone on the way."""
+    _purge(ports, _tell_offline(ports, gone, rooms))
+
+
+def _purge(ports: Ports, gone: Iterable[str]) -> None:
+    """Forget each connection API Gateway reported gone and tell its rooms its user went offline; telling
+    them may find more gone connections, which join the queue. At most MAX_PURGE per call: the rest are
+    found by later broadcasts (or expire)."""
+    pending = list(gone)
+    seen: set[str] = set()
+    while pending and len(seen) < MAX_PURGE:
+        connection_id = pending.pop()
+        if connection_id in seen:
+            continue
+        seen.add(connection_id)
+        removed = ports.connections.remove(connection_id=connection_id)
+        if removed is None:  # removed meanwhile: its $disconnect (or another purge) told its rooms
+            continue
+        ports.metric("StaleConnectionsPurged", 1)
+        log.info("purged stale connection", extra={"connection_id": connection_id})
+        pending.extend(_tell_offline(ports, removed, removed.rooms))
+
+
+def _tell_offline(ports: Ports, gone: Connection, rooms: Iterable[str]) -> list[str]:
+    """Send "offline" for ``gone``'s user to each room where no other connection of theirs is left (in a
+    private or direct room only to members); returns the connections found gone, each posted to once."""
+    rooms = list(rooms)
+    closed = _closed(ports, rooms)
+    found: list[str] = []
+    for room in rooms:
+        audience = [c for c in _live(ports, room) if c.id != gone.id]
+        if any(c.user.id == gone.user.id for c in audience):
+            continue  # another of the user's connections is still in the room
+        if room in closed:  # only members hear it (a connection a racing removal left behind does not)
+            allowed = ports.rooms.members_among(room=room, user_ids=[c.user.id for c in audience])
+            audience = [c for c in audience if c.user.id in allowed]
+        recipients = [c.id for c in audience if c.id not in found]
+        found += _broadcast(ports, recipients, _presence_frame(room, gone.user, "offline")).gone
+    return found
+
+
+def _broadcast(ports: Ports, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+    """One payload to every connection, counting the failures; raises ``ReplyTooLarge`` (sending nothing) for
+    a payload over API Gateway's limit."""
     if not connection_ids:
         return DeliveryReport()
     size = wire.size(payload)
@@ -314,40 +325,7 @@ def _send(ports: Ports, connection_ids: Sequence[str], payload: dict, purge: _Pu
     report = ports.broadcaster.send(connection_ids=connection_ids, payload=payload)
     if report.failed:
         ports.metric("DeliveryFailures", len(report.failed))
-    if report.gone:
-        own = purge is None
-        purge = purge or _Purge()
-        purge.pending.extend(g for g in report.gone if g not in purge.seen)
-        if own:
-            _drain(ports, purge)
     return report
-
-
-def _drain(ports: Ports, purge: _Purge) -> None:
-    while purge.pending and len(purge.seen) < MAX_PURGE:
-        connection_id = purge.pending.pop()
-        if connection_id in purge.seen:
-            continue
-        purge.seen.add(connection_id)
-        removed = ports.connections.remove(connection_id=connection_id)
-        if removed is None:
-            continue
-        ports.metric("StaleConnectionsPurged", 1)
-        log.info("purged stale connection", extra={"connection_id": connection_id})
-        _announce_gone(ports, removed, removed.rooms, purge)
-
-
-def _announce_gone(ports: Ports, gone: Connection, rooms: Iterable[str], purge: _Purge | None = None) -> None:
-    rooms = list(rooms)
-    closed = _closed(ports, rooms)
-    for room in rooms:
-        members = [c for c in _live(ports, room) if c.id != gone.id]
-        if any(c.user.id == gone.user.id for c in members):
-            continue  # another of the user's connections is still in the room
-        if room in closed:  # only members hear it (a connection a racing removal left behind does not)
-            allowed = ports.rooms.members_among(room=room, user_ids=[c.user.id for c in members])
-            members = [c for c in members if c.user.id in allowed]
-        _send(ports, [c.id for c in members], _presence_frame(room, gone.user, "offline"), purge)
 
 
 def _closed(ports: Ports, rooms: list[str]) -> set[str]:
