@@ -143,12 +143,12 @@ class ChatPage:
         self.wait_online()
         expect(self.online(username)).to_be_attached()  # in the list (which a phone shows only on demand)
 
-    def log_in(self, base_url: str, username: str) -> None:
+    def log_in(self, base_url: str, username: str, password: str = PASSWORD) -> None:
         """Sign in as an existing user (another device of theirs, in a context of its own)."""
         self.username = username
         self.page.goto(base_url)
         self.tid("auth-username").fill(username)
-        self.tid("auth-password").fill(PASSWORD)
+        self.tid("auth-password").fill(password)
         self.tid("auth-login").click()
         self.wait_online()
 

@@ -15,15 +15,6 @@ def me(stack: Stack, token: str) -> int:
     return httpx.get(f"{stack.url}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code
 
 
-def log_in(chat: ChatPage, url: str, username: str, password: str = PASSWORD) -> None:
-    chat.username = username
-    chat.page.goto(url)
-    chat.tid("auth-username").fill(username)
-    chat.tid("auth-password").fill(password)
-    chat.tid("auth-login").click()
-    chat.wait_online()
-
-
 def watch_status(chat: ChatPage) -> None:
     """Record every state the connection badge shows (a renewal must not show any but 'online')."""
     chat.page.evaluate("""() => {
@@ -68,7 +59,7 @@ def test_log_out_everywhere_signs_out_every_page_visibly(stack: Stack, open_page
     here, there = open_page(), open_page()
     name = unique("gus")
     here.sign_up(stack.url, name)
-    log_in(there, stack.url, name)
+    there.log_in(stack.url, name)
     tokens = [here.session_token(), there.session_token()]
     here.tid("account-open").click()
     expect(here.tid("account-dialog")).to_be_visible()
@@ -85,7 +76,7 @@ def test_changing_the_password_keeps_this_page_and_signs_out_the_others(stack: S
     here, there = open_page(), open_page()
     name = unique("hal")
     here.sign_up(stack.url, name)
-    log_in(there, stack.url, name)
+    there.log_in(stack.url, name)
     here.tid("account-open").click()
     here.tid("current-password").fill("not the password")
     here.tid("new-password").fill(NEW_PASSWORD)
@@ -102,4 +93,4 @@ def test_changing_the_password_keeps_this_page_and_signs_out_the_others(stack: S
     expect(there.tid("auth-error")).to_contain_text("session has ended")
     here.tid("account-close").click()
     here.say("still signed in after the change")
-    log_in(there, stack.url, name, NEW_PASSWORD)
+    there.log_in(stack.url, name, NEW_PASSWORD)
