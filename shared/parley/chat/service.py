@@ -18,6 +18,7 @@ from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, S
 from parley.limits import Limits
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
+    TYPING_INTERVAL,
     Connection,
     HistoryPage,
     Message,
@@ -35,9 +36,10 @@ log = logging.getLogger("parley.chat")
 # its $disconnect (best effort) never arrived. A minute of slack covers clock skew between containers.
 CONNECTION_TTL = timedelta(hours=2, minutes=1)
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
-# "is typing" is relayed at most once per this long per connection (the web page sends one every 3 s while
-# keys are pressed); the rest are dropped, since the others already show the indicator. "Stopped" always goes.
-TYPING_QUIET = timedelta(seconds=2.5)
+# "is typing" is relayed at most once per this long per connection (clients repeat it every TYPING_INTERVAL while
+# keys are pressed; the slack lets a repeat that arrives a little early through); the rest are dropped, since
+# the others already show the indicator. "Stopped" always goes.
+TYPING_QUIET = TYPING_INTERVAL - timedelta(milliseconds=500)
 
 
 def _no_metric(name: str, value: float) -> None:
