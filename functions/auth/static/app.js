@@ -1,19 +1,15 @@
 // Parley's web page: sign in, rooms, live messages, history, typing, presence and reconnection.
 // User data only ever reaches the DOM through textContent / attributes, never as HTML.
 
-import { ApiError, login, me, signup, tokenExpiry, websocketUrl } from "./api.js";
+import { ApiError, loadConfig, login, me, signup, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
-import { LOBBY, ROOM_RE, Room, USERNAME_RE, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
+import { LOBBY, Room, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
 import { createConversations } from "./conversations.js";
+import { applyLimits, compileLimits, passwordRule, roomRule } from "./limits.js";
 
 const SESSION_KEY = "parley.session";
 const ROOMS_KEY = "parley.rooms";
-const MAX_TEXT = 4000;
-const PAGE_SIZE = 50;
-const CATCH_UP_PAGE = 100;
-const TYPING_EVERY_MS = 3000; // send typing at most this often while the user types
-const TYPING_IDLE_MS = 3000; // no keystroke for this long: the user stopped typing
 const SEND_DEADLINE_MS = 10000; // a sent message not echoed by then is shown as failed (and can be retried)
 const HISTORY_DEADLINE_MS = 15000;
 const NEAR_BOTTOM_PX = 80;
@@ -64,12 +60,12 @@ const state = {
   noticeTimer: 0,
   elById: new Map(), // message id -> element, for the active room
   elByCmid: new Map(), // clientMsgId -> element of a pending message, for the active room
-  generation: 0, // bumped on log out so late async work of an old session does nothing
+  websocketUrl: "", // from /config.json
 };
+// What the server accepts (/config.json, limits.js): known once the page has booted.
+let limits = null;
 // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
-const convo = createConversations({
-  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, renderTyping, updateTitle, el,
-});
+let convo = null;
 
 // ------------------------------------------------------------------------------------------ session
 function loadJson(key) {
@@ -87,6 +83,13 @@ function saveRooms() {
 
 async function boot() {
   wire();
+  const config = await configuration();
+  state.websocketUrl = config.websocketUrl;
+  limits = compileLimits(config.limits);
+  applyLimits(limits);
+  convo = createConversations({
+    state, limits, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, renderTyping, updateTitle, el,
+  });
   const saved = loadJson(SESSION_KEY);
   if (!saved || typeof saved.token !== "string" || !saved.user) {
     showAuth();
@@ -111,6 +114,19 @@ async function boot() {
   enterChat(saved);
 }
 
+/** /config.json, asked again (backing off) until the server answers: nothing can be checked without it. */
+async function configuration() {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await loadConfig();
+    } catch {
+      ui.status.hidden = false;
+      setStatus({ state: "reconnecting" });
+      await sleep(Math.min(30000, 1000 * 2 ** attempt));
+    }
+  }
+}
+
 function forgetSession() {
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem(ROOMS_KEY);
@@ -131,7 +147,6 @@ function showAuth(message = "") {
 
 function logOut(message = "") {
   account.end();
-  state.generation += 1;
   if (state.socket) state.socket.stop();
   state.socket = null;
   for (const timer of state.sendTimers.values()) clearTimeout(timer);
@@ -182,12 +197,12 @@ async function onAuthSubmit(event) {
   clearAuthErrors();
   const username = ui.username.value.trim();
   const password = ui.password.value;
-  if (!USERNAME_RE.test(username)) {
-    fieldError("username", "Use 3–32 characters: letters, digits, _ . or -");
+  if (!limits.username.re.test(username)) {
+    fieldError("username", `Use ${limits.username.min}–${limits.username.max} characters: letters, digits, _ . or -`);
     return;
   }
-  if (password.length < 8 || password.length > 128) {
-    fieldError("password", "Passwords are 8–128 characters long.");
+  if (password.length < limits.password.min || password.length > limits.password.max) {
+    fieldError("password", passwordRule(limits));
     return;
   }
   const buttons = ui.authForm.querySelectorAll("button");
@@ -210,10 +225,9 @@ async function onAuthSubmit(event) {
 }
 
 // ------------------------------------------------------------------------------------------ chat
-async function enterChat(session) {
-  const generation = state.generation;
+function enterChat(session) {
   state.session = session;
-  account.begin(session, { onRenewed, onEnded: logOut });
+  account.begin(session, { onRenewed, onEnded: logOut, limits });
   ui.authView.hidden = true;
   ui.chatView.hidden = false;
   ui.status.hidden = false;
@@ -225,28 +239,14 @@ async function enterChat(session) {
   const savedRooms = loadJson(ROOMS_KEY);
   const names = [LOBBY];
   if (savedRooms && Array.isArray(savedRooms.rooms)) {
-    for (const name of savedRooms.rooms) if (ROOM_RE.test(name) && !names.includes(name)) names.push(name);
+    for (const name of savedRooms.rooms) if (limits.room.isName(name) && !names.includes(name)) names.push(name);
   }
   state.rooms = new Map(names.map((name) => [name, new Room(name)]));
   const active = savedRooms && state.rooms.has(savedRooms.active) ? savedRooms.active : LOBBY;
   switchRoom(active, { focus: true });
   setStatus({ state: "connecting" });
-
-  let url;
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      url = await websocketUrl();
-      break;
-    } catch {
-      if (generation !== state.generation) return;
-      setStatus({ state: "reconnecting" });
-      await sleep(Math.min(30000, 1000 * 2 ** attempt));
-      if (generation !== state.generation) return;
-    }
-  }
-  if (generation !== state.generation) return;
   const socket = new ChatSocket({
-    url,
+    url: state.websocketUrl,
     token: state.session.token,
     onFrame,
     onOpen,
@@ -399,7 +399,7 @@ function onMessage(message) {
 function onTyping(frame) {
   const room = state.rooms.get(frame.room);
   if (!room || !frame.user || frame.user.id === myUser().id) return;
-  room.setTyping(frame.user, frame.isTyping === true);
+  room.setTyping(frame.user, frame.isTyping === true, limits.typingExpiresMs);
   scheduleTypingSweep();
   if (room.name === state.active) renderTyping();
 }
@@ -461,9 +461,9 @@ function requestHistory(room, request) {
     return;
   }
   const frame = { action: "history", room: room.name };
-  if (request.kind === "before") Object.assign(frame, { before: request.cursor, limit: PAGE_SIZE });
-  else if (request.kind === "after") Object.assign(frame, { after: request.cursor, limit: CATCH_UP_PAGE });
-  else frame.limit = PAGE_SIZE;
+  if (request.kind === "before") Object.assign(frame, { before: request.cursor, limit: limits.pageSize });
+  else if (request.kind === "after") Object.assign(frame, { after: request.cursor, limit: limits.maxPageSize });
+  else frame.limit = limits.pageSize;
   if (!send(frame)) return; // the next join asks again
   // One request per room at a time: the reply carries no cursor, so this is how the page knows what it answers.
   room.historyInFlight = {
@@ -537,8 +537,8 @@ function onComposerSubmit(event) {
   const room = activeRoom();
   const text = ui.input.value.trim();
   if (!room || !text) return;
-  if (text.length > MAX_TEXT) {
-    showNotice(`Messages are at most ${MAX_TEXT} characters (this one has ${text.length}).`);
+  if (text.length > limits.textMax) {
+    showNotice(`Messages are at most ${limits.textMax} characters (this one has ${text.length}).`);
     return;
   }
   stopTyping();
@@ -641,7 +641,7 @@ function onComposerInput() {
   const now = Date.now();
   const out = state.typingOut;
   if (out.active && out.room !== room.name) stopTyping();
-  if (room.joined && (!out.active || now - out.lastSentAt >= TYPING_EVERY_MS)) {
+  if (room.joined && (!out.active || now - out.lastSentAt >= limits.typingIntervalMs)) {
     if (send({ action: "typing", room: room.name, isTyping: true })) {
       out.active = true;
       out.room = room.name;
@@ -649,7 +649,7 @@ function onComposerInput() {
     }
   }
   clearTimeout(out.idleTimer);
-  out.idleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  out.idleTimer = setTimeout(stopTyping, limits.typingIntervalMs); // no keystroke for as long: stopped
 }
 
 function stopTyping() {
@@ -708,15 +708,15 @@ function onJoinSubmit(event) {
   const name = normalizeRoomName(ui.joinInput.value);
   ui.joinError.textContent = "";
   ui.joinInput.removeAttribute("aria-invalid");
-  if (!ROOM_RE.test(name)) {
-    ui.joinError.textContent = "Room names are 1–64 characters of a–z, 0–9, _ or -, starting with a letter or digit.";
+  if (!limits.room.isName(name)) {
+    ui.joinError.textContent = roomRule(limits);
     ui.joinInput.setAttribute("aria-invalid", "true");
     ui.joinInput.focus();
     return;
   }
   if (!state.rooms.has(name)) {
-    if (state.rooms.size >= 50) {
-      ui.joinError.textContent = "You are in 50 rooms already: leave one first.";
+    if (state.rooms.size >= limits.roomsPerConnection) {
+      ui.joinError.textContent = `You are in ${limits.roomsPerConnection} rooms already: leave one first.`;
       return;
     }
     state.rooms.set(name, new Room(name));

@@ -3,11 +3,11 @@
 // what a user removed from a private room sees. app.js owns the socket, the timeline and the composer; it calls
 // the few hooks below and this module never touches its messages. Members live in members.js.
 
-import { LOBBY, ROOM_RE, Room, USERNAME_RE, normalizeRoomName } from "./rooms.js";
+import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
 import { createMembersPanel } from "./members.js";
+import { roomRule, usernameRule } from "./limits.js";
 
 export const DM_PREFIX = "dm-";
-const DM_RE = /^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$/;
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
 
@@ -26,11 +26,11 @@ export function roomLabel(room) {
 }
 
 /**
- * @param {object} host what app.js lends: {state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
- *   renderTyping, updateTitle, el}
+ * @param {object} host what app.js lends: {state, limits, send, switchRoom, showNotice, myUser, nearBottom,
+ *   renderUsers, renderTyping, updateTitle, el}
  */
 export function createConversations(host) {
-  const { state, send, el } = host;
+  const { state, limits, send, el } = host;
   const $ = (id) => document.getElementById(id);
   const ui = {
     dmList: $("dm-list"),
@@ -65,6 +65,7 @@ export function createConversations(host) {
 
   const members = createMembersPanel({
     state,
+    limits,
     send,
     el,
     myUser: host.myUser,
@@ -186,7 +187,7 @@ export function createConversations(host) {
     if (!Array.isArray(frame.rooms)) return;
     const listed = new Set();
     for (const item of frame.rooms) {
-      if (!item || typeof item.room !== "string" || !ROOM_RE.test(item.room)) continue;
+      if (!item || typeof item.room !== "string" || !limits.room.isName(item.room)) continue;
       listed.add(item.room);
       // Public rooms stay the ones this page joined; private and direct ones are the user's wherever they are.
       if (item.kind === "public" && !state.rooms.has(item.room)) continue;
@@ -305,7 +306,7 @@ export function createConversations(host) {
   /** app.js calls this for every message frame before it files it: it may reveal a new direct conversation. */
   function seeMessage(message) {
     let room = state.rooms.get(message.room);
-    if (!room && typeof message.room === "string" && DM_RE.test(message.room)) {
+    if (!room && typeof message.room === "string" && limits.room.directRe.test(message.room)) {
       room = ensureRoom(message.room); // the first message of someone who never wrote to this user before
       room.kind = "direct";
       room.grantedAt = Date.now();
@@ -546,8 +547,8 @@ export function createConversations(host) {
     event.preventDefault();
     clearFormError(ui.dmError, ui.dmInput);
     const username = ui.dmInput.value.trim().replace(/^@/, "");
-    if (!USERNAME_RE.test(username)) {
-      showFormError(ui.dmError, ui.dmInput, "Usernames are 3–32 letters, digits, _ . or -");
+    if (!limits.username.re.test(username)) {
+      showFormError(ui.dmError, ui.dmInput, `Usernames are ${usernameRule(limits)}`);
       return;
     }
     if (username.toLowerCase() === me().username.toLowerCase()) {
@@ -565,8 +566,8 @@ export function createConversations(host) {
     event.preventDefault();
     clearFormError(ui.roomError, ui.roomInput);
     const name = normalizeRoomName(ui.roomInput.value);
-    if (!ROOM_RE.test(name)) {
-      showFormError(ui.roomError, ui.roomInput, "Room names are 1–64 characters of a–z, 0–9, _ or -, starting with a letter or digit.");
+    if (!limits.room.isName(name)) {
+      showFormError(ui.roomError, ui.roomInput, roomRule(limits));
       return;
     }
     if (name.startsWith(DM_PREFIX)) {
@@ -590,7 +591,7 @@ export function createConversations(host) {
       "submit",
       () => {
         const name = normalizeRoomName(document.getElementById("join-room-input").value);
-        typedJoin = ROOM_RE.test(name) && !state.rooms.has(name) ? name : null;
+        typedJoin = limits.room.isName(name) && !state.rooms.has(name) ? name : null;
       },
       { capture: true },
     );
