@@ -1,6 +1,6 @@
 // Private conversations on the web page (issue 10): the sidebar's direct messages and rooms with their unread
 // badges, "New direct message" and "New private room", read positions (markRead, read and receipt frames), and
-// what a user removed from a private room sees. app.js owns the socket, the timeline and the composer; it calls
+// what a user removed from a private room sees. app.js owns the socket (timeline.js, composer.js the rest); it calls
 // the few hooks below and this module never touches its messages. Members live in members.js.
 
 import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
@@ -59,7 +59,6 @@ export function createConversations(host) {
   const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
   let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
-  let typedJoin = null; // the room last typed into "join a room…", until it is joined (errors do not name rooms)
   let markTimer = 0;
   let refreshTimer = 0;
 
@@ -121,7 +120,7 @@ export function createConversations(host) {
     room.joined = false;
     room.opened = false;
     room.users.clear();
-    room.typing.clear(); // a message still on its way is refused (forbidden) and app.js shows it as not sent
+    room.typing.clear(); // a message still on its way is refused (forbidden) and outbox.js shows it as not sent
     if (leaving.has(room.name)) {
       leaving.delete(room.name);
       forget(room);
@@ -175,7 +174,6 @@ export function createConversations(host) {
         onReceipt(frame);
         return true;
       case "joined":
-        if (frame.room === typedJoin) typedJoin = null;
         if (typeof frame.room === "string" && state.rooms.has(frame.room)) describe(state.rooms.get(frame.room), frame);
         return false; // app.js goes on with presence and history
       default:
@@ -320,7 +318,7 @@ export function createConversations(host) {
 
   /**
    * Errors of the actions this module sends; true when handled. A refusal of app.js's own actions that says the
-   * user is not a member (forbidden) marks the conversation, when the error tells which, and is left to app.js.
+   * user is not a member (forbidden) marks the conversation the error names (`room`), and is left to app.js.
    */
   function onError(frame) {
     const code = frame.code;
@@ -357,24 +355,12 @@ export function createConversations(host) {
         return true;
       }
     }
-    return false; // app.js fails the refused message, ends a history request and shows the reason
+    return false; // app.js passes it on: outbox.js fails the refused message, history.js ends its request
   }
 
-  /**
-   * The room an error is about: its own `room` field if the server names it, else the room of the refused
-   * message, else, for a refused join, the name the user just typed into "join a room…".
-   */
+  /** The room an error is about: the server names it (`room`) for every refused frame that had a room. */
   function refusedRoom(frame) {
-    if (typeof frame.room === "string" && state.rooms.has(frame.room)) return state.rooms.get(frame.room);
-    if (typeof frame.clientMsgId === "string") {
-      for (const room of state.rooms.values()) if (room.pending.has(frame.clientMsgId)) return room;
-    }
-    if (frame.action === "join" && typedJoin && state.rooms.has(typedJoin)) {
-      const room = state.rooms.get(typedJoin);
-      typedJoin = null;
-      return room;
-    }
-    return null;
+    return typeof frame.room === "string" && state.rooms.has(frame.room) ? state.rooms.get(frame.room) : null;
   }
 
   // ---------------------------------------------------------------- reading
@@ -586,15 +572,6 @@ export function createConversations(host) {
     ui.roomToggle.addEventListener("click", () => toggleForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError));
     ui.dmForm.addEventListener("submit", onDirectSubmit);
     ui.roomForm.addEventListener("submit", onCreateSubmit);
-    // Seen before app.js handles it (capture): which name a refused join was about.
-    document.getElementById("join-form").addEventListener(
-      "submit",
-      () => {
-        const name = normalizeRoomName(document.getElementById("join-room-input").value);
-        typedJoin = limits.room.isName(name) && !state.rooms.has(name) ? name : null;
-      },
-      { capture: true },
-    );
     for (const [form, toggle, input, error] of [
       [ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError],
       [ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError],
@@ -630,7 +607,6 @@ export function createConversations(host) {
   function reset() {
     wanted.direct = null;
     wanted.create = null;
-    typedJoin = null;
     leaving.clear();
     clearTimeout(markTimer);
     clearTimeout(refreshTimer);
