@@ -87,3 +87,11 @@ def test_the_text_limit_is_the_one_the_server_enforces():
     limit = client_limits()["text"]["maxLength"]
     assert _accepts(model.valid_text, "y" * limit)
     assert not _accepts(model.valid_text, "y" * (limit + 1))
+
+
+def test_the_page_holds_no_copy_of_the_length_limits():
+    """The inputs get minlength/maxlength from the served limits (limits.js), not from the HTML."""
+    from tests.support import ROOT
+
+    page = (ROOT / "functions" / "auth" / "static" / "index.html").read_text()
+    assert not re.search(r"\b(minlength|maxlength)=", page, re.IGNORECASE)
