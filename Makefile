@@ -22,11 +22,18 @@ help:
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (needs the runtime's python on PATH)"
 
-# The app's virtual environment; rebuilt only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# The app's virtual environment, in two stamps so that serving never waits for the test tools:
+# .installed-local has what `make run` needs (pyproject's `local` extra: the HTTP function's packages, mongomock,
+# aiohttp, PyYAML); .installed-dev adds what the tests need (the `dev` extra: pytest, playwright, schemathesis,
+# moto, cfn-lint...). Each is redone only when pyproject.toml changes.
+$(VENV)/.installed-local: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Parley needs Python 3.11 or newer (python3.11, python3.12 or python3.13 on PATH)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local]'
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-local pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
@@ -48,9 +55,9 @@ $(LINT_VENV)/.installed: Makefile
 	$(LINT_VENV)/bin/python -m pip install --quiet $(LINT_TOOLS)
 	@touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-dev
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed $(LINT_VENV)/.installed
+lint: $(VENV)/.installed-dev $(SAM_VENV)/.installed $(LINT_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(LINT_VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(LINT_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
@@ -64,17 +71,17 @@ $(WSCAT):
 		npm install --silent --no-audit --no-fund --prefix .tools/node 'wscat@^6'; \
 	else echo "npm not found: the wscat test will be skipped (install nodejs and npm)"; fi
 
-unit: $(VENV)/.installed $(WSCAT)
+unit: $(VENV)/.installed-dev $(WSCAT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint unit
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed-local
 	$(BIN)/parley-local --host $(HOST) --port $(PORT)
 
 # The benchmarks' extra (matplotlib for the plots) on top of the app's environment; BENCH_ARGS=--quick for a quick run.
-$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+$(VENV)/.installed-bench: $(VENV)/.installed-local pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $@
 
 bench: $(VENV)/.installed-bench
@@ -85,7 +92,7 @@ bench: $(VENV)/.installed-bench
 BUILD_PY := $(shell sed -n 's/^ *BuildMethod: python\(3\.[0-9]*\).*/\1/p' template.yaml | head -n 1)
 BUILD_PY_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/$(BUILD_PY).*/bin 2>/dev/null | tail -n 1)
 # docs/screenshot.png: two users chatting, rendered by the browser test in Debian's chromium.
-screenshot: $(VENV)/.installed
+screenshot: $(VENV)/.installed-dev
 	PARLEY_SCREENSHOT=docs/screenshot.png $(BIN)/python -m pytest tests/browser -q -k screenshot
 
 build: $(SAM_VENV)/.installed

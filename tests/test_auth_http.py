@@ -105,6 +105,7 @@ def test_config_health_and_page(stack):
     assert config == {
         "websocketUrl": "wss://example.execute-api.us-east-1.amazonaws.com/prod",
         "apiUrl": "https://abc123.execute-api.us-east-1.amazonaws.com",
+        "limits": config["limits"],  # tests/test_client_limits.py
     }
     assert stack.http("GET", "/health")[0] == 200
     status, page, headers = stack.http("GET", "/")

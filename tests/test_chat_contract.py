@@ -284,3 +284,33 @@ def test_an_error_names_the_client_msg_id_it_refused(stack):
     assert alice.frames()[-1] == {"type": "pong"}
     alice.send('{"action": "sendMessage", "room": "general", "text": 5, "clientMsgId": 7}')
     assert "clientMsgId" not in alice.last("error")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"action": "join", "room": "plans"},  # a private room of someone else's
+        {"action": "history", "room": "plans"},
+        {"action": "typing", "room": "plans", "isTyping": True},
+        {"action": "sendMessage", "room": "plans", "text": "hi"},
+        {"action": "markRead", "room": "plans", "id": "0" * 24},
+        {"action": "addMember", "room": "plans", "username": "alice"},
+    ],
+    ids=lambda frame: frame["action"],
+)
+def test_an_error_names_the_room_it_refused(stack, frame):
+    owner = stack.connect("olivia")
+    owner.send({"action": "createRoom", "room": "plans", "kind": "private"})
+    assert owner.last("roomCreated")["room"] == "plans"
+    alice = stack.connect("alice")
+    alice.send(frame)
+    error = alice.last("error")
+    assert error["action"] == frame["action"] and error["room"] == "plans", error
+
+
+@pytest.mark.parametrize("room", ["Not A Room", "x" * 65, 7, None, "-lead", "\ud800"])
+def test_an_error_repeats_no_room_that_is_not_a_room_name(stack, room):
+    alice = stack.connect("alice")
+    alice.send(json.dumps({"action": "join", "room": room}))
+    error = alice.last("error")
+    assert error["code"] == "invalid_request" and "room" not in error, error

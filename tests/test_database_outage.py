@@ -32,7 +32,8 @@ def test_message_handler_answers_internal_error_and_broadcasts_nothing(dead_db_s
     assert result == {"statusCode": 500}
     assert elapsed < LIMIT_S
     assert management_api.frames(client.connection_id) == [
-        {"type": "error", "code": "internal_error", "message": "something went wrong; try again", "action": "sendMessage"}
+        {"type": "error", "code": "internal_error", "message": "something went wrong; try again", "action": "sendMessage",
+         "room": "general"}
     ]
     assert management_api.posts == 1  # only the error reply: nothing was broadcast
 

@@ -13,6 +13,7 @@ from mangum import Mangum
 from pydantic import BaseModel, Field
 
 from parley import accounts, origins
+from parley.client_limits import client_limits
 from parley.adapters import apigw, mongo, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
 from parley.chat import rooms as chat_rooms, service
@@ -28,7 +29,20 @@ from parley.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from parley.model import ANY_ROOM_PATTERN, MESSAGE_ID_RE, PASSWORD_MAX, PASSWORD_MIN, USERNAME_RE, UserRef
+from parley.model import (
+    ANY_ROOM_PATTERN,
+    DEFAULT_HISTORY_LIMIT,
+    DIRECT_NAME_MAX,
+    MAX_HISTORY_LIMIT,
+    MESSAGE_ID_PATTERN,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    ROOM_PATTERN,
+    USERNAME_MAX,
+    USERNAME_MIN,
+    USERNAME_PATTERN,
+    UserRef,
+)
 from parley.observability import count_if_database_down, make_logger, tracing
 from parley.ports import Ports, StoredUser
 from parley.tokens import Claims
@@ -71,7 +85,7 @@ app.add_middleware(
 
 
 class Credentials(BaseModel):
-    username: str = Field(min_length=3, max_length=32, pattern=USERNAME_RE.pattern.replace("\\Z", "$"))
+    username: str = Field(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
@@ -147,17 +161,58 @@ class DirectoryOut(BaseModel):
     next: str | None
 
 
+class LengthOut(BaseModel):
+    maxLength: int
+
+
+class TextLimitsOut(LengthOut):
+    minLength: int
+
+
+class UsernameLimitsOut(TextLimitsOut):
+    pattern: str  # anchored; the same in JavaScript
+
+
+class RoomLimitsOut(LengthOut):
+    pattern: str  # a room's name (createRoom, join)
+    directPattern: str  # a direct room's name, dm-<id>-<id>
+
+
+class HistoryLimitsOut(BaseModel):
+    pageSize: int  # what a page asks for unless it says otherwise
+    maxPageSize: int
+
+
+class TypingLimitsOut(BaseModel):
+    intervalMs: int  # repeat "is typing" this often while keys are pressed; "stopped" after as long without one
+    expiresMs: int  # a typing state not repeated within this is over
+
+
+class LimitsOut(BaseModel):
+    """What the server accepts (parley.client_limits), so a client checks it before it sends."""
+
+    username: UsernameLimitsOut
+    password: TextLimitsOut
+    room: RoomLimitsOut
+    text: LengthOut
+    clientMsgId: LengthOut
+    history: HistoryLimitsOut
+    roomsPerConnection: int
+    typing: TypingLimitsOut
+
+
 class ConfigOut(BaseModel):
     websocketUrl: str
     apiUrl: str
+    limits: LimitsOut
 
 
 class Problem(BaseModel):
     detail: str
 
 
-Room = Annotated[str, PathParam(pattern=ANY_ROOM_PATTERN, max_length=132)]
-Cursor = Annotated[str | None, Query(pattern=MESSAGE_ID_RE.pattern.replace("\\Z", "$"))]
+Room = Annotated[str, PathParam(pattern=ANY_ROOM_PATTERN, max_length=DIRECT_NAME_MAX)]
+Cursor = Annotated[str | None, Query(pattern=MESSAGE_ID_PATTERN)]
 UNAUTHORIZED = {401: {"model": Problem}}
 UNAVAILABLE = {503: {"model": Problem}}
 FORBIDDEN = {403: {"model": Problem}}
@@ -320,7 +375,7 @@ def my_rooms(user: Authed) -> dict:
 def public_rooms(
     user: Authed,
     limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,13}~[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,13}~" + ROOM_PATTERN[1:])] = None,
 ) -> dict:
     try:
         items, page = chat_rooms.public_rooms(_ports(), limit=limit, after=chat_rooms.parse_directory_cursor(cursor))
@@ -335,7 +390,7 @@ def room_messages(
     user: Authed,
     before: Cursor = None,
     after: Cursor = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = DEFAULT_HISTORY_LIMIT,
 ) -> dict:
     try:
         return service.history(_ports(), user_id=user.id, room=room, before=before, after=after, limit=limit).to_json()
@@ -355,7 +410,7 @@ def room_presence(room: Room, user: Authed) -> dict:
 @app.get("/config.json", response_model=ConfigOut)
 def config(request: Request) -> dict:
     api_url = str(request.base_url).rstrip("/")
-    return {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url}
+    return {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url, "limits": client_limits()}
 
 
 @app.get("/health")

@@ -9,19 +9,36 @@ from datetime import datetime, timedelta, timezone
 
 from parley.errors import InvalidRequest
 
-ROOM_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
-# A direct room's name, dm-<smaller user id>-<larger user id>: longer than ROOM_RE allows (ids are 32 hex digits).
-DIRECT_RE = re.compile(r"^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}\Z")
-ANY_ROOM_PATTERN = r"^(?:[a-z0-9][a-z0-9_-]{0,63}|dm-[a-z0-9]{1,64}-[a-z0-9]{1,64})$"
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}\Z")
-MESSAGE_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
-LOBBY = "general"
+# Every limit a client must respect is written once, here; the web page reads them from /config.json
+# (parley.client_limits), the HTTP API's schemas and the validators below use the same names.
+ROOM_NAME_MAX = 64
+USERNAME_MIN, USERNAME_MAX = 3, 32
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
 MAX_TEXT = 4000
 MAX_CLIENT_MSG_ID = 64
 MAX_HISTORY_LIMIT = 100
 DEFAULT_HISTORY_LIMIT = 50
 MAX_ROOMS_PER_CONNECTION = 50
-PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# A client repeats "is typing" this often while keys are pressed (and says it stopped after as long without
+# one); the server relays one per connection at most every TYPING_QUIET (chat/service.py), a little less, and
+# a typing state not refreshed for TYPING_EXPIRES is over.
+TYPING_INTERVAL = timedelta(seconds=3)
+TYPING_EXPIRES = 2 * TYPING_INTERVAL
+
+# Patterns: ``\Z`` for Python (``$`` would let a trailing newline through); the *_PATTERN strings end in ``$``,
+# which is the end of input for JSON Schema, Rust's regex (pydantic) and JavaScript alike.
+ROOM_PATTERN = rf"^[a-z0-9][a-z0-9_-]{{0,{ROOM_NAME_MAX - 1}}}$"
+# A direct room's name, dm-<smaller user id>-<larger user id>: longer than ROOM_RE allows (ids are 32 hex digits).
+DIRECT_PATTERN = r"^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$"
+DIRECT_NAME_MAX = len("dm-") + 64 + len("-") + 64
+ANY_ROOM_PATTERN = f"^(?:{ROOM_PATTERN[1:-1]}|{DIRECT_PATTERN[1:-1]})$"
+USERNAME_PATTERN = rf"^[A-Za-z0-9_.-]{{{USERNAME_MIN},{USERNAME_MAX}}}$"
+MESSAGE_ID_PATTERN = r"^[0-9a-f]{24}$"
+ROOM_RE = re.compile(ROOM_PATTERN[:-1] + r"\Z")
+DIRECT_RE = re.compile(DIRECT_PATTERN[:-1] + r"\Z")
+USERNAME_RE = re.compile(USERNAME_PATTERN[:-1] + r"\Z")
+MESSAGE_ID_RE = re.compile(MESSAGE_ID_PATTERN[:-1] + r"\Z")
+LOBBY = "general"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +138,7 @@ def valid_room(value: object) -> str:
         raise InvalidRequest(f"'room' must be a string, got {_describe(value)}")
     if not ROOM_RE.match(value) and not DIRECT_RE.match(value):
         raise InvalidRequest(
-            "'room' must be 1-64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
+            f"'room' must be 1-{ROOM_NAME_MAX} characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
             " (or a direct room's dm-<id>-<id>)"
         )
     return value
@@ -174,7 +191,7 @@ def valid_limit(value: object) -> int:
 
 def valid_username(value: object) -> str:
     if not isinstance(value, str) or not USERNAME_RE.match(value):
-        raise InvalidRequest("username must be 3-32 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
+        raise InvalidRequest(f"username must be {USERNAME_MIN}-{USERNAME_MAX} characters of A-Z, a-z, 0-9, '_', '.' or '-'")
     return value
 
 

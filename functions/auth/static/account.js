@@ -3,6 +3,7 @@
 // change the password. app.js calls begin() when the chat opens and end() when it closes.
 
 import { ApiError, request, tokenExpiry } from "./api.js";
+import { passwordRule } from "./limits.js";
 
 const MAX_LEAD_S = 600; // renew at most 10 minutes before the token expires…
 const RETRY_MS = 15000; // …and, when the server cannot be reached, try again this often until it expires
@@ -22,7 +23,7 @@ const ui = {
   accountError: $("account-error"),
 };
 
-let current = null; // {session, onRenewed, onEnded, timer}
+let current = null; // {session, onRenewed, onEnded, limits, timer}
 
 /** When (ms since the epoch) to renew a token: half its lifetime before it expires, at most MAX_LEAD_S. */
 export function renewAt(token, now = Date.now()) {
@@ -45,11 +46,12 @@ function issuedAt(token) {
 
 /**
  * Start looking after a session. onRenewed(session) gets each renewed {token, user}; onEnded(message) is
- * called once when the session is over (refused renewal, expiry, log-out everywhere elsewhere).
+ * called once when the session is over (refused renewal, expiry, log-out everywhere elsewhere); limits are
+ * the served ones (limits.js), which a new password is checked against.
  */
-export function begin(session, { onRenewed, onEnded }) {
+export function begin(session, { onRenewed, onEnded, limits }) {
   end();
-  current = { session, onRenewed, onEnded, timer: 0 };
+  current = { session, onRenewed, onEnded, limits, timer: 0 };
   ui.open.hidden = false;
   schedule();
 }
@@ -137,8 +139,9 @@ async function onPasswordSubmit(event) {
   if (!current) return;
   resetErrors();
   const next = ui.next.value;
-  if (next.length < 8 || next.length > 128) {
-    showNextError("Passwords are 8–128 characters long.");
+  const { password } = current.limits;
+  if (next.length < password.min || next.length > password.max) {
+    showNextError(passwordRule(current.limits));
     return;
   }
   const button = ui.passwordForm.querySelector("button[type=submit]");

@@ -1,4 +1,5 @@
-// The HTTP side of Parley: sign-up, log-in, who-am-I and where the WebSocket lives.
+// The HTTP side of Parley: sign-up, log-in, who-am-I, and the stack's configuration (where the WebSocket
+// lives, what the server accepts).
 
 const TIMEOUT_MS = 15000;
 
@@ -84,12 +85,13 @@ export function me(token) {
   return request("/auth/me", { token });
 }
 
-export async function websocketUrl() {
+/** The stack's /config.json: {websocketUrl, limits} (limits as served; limits.js compiles them). */
+export async function loadConfig() {
   const config = await request("/config.json");
-  const url = config && typeof config.websocketUrl === "string" ? config.websocketUrl.trim() : "";
-  if (url) return url;
+  const given = config && typeof config.websocketUrl === "string" ? config.websocketUrl.trim() : "";
   // A stack that does not know its WebSocket URL: try the page's own origin (the local gateway serves both).
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  const url = given || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  return { websocketUrl: url, limits: config ? config.limits : null };
 }
 
 /** Seconds since the epoch at which the JWT expires, or null when it cannot be read (the server decides anyway). */

@@ -1,56 +1,40 @@
-// Parley's web page: sign in, rooms, live messages, history, typing, presence and reconnection.
-// User data only ever reaches the DOM through textContent / attributes, never as HTML.
+// Parley's web page: it boots from /config.json, signs in, and keeps one socket whose frames it hands to the
+// module that owns each concern. The modules are made here and given what they use; the only shared state
+// is `state` below (who is signed in, the socket, the rooms and which one is open).
+//   signin.js the sign-in view          timeline.js the open room's messages    history.js pages of history
+//   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
+//   notices.js the notice line           conversations.js (+ members.js) private and direct rooms, the sidebar
+//   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
 
-import { ApiError, login, me, signup, tokenExpiry, websocketUrl } from "./api.js";
+import { ApiError, loadConfig, me, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
-import { LOBBY, ROOM_RE, Room, USERNAME_RE, newClientMsgId, normalizeRoomName, typingSentence } from "./rooms.js";
+import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
 import { createConversations } from "./conversations.js";
+import { applyLimits, compileLimits, roomRule } from "./limits.js";
+import { byId, el, strong } from "./dom.js";
+import { createNotices } from "./notices.js";
+import { createSignIn } from "./signin.js";
+import { createTimeline } from "./timeline.js";
+import { createHistory } from "./history.js";
+import { createOutbox } from "./outbox.js";
+import { createPresence } from "./presence.js";
+import { createComposer } from "./composer.js";
+import { forgetSession, loadRooms, loadSession, saveRooms, saveSession } from "./storage.js";
 
-const SESSION_KEY = "parley.session";
-const ROOMS_KEY = "parley.rooms";
-const MAX_TEXT = 4000;
-const PAGE_SIZE = 50;
-const CATCH_UP_PAGE = 100;
-const TYPING_EVERY_MS = 3000; // send typing at most this often while the user types
-const TYPING_IDLE_MS = 3000; // no keystroke for this long: the user stopped typing
-const SEND_DEADLINE_MS = 10000; // a sent message not echoed by then is shown as failed (and can be retried)
-const HISTORY_DEADLINE_MS = 15000;
-const NEAR_BOTTOM_PX = 80;
-
-const $ = (id) => document.getElementById(id);
 const ui = {
-  authView: $("auth-view"),
-  authForm: $("auth-form"),
-  username: $("auth-username"),
-  password: $("auth-password"),
-  usernameError: $("auth-username-error"),
-  passwordError: $("auth-password-error"),
-  authError: $("auth-error"),
-  chatView: $("chat-view"),
-  status: $("connection-status"),
-  whoami: $("current-user"),
-  logout: $("logout"),
-  sidebarToggle: $("sidebar-toggle"),
-  scrim: $("scrim"),
-  roomList: $("room-list"),
-  joinForm: $("join-form"),
-  joinInput: $("join-room-input"),
-  joinError: $("join-error"),
-  onlineUsers: $("online-users"),
-  onlineCount: $("online-count"),
-  roomTitle: $("room-title"),
-  leaveRoom: $("leave-room"),
-  scroller: $("scroller"),
-  loadOlder: $("load-older"),
-  historyStart: $("history-start"),
-  historyLoading: $("history-loading"),
-  messages: $("message-list"),
-  jumpLatest: $("jump-latest"),
-  typing: $("typing-indicator"),
-  notice: $("notice"),
-  composer: $("composer"),
-  input: $("composer-input"),
+  chatView: byId("chat-view"),
+  status: byId("connection-status"),
+  whoami: byId("current-user"),
+  logout: byId("logout"),
+  sidebarToggle: byId("sidebar-toggle"),
+  scrim: byId("scrim"),
+  roomList: byId("room-list"),
+  joinForm: byId("join-form"),
+  joinInput: byId("join-room-input"),
+  joinError: byId("join-error"),
+  roomTitle: byId("room-title"),
+  leaveRoom: byId("leave-room"),
 };
 
 const state = {
@@ -58,37 +42,18 @@ const state = {
   socket: null,
   rooms: new Map(), // name -> Room, in the order the user joined them
   active: LOBBY,
-  sendTimers: new Map(), // clientMsgId -> timeout id
-  typingOut: { active: false, room: null, lastSentAt: 0, idleTimer: 0 },
-  typingSweep: 0,
-  noticeTimer: 0,
-  elById: new Map(), // message id -> element, for the active room
-  elByCmid: new Map(), // clientMsgId -> element of a pending message, for the active room
-  generation: 0, // bumped on log out so late async work of an old session does nothing
 };
-// Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
-const convo = createConversations({
-  state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers, renderTyping, updateTitle, el,
-});
+let page = null; // the modules, made once /config.json has said what the server accepts (boot)
 
-// ------------------------------------------------------------------------------------------ session
-function loadJson(key) {
-  try {
-    return JSON.parse(sessionStorage.getItem(key) || "null");
-  } catch {
-    return null;
-  }
-}
-
-function saveRooms() {
-  const kept = [...state.rooms.values()].filter((r) => r.kind === "public" || r.name === state.active);
-  sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: kept.map((r) => r.name), active: state.active }));
-}
-
+// ------------------------------------------------------------------------------------------ boot
 async function boot() {
   wire();
-  const saved = loadJson(SESSION_KEY);
-  if (!saved || typeof saved.token !== "string" || !saved.user) {
+  const config = await configuration();
+  const limits = compileLimits(config.limits);
+  applyLimits(limits);
+  page = assemble(config.websocketUrl, limits);
+  const saved = loadSession();
+  if (!saved) {
     showAuth();
     return;
   }
@@ -111,110 +76,64 @@ async function boot() {
   enterChat(saved);
 }
 
-function forgetSession() {
-  sessionStorage.removeItem(SESSION_KEY);
-  sessionStorage.removeItem(ROOMS_KEY);
+/** /config.json, asked again (backing off) until the server answers: nothing can be checked without it. */
+async function configuration() {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await loadConfig();
+    } catch {
+      ui.status.hidden = false;
+      setStatus({ state: "reconnecting" });
+      await sleep(Math.min(30000, 1000 * 2 ** attempt));
+    }
+  }
 }
 
+/** Make the page's modules, each given what it uses. */
+function assemble(websocketUrl, limits) {
+  const activeRoom = () => state.rooms.get(state.active);
+  const notices = createNotices();
+  const signin = createSignIn({ limits, onSignedIn: enterChat });
+  let outbox = null;
+  const timeline = createTimeline({ activeRoom, myUser, onRetry: (cmid) => outbox.retry(cmid) });
+  outbox = createOutbox({ state, send, timeline, notices });
+  const history = createHistory({ state, limits, send, timeline, myUser, onConfirmed: outbox.confirm });
+  const presence = createPresence({ state, limits, send, myUser });
+  const composer = createComposer({ limits, activeRoom, outbox, presence, notices });
+  // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
+  const convo = createConversations({
+    state,
+    limits,
+    send,
+    switchRoom,
+    showNotice: notices.show,
+    myUser,
+    nearBottom: timeline.nearBottom,
+    renderUsers: presence.renderUsers,
+    renderTyping: presence.renderTyping,
+    updateTitle,
+    el,
+  });
+  timeline.wire({ onLoadOlder: history.loadOlder, onJumpLatest: composer.focus });
+  window.addEventListener("pagehide", presence.stop);
+  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo };
+}
+
+// ------------------------------------------------------------------------------------------ signed in or out
 function showAuth(message = "") {
   ui.chatView.hidden = true;
   ui.status.hidden = true;
   ui.whoami.hidden = true;
   ui.logout.hidden = true;
   ui.sidebarToggle.hidden = true;
-  ui.authView.hidden = false;
-  clearAuthErrors();
-  if (message) showAuthError(message);
   document.title = "Parley";
-  ui.username.focus();
+  page.signin.show(message);
 }
 
-function logOut(message = "") {
-  account.end();
-  state.generation += 1;
-  if (state.socket) state.socket.stop();
-  state.socket = null;
-  for (const timer of state.sendTimers.values()) clearTimeout(timer);
-  state.sendTimers.clear();
-  clearTimeout(state.typingOut.idleTimer);
-  clearTimeout(state.typingSweep);
-  state.typingOut = { active: false, room: null, lastSentAt: 0, idleTimer: 0 };
-  state.rooms.clear();
-  state.session = null;
-  state.active = LOBBY;
-  convo.reset();
-  forgetSession();
-  ui.messages.replaceChildren();
-  ui.roomList.replaceChildren();
-  ui.onlineUsers.replaceChildren();
-  ui.typing.textContent = "";
-  ui.input.value = "";
-  hideNotice();
-  showAuth(message);
-}
-
-// ------------------------------------------------------------------------------------------ auth form
-function clearAuthErrors() {
-  ui.usernameError.textContent = "";
-  ui.passwordError.textContent = "";
-  ui.authError.textContent = "";
-  ui.authError.hidden = true;
-  ui.username.removeAttribute("aria-invalid");
-  ui.password.removeAttribute("aria-invalid");
-}
-
-function showAuthError(message) {
-  ui.authError.textContent = message;
-  ui.authError.hidden = false;
-}
-
-function fieldError(field, message) {
-  const input = field === "password" ? ui.password : ui.username;
-  const slot = field === "password" ? ui.passwordError : ui.usernameError;
-  slot.textContent = message;
-  input.setAttribute("aria-invalid", "true");
-  input.focus();
-}
-
-async function onAuthSubmit(event) {
-  event.preventDefault();
-  const mode = event.submitter && event.submitter.value === "signup" ? "signup" : "login";
-  clearAuthErrors();
-  const username = ui.username.value.trim();
-  const password = ui.password.value;
-  if (!USERNAME_RE.test(username)) {
-    fieldError("username", "Use 3–32 characters: letters, digits, _ . or -");
-    return;
-  }
-  if (password.length < 8 || password.length > 128) {
-    fieldError("password", "Passwords are 8–128 characters long.");
-    return;
-  }
-  const buttons = ui.authForm.querySelectorAll("button");
-  buttons.forEach((b) => (b.disabled = true));
-  try {
-    const session = await (mode === "signup" ? signup : login)(username, password);
-    if (!session || typeof session.token !== "string" || !session.user) throw new ApiError(500, "Unexpected reply.");
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, user: session.user }));
-    ui.password.value = "";
-    enterChat({ token: session.token, user: session.user });
-  } catch (err) {
-    const status = err instanceof ApiError ? err.status : 0;
-    if (status === 409) fieldError("username", "That username is taken. Pick another one, or log in.");
-    else if (status === 401) showAuthError("Wrong username or password.");
-    else if (status === 422 && (err.field === "username" || err.field === "password")) fieldError(err.field, err.message);
-    else showAuthError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
-  } finally {
-    buttons.forEach((b) => (b.disabled = false));
-  }
-}
-
-// ------------------------------------------------------------------------------------------ chat
-async function enterChat(session) {
-  const generation = state.generation;
+function enterChat(session) {
   state.session = session;
-  account.begin(session, { onRenewed, onEnded: logOut });
-  ui.authView.hidden = true;
+  account.begin(session, { onRenewed, onEnded: logOut, limits: page.limits });
+  page.signin.hide();
   ui.chatView.hidden = false;
   ui.status.hidden = false;
   ui.logout.hidden = false;
@@ -222,31 +141,17 @@ async function enterChat(session) {
   ui.whoami.hidden = false;
   ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(session.user.username));
 
-  const savedRooms = loadJson(ROOMS_KEY);
+  const savedRooms = loadRooms();
   const names = [LOBBY];
   if (savedRooms && Array.isArray(savedRooms.rooms)) {
-    for (const name of savedRooms.rooms) if (ROOM_RE.test(name) && !names.includes(name)) names.push(name);
+    for (const name of savedRooms.rooms) if (page.limits.room.isName(name) && !names.includes(name)) names.push(name);
   }
   state.rooms = new Map(names.map((name) => [name, new Room(name)]));
   const active = savedRooms && state.rooms.has(savedRooms.active) ? savedRooms.active : LOBBY;
   switchRoom(active, { focus: true });
   setStatus({ state: "connecting" });
-
-  let url;
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      url = await websocketUrl();
-      break;
-    } catch {
-      if (generation !== state.generation) return;
-      setStatus({ state: "reconnecting" });
-      await sleep(Math.min(30000, 1000 * 2 ** attempt));
-      if (generation !== state.generation) return;
-    }
-  }
-  if (generation !== state.generation) return;
   const socket = new ChatSocket({
-    url,
+    url: page.websocketUrl,
     token: state.session.token,
     onFrame,
     onOpen,
@@ -257,10 +162,28 @@ async function enterChat(session) {
   socket.start();
 }
 
+function logOut(message = "") {
+  account.end();
+  if (state.socket) state.socket.stop();
+  state.socket = null;
+  page.outbox.stopTimers();
+  page.presence.reset();
+  state.rooms.clear();
+  state.session = null;
+  state.active = LOBBY;
+  page.convo.reset();
+  forgetSession();
+  page.timeline.clear();
+  ui.roomList.replaceChildren();
+  page.composer.clear();
+  page.notices.hide();
+  showAuth(message);
+}
+
 /** A renewed token (account.js): keep it for reloads and reconnect the socket with it. */
 function onRenewed(session) {
   state.session = session;
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, user: session.user }));
+  saveSession(session);
   if (state.socket) state.socket.renew(session.token);
 }
 
@@ -268,37 +191,28 @@ function myUser() {
   return state.session ? state.session.user : { id: "", username: "" };
 }
 
-function activeRoom() {
-  return state.rooms.get(state.active);
-}
-
 function send(frame) {
   return state.socket ? state.socket.send(frame) : false;
 }
 
+// ------------------------------------------------------------------------------------------ the socket
 function onOpen() {
   for (const room of state.rooms.values()) {
     room.joined = false;
-    if (convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
+    if (page.convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
   }
-  convo.onOpen();
+  page.convo.onOpen();
 }
 
 function onSocketClosed({ everOpened }) {
   for (const room of state.rooms.values()) {
     room.joined = false;
-    if (room.historyLoaded && room.catchUpFrom === null) room.catchUpFrom = room.newestId;
-    clearTimeout(room.historyInFlight && room.historyInFlight.timer);
-    room.historyInFlight = null;
-    room.historyQueue = [];
-    room.typing.clear();
-    for (const entry of room.pending.values()) entry.sentAt = 0; // resent after the room is joined again
+    page.history.onClosed(room);
+    page.outbox.onClosed(room); // resent after the room is joined again
   }
-  for (const timer of state.sendTimers.values()) clearTimeout(timer);
-  state.sendTimers.clear();
-  state.typingOut.active = false;
-  renderTyping();
-  renderHistoryEdge();
+  page.outbox.stopTimers();
+  page.presence.onClosed();
+  page.timeline.renderHistoryEdge();
   if (!everOpened && state.session) checkToken();
 }
 
@@ -328,18 +242,18 @@ function setStatus({ state: s, retryInMs }) {
 
 // ------------------------------------------------------------------------------------------ frames
 function onFrame(frame) {
-  if (convo.onFrame(frame)) return undefined;
+  if (page.convo.onFrame(frame)) return undefined;
   switch (frame.type) {
     case "joined":
       return onJoined(frame);
     case "presence":
-      return onPresence(frame);
+      return page.presence.onPresence(frame);
     case "message":
       return onMessage(frame.message);
     case "typing":
-      return onTyping(frame);
+      return page.presence.onTyping(frame);
     case "history":
-      return onHistory(frame);
+      return page.history.onHistory(frame);
     case "error":
       return onError(frame);
     default:
@@ -352,56 +266,32 @@ function onJoined(frame) {
   if (!room) return; // left meanwhile
   room.joined = true;
   room.setUsers(frame.users);
-  // First time: the latest page. Again (after a reconnect): everything after the last message we had.
-  const from = room.historyLoaded ? room.catchUpFrom || room.newestId : null;
-  if (from) requestHistory(room, { kind: "after", cursor: from });
-  else requestHistory(room, { kind: "latest" });
-  for (const entry of room.pending.values()) if (entry.status === "pending") transmit(room, entry);
-  if (room.name === state.active) renderUsers();
-}
-
-function onPresence(frame) {
-  const room = state.rooms.get(frame.room);
-  if (!room || !frame.user) return;
-  if (frame.status === "online") room.users.set(frame.user.id, frame.user);
-  else {
-    room.users.delete(frame.user.id);
-    room.setTyping(frame.user, false);
-  }
-  if (room.name === state.active) {
-    renderUsers();
-    renderTyping();
-  }
+  page.history.onJoined(room);
+  page.outbox.onJoined(room);
+  if (room.name === state.active) page.presence.renderUsers();
 }
 
 function onMessage(message) {
   if (!message || typeof message.id !== "string") return;
-  convo.seeMessage(message);
+  page.convo.seeMessage(message);
   const room = state.rooms.get(message.room);
   if (!room) return;
+  const { timeline } = page;
   const active = room.name === state.active;
-  const stick = active && nearBottom();
+  const stick = active && timeline.nearBottom();
   const result = room.add(message, myUser().id);
-  if (result.confirmed) confirmPending(result.confirmed);
-  if (result.added && active) insertMessage(room, result.index);
+  if (result.confirmed) page.outbox.confirm(result.confirmed);
+  if (result.added && active) timeline.insert(room, result.index);
   if (result.added && !active && message.user.id !== myUser().id) {
     room.unread += 1;
     renderRooms();
   }
-  if (room.setTyping(message.user, false) && active) renderTyping();
+  page.presence.onMessage(room, message.user);
   if (active && result.added) {
-    if (stick || message.user.id === myUser().id) scrollToBottom();
-    else ui.jumpLatest.hidden = false;
+    if (stick || message.user.id === myUser().id) timeline.scrollToBottom();
+    else timeline.offerLatest();
   }
   updateTitle();
-}
-
-function onTyping(frame) {
-  const room = state.rooms.get(frame.room);
-  if (!room || !frame.user || frame.user.id === myUser().id) return;
-  room.setTyping(frame.user, frame.isTyping === true);
-  scheduleTypingSweep();
-  if (room.name === state.active) renderTyping();
 }
 
 function onError(frame) {
@@ -409,314 +299,70 @@ function onError(frame) {
     account.sessionEnded(); // renewed if it only expired, else signed out
     return;
   }
-  if (convo.onError(frame)) return;
+  if (page.convo.onError(frame)) return;
   const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
+  if (frame.code === "not_in_room" && ["sendMessage", "typing", "history"].includes(frame.action)) {
+    if (frame.action === "history") page.history.onRefused(frame);
+    rejoinAll(); // the server forgot our rooms (a stale connection): join again, pending messages follow
+    return;
+  }
   if (frame.action === "sendMessage") {
-    if (frame.code === "rate_limited" && typeof frame.clientMsgId === "string" && frame.retryAfterMs > 0) {
-      sendLater(frame.clientMsgId, frame.retryAfterMs); // refused, not stored: the same clientMsgId goes again
-      showNotice(`Sending too fast: your message goes out in ${Math.ceil(frame.retryAfterMs / 1000)} s.`);
-      return;
-    }
-    if (frame.code === "not_in_room") {
-      rejoinAll(); // the server forgot our rooms (a stale connection): join again, pending messages follow
-      return;
-    }
-    // The error names the refused message by its clientMsgId; without one (an older server), every message
-    // still in flight is shown as not sent: one that did get through is confirmed by its echo anyway, and a
-    // retry never duplicates (clientMsgId).
-    for (const room of state.rooms.values()) {
-      for (const entry of room.pending.values()) {
-        const named = typeof frame.clientMsgId === "string";
-        if (named ? entry.clientMsgId === frame.clientMsgId : entry.sentAt) failPending(room, entry.clientMsgId);
-      }
-    }
-    showNotice(`Message not sent: ${text}`);
+    page.outbox.onRefused(frame, text);
     return;
   }
-  if (frame.action === "history") {
-    for (const room of state.rooms.values()) {
-      if (room.historyInFlight) finishHistoryRequest(room);
-    }
-  }
-  if (frame.code === "not_in_room" && (frame.action === "typing" || frame.action === "history")) {
-    rejoinAll();
-    return;
-  }
-  if (frame.action !== "typing") showNotice(text);
+  if (frame.action === "history") page.history.onRefused(frame);
+  if (frame.action !== "typing") page.notices.show(text);
 }
 
 function rejoinAll() {
   for (const room of state.rooms.values()) {
     room.joined = false;
-    if (convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
+    if (page.convo.joinsOnOpen(room)) send({ action: "join", room: room.name });
   }
-}
-
-// ------------------------------------------------------------------------------------------ history
-function requestHistory(room, request) {
-  if (room.historyInFlight) {
-    if (!room.historyQueue.some((q) => q.kind === request.kind && q.cursor === request.cursor)) {
-      room.historyQueue.push(request);
-    }
-    return;
-  }
-  const frame = { action: "history", room: room.name };
-  if (request.kind === "before") Object.assign(frame, { before: request.cursor, limit: PAGE_SIZE });
-  else if (request.kind === "after") Object.assign(frame, { after: request.cursor, limit: CATCH_UP_PAGE });
-  else frame.limit = PAGE_SIZE;
-  if (!send(frame)) return; // the next join asks again
-  // One request per room at a time: the reply carries no cursor, so this is how the page knows what it answers.
-  room.historyInFlight = {
-    ...request,
-    timer: setTimeout(() => finishHistoryRequest(room), HISTORY_DEADLINE_MS),
-  };
-  if (room.name === state.active) renderHistoryEdge();
-}
-
-function finishHistoryRequest(room) {
-  if (room.historyInFlight) clearTimeout(room.historyInFlight.timer);
-  room.historyInFlight = null;
-  const next = room.historyQueue.shift();
-  if (next) requestHistory(room, next);
-  if (room.name === state.active) renderHistoryEdge();
-}
-
-function onHistory(frame) {
-  const room = state.rooms.get(frame.room);
-  if (!room || !Array.isArray(frame.messages)) return;
-  const request = room.historyInFlight;
-  const active = room.name === state.active;
-  const stick = active && nearBottom();
-  const heightBefore = ui.scroller.scrollHeight;
-  const topBefore = ui.scroller.scrollTop;
-  let added = 0;
-  for (const message of frame.messages) {
-    const result = room.add(message, myUser().id);
-    if (result.confirmed) confirmPending(result.confirmed);
-    if (result.added) added += 1;
-  }
-  if (request) {
-    if (request.kind === "latest") {
-      room.historyLoaded = true;
-      room.hasOlder = frame.hasMore === true;
-      room.catchUpFrom = null;
-    } else if (request.kind === "before") {
-      room.hasOlder = frame.hasMore === true;
-    } else if (request.kind === "after") {
-      const last = frame.messages.length ? frame.messages[frame.messages.length - 1].id : null;
-      if (frame.hasMore === true && last) {
-        room.catchUpFrom = last;
-        room.historyQueue.unshift({ kind: "after", cursor: last });
-      } else {
-        room.catchUpFrom = null;
-      }
-    }
-  }
-  if (active && added) {
-    renderMessages();
-    if (request && request.kind === "before") {
-      ui.scroller.scrollTop = topBefore + (ui.scroller.scrollHeight - heightBefore); // keep the reader's place
-    } else if (stick || (request && request.kind === "latest")) {
-      scrollToBottom();
-    } else {
-      ui.jumpLatest.hidden = false;
-    }
-  }
-  finishHistoryRequest(room);
-}
-
-function loadOlder() {
-  const room = activeRoom();
-  if (!room || !room.hasOlder || room.historyInFlight || !room.oldestId) return;
-  requestHistory(room, { kind: "before", cursor: room.oldestId });
-}
-
-// ------------------------------------------------------------------------------------------ sending
-function onComposerSubmit(event) {
-  event.preventDefault();
-  const room = activeRoom();
-  const text = ui.input.value.trim();
-  if (!room || !text) return;
-  if (text.length > MAX_TEXT) {
-    showNotice(`Messages are at most ${MAX_TEXT} characters (this one has ${text.length}).`);
-    return;
-  }
-  stopTyping();
-  const entry = room.addPending(newClientMsgId(), text);
-  ui.input.value = "";
-  autosize();
-  const element = pendingElement(entry);
-  state.elByCmid.set(entry.clientMsgId, element);
-  ui.messages.append(element);
-  scrollToBottom();
-  transmit(room, entry);
-}
-
-/** Send (or send again) one of our messages, under the same clientMsgId so the server never stores it twice. */
-function transmit(room, entry) {
-  setPendingStatus(room, entry, "pending");
-  if (!room.joined) return; // sent when the room is joined (again)
-  const ok = send({ action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId });
-  if (!ok) return;
-  entry.sentAt = Date.now();
-  clearTimeout(state.sendTimers.get(entry.clientMsgId));
-  state.sendTimers.set(
-    entry.clientMsgId,
-    setTimeout(() => failPending(room, entry.clientMsgId), SEND_DEADLINE_MS),
-  );
-}
-
-function failPending(room, clientMsgId) {
-  clearTimeout(state.sendTimers.get(clientMsgId));
-  state.sendTimers.delete(clientMsgId);
-  const entry = room.pending.get(clientMsgId);
-  if (!entry) return;
-  entry.sentAt = 0;
-  setPendingStatus(room, entry, "failed");
-}
-
-const resumeTimers = new Map(); // room name -> {at, timer}: when its rate-limited messages go out again
-
-/** The server rate-limited this message (nothing was stored): it stays pending and is sent again, under the
- * same clientMsgId, once the server said it may be (retryAfterMs, capped at a minute). The room's waiting
- * messages all go out together, in the order they were written, when the latest of their waits is over. */
-function sendLater(clientMsgId, retryAfterMs) {
-  for (const room of state.rooms.values()) {
-    const entry = room.pending.get(clientMsgId);
-    if (!entry) continue;
-    clearTimeout(state.sendTimers.get(clientMsgId));
-    state.sendTimers.delete(clientMsgId);
-    entry.waiting = true;
-    const at = Date.now() + Math.min(retryAfterMs, 60_000) + 50;
-    const current = resumeTimers.get(room.name);
-    if (current && current.at >= at) continue;
-    if (current) clearTimeout(current.timer);
-    const timer = setTimeout(() => {
-      resumeTimers.delete(room.name);
-      for (const waiting of room.pending.values()) {
-        if (!waiting.waiting) continue;
-        waiting.waiting = false;
-        transmit(room, waiting);
-      }
-    }, at - Date.now());
-    resumeTimers.set(room.name, { at, timer });
-  }
-}
-
-function retry(clientMsgId) {
-  const room = activeRoom();
-  const entry = room && room.pending.get(clientMsgId);
-  if (entry) transmit(room, entry);
-}
-
-/** Our message came back from the server: its pending copy goes (the server's copy takes its place). */
-function confirmPending(clientMsgId) {
-  clearTimeout(state.sendTimers.get(clientMsgId));
-  state.sendTimers.delete(clientMsgId);
-  const element = state.elByCmid.get(clientMsgId);
-  if (element) element.remove();
-  state.elByCmid.delete(clientMsgId);
-}
-
-function setPendingStatus(room, entry, status) {
-  entry.status = status;
-  if (room.name !== state.active) return;
-  const old = state.elByCmid.get(entry.clientMsgId);
-  if (!old) return;
-  const element = pendingElement(entry);
-  old.replaceWith(element);
-  state.elByCmid.set(entry.clientMsgId, element);
-  if (status === "failed" && document.activeElement === old.querySelector("button")) element.querySelector("button")?.focus();
-}
-
-// ------------------------------------------------------------------------------------------ typing
-function onComposerInput() {
-  autosize();
-  const room = activeRoom();
-  if (!room) return;
-  if (!ui.input.value.trim()) {
-    stopTyping();
-    return;
-  }
-  const now = Date.now();
-  const out = state.typingOut;
-  if (out.active && out.room !== room.name) stopTyping();
-  if (room.joined && (!out.active || now - out.lastSentAt >= TYPING_EVERY_MS)) {
-    if (send({ action: "typing", room: room.name, isTyping: true })) {
-      out.active = true;
-      out.room = room.name;
-      out.lastSentAt = now;
-    }
-  }
-  clearTimeout(out.idleTimer);
-  out.idleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
-}
-
-function stopTyping() {
-  const out = state.typingOut;
-  clearTimeout(out.idleTimer);
-  if (out.active && state.rooms.get(out.room)?.joined) send({ action: "typing", room: out.room, isTyping: false });
-  out.active = false;
-  out.room = null;
-  out.lastSentAt = 0;
-}
-
-function scheduleTypingSweep() {
-  clearTimeout(state.typingSweep);
-  let next = Infinity;
-  for (const room of state.rooms.values()) for (const entry of room.typing.values()) next = Math.min(next, entry.until);
-  if (next === Infinity) return;
-  state.typingSweep = setTimeout(() => {
-    const room = activeRoom();
-    let changed = false;
-    for (const r of state.rooms.values()) changed = r.expireTyping() || changed;
-    if (changed && room) renderTyping();
-    scheduleTypingSweep();
-  }, Math.max(50, next - Date.now() + 20));
 }
 
 // ------------------------------------------------------------------------------------------ rooms
 function switchRoom(name, { focus = false } = {}) {
-  const previous = activeRoom();
+  const previous = page.activeRoom();
   if (previous && previous.name !== name) {
-    previous.scrollTop = nearBottom() ? null : ui.scroller.scrollTop;
-    stopTyping();
+    previous.scrollTop = page.timeline.scrollPosition();
+    page.presence.stop();
   }
   state.active = name;
-  const room = activeRoom();
+  const room = page.activeRoom();
   room.unread = 0;
-  saveRooms();
+  saveRooms(state.rooms, state.active);
   ui.roomTitle.textContent = `#${name}`;
-  ui.input.placeholder = `Message #${name}`;
+  page.composer.setRoom(`#${name}`);
   ui.leaveRoom.hidden = name === LOBBY;
-  ui.jumpLatest.hidden = true;
+  page.timeline.hideLatest();
   renderRooms();
-  renderUsers();
-  renderTyping();
-  renderMessages();
-  renderHistoryEdge();
-  if (room.scrollTop === null) scrollToBottom();
-  else ui.scroller.scrollTop = room.scrollTop;
+  page.presence.renderUsers();
+  page.presence.renderTyping();
+  page.timeline.render();
+  page.timeline.renderHistoryEdge();
+  page.timeline.restoreScroll(room.scrollTop);
   updateTitle();
   closeSidebar();
-  convo.onSwitch(room);
-  if (focus) ui.input.focus();
+  page.convo.onSwitch(room);
+  if (focus) page.composer.focus();
 }
 
 function onJoinSubmit(event) {
   event.preventDefault();
+  const { limits } = page;
   const name = normalizeRoomName(ui.joinInput.value);
   ui.joinError.textContent = "";
   ui.joinInput.removeAttribute("aria-invalid");
-  if (!ROOM_RE.test(name)) {
-    ui.joinError.textContent = "Room names are 1–64 characters of a–z, 0–9, _ or -, starting with a letter or digit.";
+  if (!limits.room.isName(name)) {
+    ui.joinError.textContent = roomRule(limits);
     ui.joinInput.setAttribute("aria-invalid", "true");
     ui.joinInput.focus();
     return;
   }
   if (!state.rooms.has(name)) {
-    if (state.rooms.size >= 50) {
-      ui.joinError.textContent = "You are in 50 rooms already: leave one first.";
+    if (state.rooms.size >= limits.roomsPerConnection) {
+      ui.joinError.textContent = `You are in ${limits.roomsPerConnection} rooms already: leave one first.`;
       return;
     }
     state.rooms.set(name, new Room(name));
@@ -727,194 +373,29 @@ function onJoinSubmit(event) {
 }
 
 function leaveActiveRoom() {
-  const room = activeRoom();
+  const room = page.activeRoom();
   if (!room || room.name === LOBBY) return;
-  if (state.typingOut.room === room.name) stopTyping();
+  if (page.presence.typingIn(room)) page.presence.stop();
   send({ action: "leave", room: room.name });
-  for (const cmid of room.pending.keys()) {
-    clearTimeout(state.sendTimers.get(cmid));
-    state.sendTimers.delete(cmid);
-  }
-  clearTimeout(room.historyInFlight && room.historyInFlight.timer);
+  page.outbox.forget(room);
+  page.history.forget(room);
   state.rooms.delete(room.name);
   switchRoom(LOBBY, { focus: true });
 }
 
-// ------------------------------------------------------------------------------------------ rendering
-function strong(text) {
-  const el = document.createElement("strong");
-  el.textContent = text;
-  return el;
-}
-
-function el(tag, { className, text, testid, attrs } = {}) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  if (testid) element.dataset.testid = testid;
-  if (attrs) for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, value);
-  return element;
-}
-
 function renderRooms() {
-  convo.renderSidebar(); // direct messages and rooms, with their unread badges
-}
-
-function renderUsers() {
-  const room = activeRoom();
-  const users = room ? room.sortedUsers() : [];
-  ui.onlineCount.textContent = String(users.length);
-  ui.onlineUsers.replaceChildren(
-    ...users.map((user) => {
-      const li = el("li", { testid: "online-user" });
-      li.dataset.username = user.username;
-      li.append(el("span", { text: user.username }));
-      if (user.id === myUser().id) li.append(el("span", { className: "you", text: "(you)" }));
-      return li;
-    }),
-  );
-}
-
-function renderTyping() {
-  const room = activeRoom();
-  ui.typing.textContent = room ? typingSentence(room.typingNames()) : "";
-}
-
-function renderHistoryEdge() {
-  const room = activeRoom();
-  if (!room) return;
-  const kind = room.historyInFlight ? room.historyInFlight.kind : null;
-  ui.historyLoading.hidden = kind !== "latest";
-  // The button stays put while its page loads, so keyboard focus is not lost under the user.
-  const hadFocus = document.activeElement === ui.loadOlder;
-  ui.loadOlder.hidden = !room.hasOlder;
-  ui.loadOlder.textContent = kind === "before" ? "Loading…" : "Load older messages";
-  ui.loadOlder.setAttribute("aria-busy", String(kind === "before"));
-  if (hadFocus && ui.loadOlder.hidden) ui.scroller.focus();
-  ui.historyStart.hidden = kind === "latest" || !room.historyLoaded || room.hasOlder;
-}
-
-function formatTime(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  const today = date.toDateString() === new Date().toDateString();
-  return today
-    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
-
-function messageShell({ author, iso, text, mine }) {
-  const li = el("li", { className: mine ? "message mine" : "message", testid: "message" });
-  const meta = el("div", { className: "meta" });
-  meta.append(el("span", { className: "author", testid: "message-author", text: author }));
-  const time = el("time", { testid: "message-time", text: formatTime(iso) });
-  time.dateTime = iso;
-  time.title = new Date(iso).toLocaleString();
-  meta.append(time);
-  li.append(meta, el("p", { className: "text", testid: "message-text", text }));
-  return li;
-}
-
-function messageElement(message) {
-  const li = messageShell({
-    author: message.user.username,
-    iso: message.createdAt,
-    text: message.text,
-    mine: message.user.id === myUser().id,
-  });
-  li.dataset.id = message.id;
-  li.dataset.status = "sent";
-  if (message.clientMsgId) li.dataset.clientMsgId = message.clientMsgId;
-  return li;
-}
-
-function pendingElement(entry) {
-  const li = messageShell({ author: myUser().username, iso: entry.localTime, text: entry.text, mine: true });
-  li.dataset.status = entry.status;
-  li.dataset.clientMsgId = entry.clientMsgId;
-  const meta = li.querySelector(".meta");
-  meta.append(el("span", { className: "state", testid: "message-state", text: entry.status === "failed" ? "Not sent" : "Sending…" }));
-  if (entry.status === "failed") {
-    const button = el("button", {
-      className: "button secondary small retry",
-      testid: "message-retry",
-      text: "Retry",
-      attrs: { type: "button" },
-    });
-    button.addEventListener("click", () => retry(entry.clientMsgId));
-    li.append(button);
-  }
-  return li;
-}
-
-function renderMessages() {
-  const room = activeRoom();
-  state.elById.clear();
-  state.elByCmid.clear();
-  if (!room) {
-    ui.messages.replaceChildren();
-    return;
-  }
-  const fragment = document.createDocumentFragment();
-  for (const id of room.order) {
-    const element = messageElement(room.byId.get(id));
-    state.elById.set(id, element);
-    fragment.append(element);
-  }
-  for (const entry of room.pending.values()) {
-    const element = pendingElement(entry);
-    state.elByCmid.set(entry.clientMsgId, element);
-    fragment.append(element);
-  }
-  ui.messages.replaceChildren(fragment);
-}
-
-/** Put the message at order[index] in its place: before the next newer message, else before our pending ones. */
-function insertMessage(room, index) {
-  const id = room.order[index];
-  const element = messageElement(room.byId.get(id));
-  state.elById.set(id, element);
-  const nextId = room.nextId(index);
-  const before = (nextId && state.elById.get(nextId)) || ui.messages.querySelector('[data-status="pending"], [data-status="failed"]');
-  ui.messages.insertBefore(element, before || null);
-}
-
-function nearBottom() {
-  const s = ui.scroller;
-  return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
-}
-
-function scrollToBottom() {
-  ui.scroller.scrollTop = ui.scroller.scrollHeight;
-  ui.jumpLatest.hidden = true;
+  page.convo.renderSidebar(); // direct messages and rooms, with their unread badges
 }
 
 function updateTitle() {
   let unread = 0;
   for (const room of state.rooms.values()) unread += room.unread;
-  const base = state.session && activeRoom() ? `${convo.label(activeRoom())} · Parley` : "Parley";
+  const room = page.activeRoom();
+  const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
 }
 
-function showNotice(text) {
-  ui.notice.textContent = text;
-  ui.notice.hidden = false;
-  clearTimeout(state.noticeTimer);
-  state.noticeTimer = setTimeout(hideNotice, 8000);
-}
-
-function hideNotice() {
-  clearTimeout(state.noticeTimer);
-  ui.notice.hidden = true;
-  ui.notice.textContent = "";
-}
-
-function autosize() {
-  // CSSOM writes are allowed by the page's CSP (style-src 'self'); style="" attributes are not.
-  ui.input.style.height = "auto";
-  ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, window.innerHeight * 0.4)}px`;
-}
-
+// ------------------------------------------------------------------------------------------ the sidebar (phones)
 function openSidebar() {
   ui.chatView.classList.add("sidebar-open");
   ui.sidebarToggle.setAttribute("aria-expanded", "true");
@@ -936,30 +417,12 @@ function sleep(ms) {
 
 // ------------------------------------------------------------------------------------------ wiring
 function wire() {
-  ui.authForm.addEventListener("submit", onAuthSubmit);
   ui.logout.addEventListener("click", () => {
     account.logout(); // ends the session on the server too
     logOut();
   });
-  ui.composer.addEventListener("submit", onComposerSubmit);
-  ui.input.addEventListener("input", onComposerInput);
-  ui.input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      ui.composer.requestSubmit();
-    }
-  });
   ui.joinForm.addEventListener("submit", onJoinSubmit);
   ui.leaveRoom.addEventListener("click", leaveActiveRoom);
-  ui.loadOlder.addEventListener("click", loadOlder);
-  ui.jumpLatest.addEventListener("click", () => {
-    scrollToBottom();
-    ui.input.focus();
-  });
-  ui.scroller.addEventListener("scroll", () => {
-    if (nearBottom()) ui.jumpLatest.hidden = true;
-    if (ui.scroller.scrollTop < 40) loadOlder();
-  });
   ui.sidebarToggle.addEventListener("click", () => {
     if (ui.chatView.classList.contains("sidebar-open")) closeSidebar();
     else openSidebar();
@@ -971,7 +434,6 @@ function wire() {
       ui.sidebarToggle.focus();
     }
   });
-  window.addEventListener("pagehide", stopTyping);
 }
 
 boot();

@@ -1,13 +1,13 @@
 // Private conversations on the web page (issue 10): the sidebar's direct messages and rooms with their unread
 // badges, "New direct message" and "New private room", read positions (markRead, read and receipt frames), and
-// what a user removed from a private room sees. app.js owns the socket, the timeline and the composer; it calls
+// what a user removed from a private room sees. app.js owns the socket (timeline.js, composer.js the rest); it calls
 // the few hooks below and this module never touches its messages. Members live in members.js.
 
-import { LOBBY, ROOM_RE, Room, USERNAME_RE, normalizeRoomName } from "./rooms.js";
+import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
 import { createMembersPanel } from "./members.js";
+import { roomRule, usernameRule } from "./limits.js";
 
 export const DM_PREFIX = "dm-";
-const DM_RE = /^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$/;
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
 
@@ -26,11 +26,11 @@ export function roomLabel(room) {
 }
 
 /**
- * @param {object} host what app.js lends: {state, send, switchRoom, showNotice, myUser, nearBottom, renderUsers,
- *   renderTyping, updateTitle, el}
+ * @param {object} host what app.js lends: {state, limits, send, switchRoom, showNotice, myUser, nearBottom,
+ *   renderUsers, renderTyping, updateTitle, el}
  */
 export function createConversations(host) {
-  const { state, send, el } = host;
+  const { state, limits, send, el } = host;
   const $ = (id) => document.getElementById(id);
   const ui = {
     dmList: $("dm-list"),
@@ -59,12 +59,12 @@ export function createConversations(host) {
   const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
   let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
-  let typedJoin = null; // the room last typed into "join a room…", until it is joined (errors do not name rooms)
   let markTimer = 0;
   let refreshTimer = 0;
 
   const members = createMembersPanel({
     state,
+    limits,
     send,
     el,
     myUser: host.myUser,
@@ -120,7 +120,7 @@ export function createConversations(host) {
     room.joined = false;
     room.opened = false;
     room.users.clear();
-    room.typing.clear(); // a message still on its way is refused (forbidden) and app.js shows it as not sent
+    room.typing.clear(); // a message still on its way is refused (forbidden) and outbox.js shows it as not sent
     if (leaving.has(room.name)) {
       leaving.delete(room.name);
       forget(room);
@@ -174,7 +174,6 @@ export function createConversations(host) {
         onReceipt(frame);
         return true;
       case "joined":
-        if (frame.room === typedJoin) typedJoin = null;
         if (typeof frame.room === "string" && state.rooms.has(frame.room)) describe(state.rooms.get(frame.room), frame);
         return false; // app.js goes on with presence and history
       default:
@@ -186,7 +185,7 @@ export function createConversations(host) {
     if (!Array.isArray(frame.rooms)) return;
     const listed = new Set();
     for (const item of frame.rooms) {
-      if (!item || typeof item.room !== "string" || !ROOM_RE.test(item.room)) continue;
+      if (!item || typeof item.room !== "string" || !limits.room.isName(item.room)) continue;
       listed.add(item.room);
       // Public rooms stay the ones this page joined; private and direct ones are the user's wherever they are.
       if (item.kind === "public" && !state.rooms.has(item.room)) continue;
@@ -305,7 +304,7 @@ export function createConversations(host) {
   /** app.js calls this for every message frame before it files it: it may reveal a new direct conversation. */
   function seeMessage(message) {
     let room = state.rooms.get(message.room);
-    if (!room && typeof message.room === "string" && DM_RE.test(message.room)) {
+    if (!room && typeof message.room === "string" && limits.room.directRe.test(message.room)) {
       room = ensureRoom(message.room); // the first message of someone who never wrote to this user before
       room.kind = "direct";
       room.grantedAt = Date.now();
@@ -319,7 +318,7 @@ export function createConversations(host) {
 
   /**
    * Errors of the actions this module sends; true when handled. A refusal of app.js's own actions that says the
-   * user is not a member (forbidden) marks the conversation, when the error tells which, and is left to app.js.
+   * user is not a member (forbidden) marks the conversation the error names (`room`), and is left to app.js.
    */
   function onError(frame) {
     const code = frame.code;
@@ -356,24 +355,12 @@ export function createConversations(host) {
         return true;
       }
     }
-    return false; // app.js fails the refused message, ends a history request and shows the reason
+    return false; // app.js passes it on: outbox.js fails the refused message, history.js ends its request
   }
 
-  /**
-   * The room an error is about: its own `room` field if the server names it, else the room of the refused
-   * message, else, for a refused join, the name the user just typed into "join a room…".
-   */
+  /** The room an error is about: the server names it (`room`) for every refused frame that had a room. */
   function refusedRoom(frame) {
-    if (typeof frame.room === "string" && state.rooms.has(frame.room)) return state.rooms.get(frame.room);
-    if (typeof frame.clientMsgId === "string") {
-      for (const room of state.rooms.values()) if (room.pending.has(frame.clientMsgId)) return room;
-    }
-    if (frame.action === "join" && typedJoin && state.rooms.has(typedJoin)) {
-      const room = state.rooms.get(typedJoin);
-      typedJoin = null;
-      return room;
-    }
-    return null;
+    return typeof frame.room === "string" && state.rooms.has(frame.room) ? state.rooms.get(frame.room) : null;
   }
 
   // ---------------------------------------------------------------- reading
@@ -546,8 +533,8 @@ export function createConversations(host) {
     event.preventDefault();
     clearFormError(ui.dmError, ui.dmInput);
     const username = ui.dmInput.value.trim().replace(/^@/, "");
-    if (!USERNAME_RE.test(username)) {
-      showFormError(ui.dmError, ui.dmInput, "Usernames are 3–32 letters, digits, _ . or -");
+    if (!limits.username.re.test(username)) {
+      showFormError(ui.dmError, ui.dmInput, `Usernames are ${usernameRule(limits)}`);
       return;
     }
     if (username.toLowerCase() === me().username.toLowerCase()) {
@@ -565,8 +552,8 @@ export function createConversations(host) {
     event.preventDefault();
     clearFormError(ui.roomError, ui.roomInput);
     const name = normalizeRoomName(ui.roomInput.value);
-    if (!ROOM_RE.test(name)) {
-      showFormError(ui.roomError, ui.roomInput, "Room names are 1–64 characters of a–z, 0–9, _ or -, starting with a letter or digit.");
+    if (!limits.room.isName(name)) {
+      showFormError(ui.roomError, ui.roomInput, roomRule(limits));
       return;
     }
     if (name.startsWith(DM_PREFIX)) {
@@ -585,15 +572,6 @@ export function createConversations(host) {
     ui.roomToggle.addEventListener("click", () => toggleForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError));
     ui.dmForm.addEventListener("submit", onDirectSubmit);
     ui.roomForm.addEventListener("submit", onCreateSubmit);
-    // Seen before app.js handles it (capture): which name a refused join was about.
-    document.getElementById("join-form").addEventListener(
-      "submit",
-      () => {
-        const name = normalizeRoomName(document.getElementById("join-room-input").value);
-        typedJoin = ROOM_RE.test(name) && !state.rooms.has(name) ? name : null;
-      },
-      { capture: true },
-    );
     for (const [form, toggle, input, error] of [
       [ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError],
       [ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError],
@@ -629,7 +607,6 @@ export function createConversations(host) {
   function reset() {
     wanted.direct = null;
     wanted.create = null;
-    typedJoin = null;
     leaving.clear();
     clearTimeout(markTimer);
     clearTimeout(refreshTimer);

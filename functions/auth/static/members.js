@@ -2,12 +2,12 @@
 // Membership frames (memberAdded, memberRemoved, ownerChanged) update the Room in conversations.js, which then
 // asks this panel to render again.
 
-import { USERNAME_RE } from "./rooms.js";
+import { usernameRule } from "./limits.js";
 
 /**
- * @param {object} deps {state, send, el, myUser, onLeave(room)}
+ * @param {object} deps {state, limits, send, el, myUser, onLeave(room)}
  */
-export function createMembersPanel({ state, send, el, myUser, onLeave }) {
+export function createMembersPanel({ state, limits, send, el, myUser, onLeave }) {
   const $ = (id) => document.getElementById(id);
   const ui = {
     toggle: $("members-toggle"),
@@ -121,8 +121,8 @@ export function createMembersPanel({ state, send, el, myUser, onLeave }) {
     const room = shown;
     const username = ui.input.value.trim().replace(/^@/, "");
     if (!room) return;
-    if (!USERNAME_RE.test(username)) {
-      showError("Usernames are 3–32 letters, digits, _ . or -", true);
+    if (!limits.username.re.test(username)) {
+      showError(`Usernames are ${usernameRule(limits)}`, true);
       return;
     }
     if (knownMembers(room).some((m) => m.username.toLowerCase() === username.toLowerCase())) {

@@ -1,11 +1,8 @@
 // What the page knows about each room, without any DOM: messages ordered and deduplicated by id,
 // the user's own messages still on their way (by clientMsgId), who is online and who is typing.
 
-// A room's name, or a direct room's (dm-<smaller user id>-<larger user id>, longer than 64 characters).
-export const ROOM_RE = /^(?:[a-z0-9][a-z0-9_-]{0,63}|dm-[a-z0-9]{1,64}-[a-z0-9]{1,64})$/;
-export const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
+// (What a valid name is, and how long a typing state lasts, the server says: limits.js.)
 export const LOBBY = "general";
-export const TYPING_TTL_MS = 6000;
 
 /**
  * Message ids are 24 hex digits whose string order is the server's total order (createdAt, then id),
@@ -97,16 +94,19 @@ export class Room {
     );
   }
 
-  /** Record a typing frame; returns true when what the indicator shows may have changed. */
-  setTyping(user, isTyping, now = Date.now()) {
+  /**
+   * Record a typing frame (a state that is not repeated lasts expiresMs); returns true when what the indicator
+   * shows may have changed.
+   */
+  setTyping(user, isTyping, expiresMs = 0, now = Date.now()) {
     if (isTyping) {
-      this.typing.set(user.id, { user, until: now + TYPING_TTL_MS });
+      this.typing.set(user.id, { user, until: now + expiresMs });
       return true;
     }
     return this.typing.delete(user.id);
   }
 
-  /** Forget typing states not refreshed within TYPING_TTL_MS; returns true if any went. */
+  /** Forget typing states that were not refreshed in time; returns true if any went. */
   expireTyping(now = Date.now()) {
     let changed = false;
     for (const [id, entry] of this.typing) {

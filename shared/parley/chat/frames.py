@@ -11,7 +11,16 @@ from dataclasses import dataclass
 
 from parley.chat import rooms, service
 from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
-from parley.model import valid_client_msg_id, valid_cursor, valid_limit, valid_room, valid_text, valid_username
+from parley.model import (
+    DIRECT_RE,
+    ROOM_RE,
+    valid_client_msg_id,
+    valid_cursor,
+    valid_limit,
+    valid_room,
+    valid_text,
+    valid_username,
+)
 from parley.ports import Caller, Ports
 
 ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms")  # chat/rooms.py
@@ -100,17 +109,29 @@ class Echo:
 
     action: str | None = None
     client_msg_id: str | None = None
+    room: str | None = None  # only a well-formed room name: which room a refused join, history... was about
 
 
 def echo_of(body: str | None) -> Echo:
-    """The frame's action and clientMsgId if they can be read; never raises, never the message text."""
+    """The frame's action, clientMsgId and room if they can be read; never raises, never the message text."""
     try:
         data = json.loads(body or "")
     except (ValueError, RecursionError):
         return Echo()
     if not isinstance(data, dict):
         return Echo()
-    return Echo(action=_echoable(data.get("action")), client_msg_id=_echoable(data.get("clientMsgId")))
+    return Echo(
+        action=_echoable(data.get("action")),
+        client_msg_id=_echoable(data.get("clientMsgId")),
+        room=_room_name(data.get("room")),
+    )
+
+
+def _room_name(value: object) -> str | None:
+    """A room name as valid_room accepts it, else None: an error never repeats what is not a room's name."""
+    if isinstance(value, str) and (ROOM_RE.match(value) or DIRECT_RE.match(value)):
+        return value
+    return None
 
 
 def _echoable(value: object) -> str | None:
@@ -214,6 +235,8 @@ def error_frame(code: ErrorCode, message: str, echo: Echo | None = None) -> dict
         frame["action"] = echo.action
     if echo is not None and echo.client_msg_id is not None:
         frame["clientMsgId"] = echo.client_msg_id
+    if echo is not None and echo.room is not None:
+        frame["room"] = echo.room
     return frame
 
 

@@ -16,6 +16,7 @@ from parley.chat.replies import history_frame, joined_frame
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
+    TYPING_INTERVAL,
     Connection,
     HistoryPage,
     Message,
@@ -29,9 +30,10 @@ from parley.rooms import Kind, Membership, is_direct_name
 log = logging.getLogger("parley.chat")
 
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
-# "is typing" is relayed at most once per this long per connection (the web page sends one every 3 s while
-# keys are pressed); the rest are dropped, since the others already show the indicator. "Stopped" always goes.
-TYPING_QUIET = timedelta(seconds=2.5)
+# "is typing" is relayed at most once per this long per connection (clients repeat it every TYPING_INTERVAL while
+# keys are pressed; the slack lets a repeat that arrives a little early through); the rest are dropped, since
+# the others already show the indicator. "Stopped" always goes.
+TYPING_QUIET = TYPING_INTERVAL - timedelta(milliseconds=500)
 
 
 # ---------------------------------------------------------------- connection lifecycle

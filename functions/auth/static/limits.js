@@ -1,0 +1,88 @@
+// What the server accepts, as /config.json serves it ("limits", built from parley/model.py): the page checks
+// these before it sends and states them in its hints, and never writes one of them down itself.
+
+/**
+ * Compile the served limits into what the page uses; throws when the server sent none (it always does:
+ * the page and /config.json ship together).
+ */
+export function compileLimits(served) {
+  const s = served || {};
+  const int = (value, what) => {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`/config.json has no ${what}`);
+    return value;
+  };
+  const pattern = (value, what) => {
+    if (typeof value !== "string" || !value) throw new Error(`/config.json has no ${what}`);
+    return new RegExp(value);
+  };
+  const username = s.username || {};
+  const password = s.password || {};
+  const room = s.room || {};
+  const typing = s.typing || {};
+  const history = s.history || {};
+  const roomRe = pattern(room.pattern, "room pattern");
+  const directRe = pattern(room.directPattern, "direct room pattern");
+  return {
+    username: {
+      min: int(username.minLength, "username minLength"),
+      max: int(username.maxLength, "username maxLength"),
+      re: pattern(username.pattern, "username pattern"),
+    },
+    password: { min: int(password.minLength, "password minLength"), max: int(password.maxLength, "password maxLength") },
+    room: {
+      max: int(room.maxLength, "room maxLength"),
+      re: roomRe, // a room's name (join, create)
+      directRe, // a direct room's, dm-<id>-<id>
+      /** Any room's name: a room or a direct room. */
+      isName: (name) => typeof name === "string" && (roomRe.test(name) || directRe.test(name)),
+    },
+    textMax: int((s.text || {}).maxLength, "text maxLength"),
+    clientMsgIdMax: int((s.clientMsgId || {}).maxLength, "clientMsgId maxLength"),
+    pageSize: int(history.pageSize, "history pageSize"),
+    maxPageSize: int(history.maxPageSize, "history maxPageSize"),
+    roomsPerConnection: int(s.roomsPerConnection, "roomsPerConnection"),
+    typingIntervalMs: int(typing.intervalMs, "typing intervalMs"),
+    typingExpiresMs: int(typing.expiresMs, "typing expiresMs"),
+  };
+}
+
+/** "3–32 letters, digits, _ . or -" */
+export function usernameRule(limits) {
+  return `${limits.username.min}–${limits.username.max} letters, digits, _ . or -`;
+}
+
+export function passwordRule(limits) {
+  return `Passwords are ${limits.password.min}–${limits.password.max} characters long.`;
+}
+
+export function roomRule(limits) {
+  return `Room names are 1–${limits.room.max} characters of a–z, 0–9, _ or -, starting with a letter or digit.`;
+}
+
+/** Put the limits on the page's inputs (minlength/maxlength) and in the hints that state them. */
+export function applyLimits(limits) {
+  const set = (id, { min, max }) => {
+    const input = document.getElementById(id);
+    if (!input) return;
+    if (min !== undefined) input.minLength = min;
+    if (max !== undefined) input.maxLength = max;
+  };
+  set("auth-username", limits.username);
+  set("auth-password", limits.password);
+  set("current-password", { max: limits.password.max });
+  set("new-password", limits.password);
+  set("dm-username", { max: limits.username.max });
+  set("add-member-input", { max: limits.username.max });
+  set("join-room-input", { max: limits.room.max });
+  set("room-name", { max: limits.room.max });
+  set("composer-input", { max: limits.textMax });
+  const usernameHint = document.getElementById("auth-username-hint");
+  if (usernameHint) {
+    const code = (text) => Object.assign(document.createElement("code"), { textContent: text });
+    usernameHint.replaceChildren(
+      `${limits.username.min}–${limits.username.max} letters, digits, `, code("_"), " ", code("."), " or ", code("-"),
+    );
+  }
+  const passwordHint = document.getElementById("auth-password-hint");
+  if (passwordHint) passwordHint.textContent = `At least ${limits.password.min} characters`;
+}

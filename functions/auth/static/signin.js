@@ -1,0 +1,92 @@
+// The sign-in view: log in or sign up, with each refusal next to the input it is about.
+
+import { ApiError, login, signup } from "./api.js";
+import { byId } from "./dom.js";
+import { passwordRule } from "./limits.js";
+import { saveSession } from "./storage.js";
+
+/**
+ * @param {object} deps {limits, onSignedIn(session)}: the served limits (limits.js); called with {token, user}
+ *   once the server has signed the user in (the session is saved for reloads already)
+ */
+export function createSignIn({ limits, onSignedIn }) {
+  const ui = {
+    view: byId("auth-view"),
+    form: byId("auth-form"),
+    username: byId("auth-username"),
+    password: byId("auth-password"),
+    usernameError: byId("auth-username-error"),
+    passwordError: byId("auth-password-error"),
+    error: byId("auth-error"),
+  };
+
+  /** Show the view, with a message above the buttons when there is one (why the user was signed out). */
+  function show(message = "") {
+    ui.view.hidden = false;
+    clearErrors();
+    if (message) showError(message);
+    ui.username.focus();
+  }
+
+  function hide() {
+    ui.view.hidden = true;
+  }
+
+  function clearErrors() {
+    ui.usernameError.textContent = "";
+    ui.passwordError.textContent = "";
+    ui.error.textContent = "";
+    ui.error.hidden = true;
+    ui.username.removeAttribute("aria-invalid");
+    ui.password.removeAttribute("aria-invalid");
+  }
+
+  function showError(message) {
+    ui.error.textContent = message;
+    ui.error.hidden = false;
+  }
+
+  function fieldError(field, message) {
+    const input = field === "password" ? ui.password : ui.username;
+    const slot = field === "password" ? ui.passwordError : ui.usernameError;
+    slot.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    const mode = event.submitter && event.submitter.value === "signup" ? "signup" : "login";
+    clearErrors();
+    const username = ui.username.value.trim();
+    const password = ui.password.value;
+    if (!limits.username.re.test(username)) {
+      fieldError("username", `Use ${limits.username.min}–${limits.username.max} characters: letters, digits, _ . or -`);
+      return;
+    }
+    if (password.length < limits.password.min || password.length > limits.password.max) {
+      fieldError("password", passwordRule(limits));
+      return;
+    }
+    const buttons = ui.form.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    try {
+      const session = await (mode === "signup" ? signup : login)(username, password);
+      if (!session || typeof session.token !== "string" || !session.user) throw new ApiError(500, "Unexpected reply.");
+      saveSession(session);
+      ui.password.value = "";
+      onSignedIn({ token: session.token, user: session.user });
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : 0;
+      if (status === 409) fieldError("username", "That username is taken. Pick another one, or log in.");
+      else if (status === 401) showError("Wrong username or password.");
+      else if (status === 422 && (err.field === "username" || err.field === "password")) fieldError(err.field, err.message);
+      else showError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+    }
+  }
+
+  ui.form.addEventListener("submit", onSubmit);
+  return { show, hide };
+}
