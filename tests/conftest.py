@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from tests import protocol_check
+from tests.protocol_check import protocol_frames, pytest_terminal_summary  # noqa: F401 - the fixture and hook
 from tests.support import (
     AWS_KEY_ID,
     AWS_SECRET_KEY,
@@ -61,5 +63,5 @@ def local_env(monkeypatch, management_api):
 
 
 @pytest.fixture
-def stack(template, management_api, local_env) -> Stack:
-    return Stack(template, management_api)
+def stack(template, management_api, local_env, monkeypatch) -> Stack:
+    return protocol_check.watch_stack(Stack(template, management_api), management_api, monkeypatch)

@@ -28,6 +28,7 @@ import pytest_asyncio
 import websockets
 
 from parley_local.server import LocalGateway
+from tests.protocol_check import watch_websockets
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +147,7 @@ async def stack():
         env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
         async with LocalGateway(
             ROOT / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
-        ) as gateway:
+        ) as gateway, watch_websockets():  # every frame against docs/asyncapi.yaml
             yield gateway
 
 
