@@ -147,8 +147,9 @@ async def stack():
         env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
         async with LocalGateway(
             ROOT / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
-        ) as gateway, watch_websockets():  # every frame against docs/asyncapi.yaml
-            yield gateway
+        ) as gateway:
+            with watch_websockets():  # every frame against docs/asyncapi.yaml
+                yield gateway
 
 
 async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: str) -> World:
