@@ -8,7 +8,11 @@ import uuid
 import pytest
 
 from tests import protocol_check
-from tests.protocol_check import protocol_frames, pytest_terminal_summary  # noqa: F401 - the fixture and hook
+from tests.protocol_check import (  # noqa: F401 - the fixture and hooks
+    protocol_frames,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 from tests.support import (
     AWS_KEY_ID,
     AWS_SECRET_KEY,

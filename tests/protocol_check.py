@@ -185,7 +185,8 @@ def _client_schema_errors(body: str | None, proto: Protocol) -> str | None:
 class Tally:
     server: int = 0
     client: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # every mismatch of the run
+    pending: list[str] = field(default_factory=list)  # those not yet reported by a failing test
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check_server(self, frame: Any, where: str) -> str | None:
@@ -202,7 +203,17 @@ class Tally:
             if problem is not None:
                 problem = f"{where}: {problem}"
                 self.failures.append(problem)
+                self.pending.append(problem)
         return problem
+
+    def reported(self, problems: list[str]) -> None:
+        with self.lock:
+            self.pending = [p for p in self.pending if p not in problems]
+
+    def take_pending(self) -> list[str]:
+        with self.lock:
+            found, self.pending = self.pending, []
+        return found
 
 
 TALLY = Tally()
@@ -211,14 +222,21 @@ TALLY = Tally()
 @pytest.fixture(autouse=True)
 def protocol_frames() -> Iterator[Tally]:
     """Fails the test during which a watched stack carried a frame that docs/asyncapi.yaml does not describe."""
-    start = len(TALLY.failures)
-    yield TALLY
-    found = TALLY.failures[start:]
+    yield TALLY  # a frame that arrived between two tests (a module's stack) fails the next one
+    found = TALLY.take_pending()
     if found:
         pytest.fail("frames that do not match docs/asyncapi.yaml:\n" + "\n".join(found), pytrace=False)
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A frame that arrived after the last test's check still fails the run."""
+    if TALLY.pending and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    for problem in TALLY.pending:
+        terminalreporter.write_line(f"frame after the last test that does not match docs/asyncapi.yaml: {problem}", red=True)
     if TALLY.server or TALLY.client:
         terminalreporter.write_line(
             f"docs/asyncapi.yaml: {TALLY.server} server frames and {TALLY.client} client frames validated,"
@@ -248,6 +266,7 @@ def watch_stack(stack, api, monkeypatch: pytest.MonkeyPatch):
         if isinstance(context, dict) and context.get("eventType") == "MESSAGE":
             problem = TALLY.check_client(event.get("body"), f"client frame to {logical_id}")
             if problem:
+                TALLY.reported([problem])
                 raise AssertionError(problem)
         new_frames()  # anything delivered outside an invocation was checked at the end of the last one
         try:
@@ -255,6 +274,7 @@ def watch_stack(stack, api, monkeypatch: pytest.MonkeyPatch):
         finally:
             problems = [p for cid, f in new_frames() if (p := TALLY.check_server(f, f"frame to {cid}"))]
             if problems:
+                TALLY.reported(problems)
                 raise AssertionError("\n".join(problems))
 
     monkeypatch.setattr(stack, "invoke", checked_invoke)
