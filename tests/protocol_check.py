@@ -248,17 +248,16 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def watch_stack(stack, api, monkeypatch: pytest.MonkeyPatch):
     """Check every frame of the handler stack ``stack`` (tests/support.py) whose @connections endpoint is ``api``."""
     invoke = stack.invoke
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[list, int]] = {}  # connection id -> (its list of delivered frames, how many were checked)
 
     def new_frames() -> list[tuple[str, dict]]:
-        with api.lock:
-            current = {cid: list(frames) for cid, frames in api.delivered.items()}
         fresh = []
-        for cid, frames in current.items():
-            start = seen.get(cid, 0)
-            start = 0 if start > len(frames) else start  # the test cleared what was delivered
-            fresh.extend((cid, f) for f in frames[start:])
-            seen[cid] = len(frames)
+        with api.lock:
+            for cid, frames in api.delivered.items():
+                checked, count = seen.get(cid, (frames, 0))
+                start = count if checked is frames else 0  # a new list: the test cleared what was delivered
+                fresh.extend((cid, f) for f in frames[start:])
+                seen[cid] = (frames, len(frames))
         return fresh
 
     def checked_invoke(logical_id: str, event: dict):
