@@ -13,7 +13,7 @@ PORT ?= 3000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup run test lint unit bench clean build deploy screenshot
+.PHONY: help setup run test lint unit bench clean build deploy screenshot spec
 
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint   cfn-lint (with the serverless rules), checkov and sam validate --lint on template.yaml"
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (needs the runtime's python on PATH)"
+	@echo "make spec   regenerate docs/openapi.json and the served copy of docs/asyncapi.yaml"
 
 # The app's virtual environment, in two stamps so that serving never waits for the test tools:
 # .installed-local has what `make run` needs (pyproject's `local` extra: the HTTP function's packages, mongomock,
@@ -103,3 +104,8 @@ deploy: build
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .tools
+
+# docs/openapi.json from what /openapi.json serves, and the HTTP function's copy of docs/asyncapi.yaml (served at
+# /asyncapi.yaml); tests/test_spec_documents.py fails until they are current.
+spec: $(VENV)/.installed
+	PARLEY_WRITE_SPECS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_spec_documents.py

@@ -7,6 +7,12 @@ import uuid
 
 import pytest
 
+from tests import protocol_check
+from tests.protocol_check import (  # noqa: F401 - the fixture and hooks
+    protocol_frames,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 from tests.support import (
     AWS_KEY_ID,
     AWS_SECRET_KEY,
@@ -61,5 +67,5 @@ def local_env(monkeypatch, management_api):
 
 
 @pytest.fixture
-def stack(template, management_api, local_env) -> Stack:
-    return Stack(template, management_api)
+def stack(template, management_api, local_env, monkeypatch) -> Stack:
+    return protocol_check.watch_stack(Stack(template, management_api), management_api, monkeypatch)

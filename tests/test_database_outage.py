@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.protocol_check import watch_stack
 from tests.support import Stack
 
 LIMIT_S = 10  # a hang guard (pymongo's default would wait 30 s), not a performance assertion
@@ -19,7 +20,7 @@ def dead_db_stack(template, management_api, local_env, monkeypatch):
         port = s.getsockname()[1]
     monkeypatch.setenv("PARLEY_ENV", "aws")
     monkeypatch.setenv("MONGODB_URI", f"mongodb://127.0.0.1:{port}/")
-    return Stack(template, management_api)
+    return watch_stack(Stack(template, management_api), management_api, monkeypatch)  # docs/asyncapi.yaml too
 
 
 def test_message_handler_answers_internal_error_and_broadcasts_nothing(dead_db_stack, management_api):

@@ -7,6 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.protocol_check import watch_stack
 from tests.support import Stack
 
 ACTIONS = ["sendMessage", "typing", "join", "leave", "history", "ping", "chat", "", None]
@@ -48,8 +49,8 @@ frames = st.one_of(
 )
 
 
-def test_every_frame_gets_one_well_formed_reply(template, management_api, local_env):
-    stack = Stack(template, management_api)
+def test_every_frame_gets_one_well_formed_reply(template, management_api, local_env, monkeypatch):
+    stack = watch_stack(Stack(template, management_api), management_api, monkeypatch)  # docs/asyncapi.yaml too
     alice = stack.connect("alice")
     alice.send({"action": "join", "room": "general"})
     management_api.clear()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.protocol_check import watch_stack
 from tests.support import Stack, real_event
 
 WINDOW_S = 10
@@ -35,7 +36,7 @@ def limited(template, management_api, local_env, monkeypatch, clock) -> Stack:
     for name, value in {"RATE_LIMIT_WINDOW_SECONDS": WINDOW_S, "SEND_MESSAGE_LIMIT": 5, "TYPING_LIMIT": 3,
                         "JOIN_LIMIT": 3, "MAX_CONNECTIONS_PER_USER": 2}.items():
         monkeypatch.setenv(name, str(value))
-    stack = Stack(template, management_api)
+    stack = watch_stack(Stack(template, management_api), management_api, monkeypatch)  # docs/asyncapi.yaml too
     for module in stack.modules.values():
         if getattr(module, "runtime", None) is not None:
             module.runtime = dataclasses.replace(module.runtime, clock=clock)

@@ -8,6 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.protocol_check import watch_stack
 from tests.support import Stack
 
 ACTIONS = ["createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms"]
@@ -36,8 +37,8 @@ frames = st.fixed_dictionaries(
 )
 
 
-def test_every_room_frame_gets_one_well_formed_reply(template, management_api, local_env):
-    stack = Stack(template, management_api)
+def test_every_room_frame_gets_one_well_formed_reply(template, management_api, local_env, monkeypatch):
+    stack = watch_stack(Stack(template, management_api), management_api, monkeypatch)  # docs/asyncapi.yaml too
     for name in ("alice", "bob"):
         status, body, _ = stack.http("POST", "/auth/signup", {"username": name, "password": "correct horse 1"})
         assert status == 201, body

@@ -418,6 +418,19 @@ def health() -> dict:
     return {"status": "ok"}
 
 
+# docs/asyncapi.yaml, shipped in this function's CodeUri (`make spec` copies it; tests/test_spec_documents.py
+# checks that what is served is the document).
+ASYNCAPI = Path(__file__).resolve().parent / "asyncapi.yaml"
+
+
+@app.get("/asyncapi.yaml", include_in_schema=False)
+def asyncapi() -> Response:
+    """The WebSocket API as an AsyncAPI 3.0 document."""
+    if not ASYNCAPI.is_file():
+        return JSONResponse({"detail": "the AsyncAPI document is not built into this deployment"}, status_code=404)
+    return FileResponse(ASYNCAPI, media_type="application/yaml")
+
+
 @app.get("/", include_in_schema=False)
 def index() -> Response:
     page = STATIC / "index.html"

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from parley_local.__main__ import STACK_NAME, parley_profile
 from parley_local.server import GatewayThread
+from tests.protocol_check import watch_websockets
 from tests.browser.pagekit import CHROMIUM_ARGS, ChatPage, Stack, unique
 from tests.support import LOAD_TEST_LIMITS
 
@@ -60,7 +61,8 @@ def stack() -> Iterator[Stack]:
     )
     gateway = thread.start()
     try:
-        yield Stack(gateway=gateway, thread=thread)
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield Stack(gateway=gateway, thread=thread)
     finally:
         thread.stop()
 

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser
 
 from parley_local.__main__ import STACK_NAME, parley_profile
 from parley_local.server import GatewayThread
+from tests.protocol_check import watch_websockets
 from tests.browser.pagekit import PASSWORD, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,8 @@ def gateway(site: int):
     )
     gateway = thread.start()
     try:
-        yield gateway
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield gateway
     finally:
         thread.stop()
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from parley_local.__main__ import STACK_NAME, parley_profile
 from parley_local.server import GatewayThread
+from tests.protocol_check import watch_websockets
 from tests.browser.conftest import ROOT
 from tests.browser.pagekit import Stack, message_texts, unique
 
@@ -24,7 +25,8 @@ def stack() -> Iterator[Stack]:
     )
     gateway = thread.start()
     try:
-        yield Stack(gateway=gateway, thread=thread)
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield Stack(gateway=gateway, thread=thread)
     finally:
         thread.stop()
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from parley_local.__main__ import STACK_NAME, parley_profile
 from parley_local.server import GatewayThread
+from tests.protocol_check import watch_websockets
 from tests.browser.conftest import ROOT
 from tests.browser.pagekit import Stack, unique
 from tests.browser.test_account_page import me, watch_status
@@ -26,7 +27,8 @@ def stack() -> Iterator[Stack]:
                            parameter_overrides=overrides, stack_name=STACK_NAME)
     gateway = thread.start()
     try:
-        yield Stack(gateway=gateway, thread=thread)
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield Stack(gateway=gateway, thread=thread)
     finally:
         thread.stop()
 

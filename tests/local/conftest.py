@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from parley_local.server import LocalGateway
+from tests.protocol_check import watch_websockets
 from tests.support import LOAD_TEST_LIMITS
 
 HERE = Path(__file__).parent
@@ -102,7 +103,8 @@ async def parley(repo_root, monkeypatch):
     async with LocalGateway(
         repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
     ) as gateway:
-        yield gateway
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield gateway
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from parley_local.server import LocalGateway
 from tests.local.test_gateway_parley_e2e import next_of
+from tests.protocol_check import watch_websockets
 
 ALLOWED, OTHER = "https://chat.example.com", "https://evil.example.net"
 CREDENTIALS = {"username": "alice", "password": "correct horse 1"}
@@ -31,7 +32,8 @@ async def parley_with_origin(repo_root, monkeypatch):
     async with LocalGateway(
         repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
     ) as gateway:
-        yield gateway
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield gateway
 
 
 async def preflight(http: httpx.AsyncClient, path: str, origin: str) -> httpx.Response:

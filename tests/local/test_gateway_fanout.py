@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from parley_local.server import LocalGateway
 from tests.local.test_gateway_parley_e2e import next_of, nothing_more, signup
+from tests.protocol_check import watch_websockets
 
 SLICE = 3
 
@@ -38,7 +39,8 @@ def _sliced_gateway(repo_root, monkeypatch, **kwargs) -> LocalGateway:
 @pytest.fixture
 async def sliced_parley(repo_root, monkeypatch):
     async with _sliced_gateway(repo_root, monkeypatch) as gateway:
-        yield gateway
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield gateway
 
 
 def _count_invokes(gateway: LocalGateway, monkeypatch) -> Counter:

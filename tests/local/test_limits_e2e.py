@@ -13,6 +13,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from parley_local.server import LocalGateway
+from tests.protocol_check import watch_websockets
 
 
 @pytest.fixture
@@ -26,7 +27,8 @@ async def limited(repo_root, monkeypatch):
     async with LocalGateway(
         repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
     ) as gateway:
-        yield gateway
+        with watch_websockets():  # every frame against docs/asyncapi.yaml
+            yield gateway
 
 
 async def token(gateway, name: str) -> str:

@@ -28,6 +28,7 @@ import pytest_asyncio
 import websockets
 
 from parley_local.server import LocalGateway
+from tests.protocol_check import watch_websockets
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +148,8 @@ async def stack():
         async with LocalGateway(
             ROOT / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
         ) as gateway:
-            yield gateway
+            with watch_websockets():  # every frame against docs/asyncapi.yaml
+                yield gateway
 
 
 async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: str) -> World:
