@@ -107,5 +107,5 @@ clean:
 
 # docs/openapi.json from what /openapi.json serves, and the HTTP function's copy of docs/asyncapi.yaml (served at
 # /asyncapi.yaml); tests/test_spec_documents.py fails until they are current.
-spec: $(VENV)/.installed
+spec: $(VENV)/.installed-dev
 	PARLEY_WRITE_SPECS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_spec_documents.py
