@@ -144,6 +144,9 @@ class WebSocketApi:
                 max_msg_size=MAX_MESSAGE_BYTES + 1,
                 protocols=(protocol,) if protocol else (),
                 autoping=True,
+                # API Gateway does not negotiate permessage-deflate, and deflating every frame on the loop
+                # cost CPU on each delivery (docs/benchmarks.md)
+                compress=False,
             )
             await ws.prepare(request)
             frame_limit.install(ws, request)  # frames over 32 KB close the connection with 1009, as in AWS
