@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,10 @@ MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024  # HTTP API request payload limit
 # sockets open. aiohttp's keepalive_timeout is exactly that timer (it starts when the connection is made and is
 # not extended by incoming bytes); it also closes keep-alive connections idle that long.
 HEADER_TIMEOUT_S = 10.0
+# The event loop releases the GIL at every select() and then waits for it behind the handler threads: up to
+# Python's switch interval (5 ms) each time, so every @connections post paid it (the convoy effect). A shorter
+# interval while the gateway runs halved p50 latency at K = 10 in `python -m bench e2e` (docs/benchmarks.md).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 _running_lock = threading.Lock()
 _running: list[LocalGateway] = []
@@ -90,6 +95,7 @@ class LocalGateway:
         self._host: FunctionHost | None = None
         self._runner: web.AppRunner | None = None
         self._previous_env: dict[str, str | None] = {}
+        self._previous_switch_interval: float | None = None
         self._stopping = False
         self.websocket_api: WebSocketApi | None = None
         self.credentials = StackCredentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LOCAL_SESSION_TOKEN)
@@ -170,6 +176,8 @@ class LocalGateway:
         self._host.load_all(before_each=lambda spec: os.environ.update(self.function_env[spec.logical_id]))
         apply_environment(self._union_env)  # the values the whole process runs with
         app = self._application(self.stack, self._host)
+        self._previous_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout
         )
@@ -281,6 +289,9 @@ class LocalGateway:
             self._host = None
         restore_environment(self._previous_env)
         self._previous_env = {}
+        if self._previous_switch_interval is not None:
+            sys.setswitchinterval(self._previous_switch_interval)
+            self._previous_switch_interval = None
         with _running_lock:
             if self in _running:
                 _running.remove(self)

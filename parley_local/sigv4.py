@@ -24,6 +24,7 @@ from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.utils import normalize_url_path
 
 _NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)  # botocore leaves these out of the canonical request
+_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 MAX_SKEW = timedelta(minutes=5)  # AWS: "Signature expired" / "Signature not yet current"
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/,\s]+)/(?P<day>\d{8})/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)"
@@ -90,8 +91,11 @@ def verify(
     if "host" not in signed_names or "x-amz-date" not in signed_names or any(n not in lowered for n in signed_names):
         raise SignatureRefused("InvalidSignatureException", "'Host' and 'X-Amz-Date' must be signed, and every signed header sent.")
     amz_date = lowered["x-amz-date"]
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    try:  # the fields by hand: strptime cost a third of this check, which runs once per delivery
+        if not _AMZ_DATE.fullmatch(amz_date):
+            raise ValueError(amz_date)
+        signed_at = datetime(int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]), int(amz_date[9:11]),
+                             int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=UTC)
     except ValueError:
         raise SignatureRefused("IncompleteSignatureException", f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.") from None
     current = now or datetime.now(UTC)

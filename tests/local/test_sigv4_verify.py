@@ -59,3 +59,11 @@ def test_a_changed_method_path_query_body_or_header_does_not(method, url, body, 
     for m, u, b, h in changed:
         with pytest.raises(SignatureRefused, match="InvalidSignatureException"):
             verify(method=m, url=u, headers=h, body=b, service="execute-api", region="us-east-1", known=KNOWN)
+
+
+@pytest.mark.parametrize("amz_date", ["2026-12-01T12:00:00Z", "20261301T120000Z", "20261201T120000", ""])
+def test_a_date_not_in_basic_format_is_an_incomplete_signature(amz_date):
+    method, url, body, extra = REQUESTS[0]
+    headers = {**_signed(method, url, body, extra), "X-Amz-Date": amz_date}
+    with pytest.raises(SignatureRefused, match="IncompleteSignatureException"):
+        verify(method=method, url=url, headers=headers, body=body, service="execute-api", region="us-east-1", known=KNOWN)
