@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import importlib.util
 import io
 import json
 import math
@@ -19,6 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from parley_local import kit
+from parley_local.kit import LambdaContext  # noqa: F401 - the benchmarks use it from here
+from parley_local.kit import real_event as event  # noqa: F401 - the benchmarks use it from here
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -160,52 +162,18 @@ def spread(values: list[float]) -> float:
     return 100 * (max(values) - min(values)) / m if m else 0.0
 
 
-# ---------------------------------------------------------------- the handlers, as Lambda loads them
+# ---------------------------------------------------------------- the handlers, as Lambda loads them (parley_local/kit.py)
 def load_template(path: Path = ROOT / "template.yaml") -> dict:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tag(loader, suffix, node):
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            return {name: loader.construct_scalar(node)}
-        if isinstance(node, yaml.SequenceNode):
-            return {name: loader.construct_sequence(node, deep=True)}
-        return {name: loader.construct_mapping(node, deep=True)}
-
-    Loader.add_multi_constructor("!", tag)
-    return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    return kit.load_template(path)
 
 
 def handler_file(template: dict, logical_id: str) -> tuple[Path, str]:
-    props = template["Resources"][logical_id]["Properties"]
-    module, _, func = props["Handler"].rpartition(".")
-    return ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py", func
+    return kit.function_file(template, logical_id, ROOT)
 
 
 def load_function(template: dict, logical_id: str):
     """Import a handler module fresh from its CodeUri (module scope runs once, as in a new container)."""
-    path, func = handler_file(template, logical_id)
-    spec = importlib.util.spec_from_file_location(f"bench_{logical_id}_{uuid.uuid4().hex[:8]}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, func), module
-
-
-class LambdaContext:
-    def __init__(self, function_name: str = "bench", memory_mb: int = 1024) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 15_000
+    return kit.load_function(template, logical_id, ROOT)
 
 
 def local_environment(endpoint: str, db_name: str | None = None) -> dict[str, str]:
@@ -258,26 +226,9 @@ def quiet_stdout():
         os.close(devnull)
 
 
-def event(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text())
-
-
 def ws_event(route: str, connection_id: str, user_id: str, username: str, body: dict | str | None = None) -> dict:
     """An API Gateway WebSocket event shaped like the real captured ones, with Parley's authorizer context."""
-    if route == "$connect":
-        ev = event("connect.json")
-    elif route == "$disconnect":
-        ev = event("disconnect.json")
-    else:
-        ev = event("send-message.json")
-        ev["body"] = body if isinstance(body, str) else json.dumps(body)
-    ev = copy.deepcopy(ev)
-    rc = ev["requestContext"]
-    now_ms = int(time.time() * 1000)  # a stale connectedAt would make the record expire at once (TTL)
-    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16], connectedAt=now_ms,
-              requestTimeEpoch=now_ms)
-    rc["authorizer"] = {"principalId": user_id, "userId": user_id, "username": username}
-    return ev
+    return kit.websocket_event(route, connection_id, {"principalId": user_id, "userId": user_id, "username": username}, body)
 
 
 def connection_id(i: int) -> str:

@@ -8,12 +8,10 @@ module is imported. Invocations run in a thread pool, so a slow handler stalls n
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .template import ACCOUNT_ID, REGION, FunctionSpec
+from .kit import HandlerLoadError, LambdaContext, handler_file, import_handler
+from .template import REGION, FunctionSpec
 
 log = logging.getLogger("parley_local.lambda")
 
@@ -44,10 +43,6 @@ PER_FUNCTION_VARS = frozenset(
 LOCAL_ACCESS_KEY_ID = "AKIALOCALGATEWAY0000"
 LOCAL_SECRET_ACCESS_KEY = "local-gateway-fake-secret-key"
 LOCAL_SESSION_TOKEN = "local-gateway-fake-session-token"
-
-
-class HandlerLoadError(Exception):
-    """A handler could not be imported (bad Handler, missing file, or the module raised on import)."""
 
 
 class InvocationError(Exception):
@@ -81,46 +76,11 @@ def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, st
     }
 
 
-class LambdaContext:
-    """The context object of the Python Lambda runtime (same attribute names and types)."""
-
-    def __init__(self, spec: FunctionSpec, request_id: str | None = None) -> None:
-        self.aws_request_id = request_id or str(uuid.uuid4())
-        self.function_name = spec.function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = spec.arn
-        # the real runtime passes the environment variable through: a string
-        self.memory_limit_in_mb = str(spec.memory_size)
-        self.log_group_name = f"/aws/lambda/{spec.function_name}"
-        self.log_stream_name = "local/[$LATEST]local"
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline = time.monotonic() + spec.timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 @dataclass
 class LoadedFunction:
     spec: FunctionSpec
     handler: Callable[[dict[str, Any], LambdaContext], Any]
     module: ModuleType
-
-
-def _module_file(spec: FunctionSpec) -> tuple[Path, str]:
-    module_path, sep, attribute = spec.handler.rpartition(".")
-    if not sep or not module_path or not attribute:
-        raise HandlerLoadError(f"{spec.logical_id}: Handler {spec.handler!r} is not <module>.<function>")
-    relative = Path(*module_path.replace("/", ".").split("."))
-    for candidate in (spec.code_uri / relative.with_suffix(".py"), spec.code_uri / relative / "__init__.py"):
-        if candidate.is_file():
-            return candidate, attribute
-    raise HandlerLoadError(
-        f"{spec.logical_id}: Handler {spec.handler!r} needs {spec.code_uri / relative.with_suffix('.py')}, "
-        "which does not exist"
-    )
 
 
 _OWN_DIR = Path(__file__).resolve().parent
@@ -176,7 +136,7 @@ class FunctionHost:
             self.loaded[logical_id] = self._load(spec)
 
     def _load(self, spec: FunctionSpec) -> LoadedFunction:
-        file, attribute = _module_file(spec)
+        file, attribute = handler_file(spec.code_uri, spec.handler, logical_id=spec.logical_id)
         module_name = f"_lambda_{self._instance}_{spec.logical_id}_{file.stem}"
         code_dir = str(spec.code_uri)
         # Sibling modules of another function's directory (same plain name) must not be reused.
@@ -189,24 +149,10 @@ class FunctionHost:
             del sys.modules[name]
         sys.path.insert(0, code_dir)
         try:
-            module_spec = importlib.util.spec_from_file_location(module_name, file)
-            if module_spec is None or module_spec.loader is None:
-                raise HandlerLoadError(f"{spec.logical_id}: cannot import {file}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[module_name] = module
-            try:
-                module_spec.loader.exec_module(module)
-            except Exception as exc:
-                del sys.modules[module_name]
-                raise HandlerLoadError(
-                    f"{spec.logical_id}: importing {file} failed: {type(exc).__name__}: {exc}"
-                ) from exc
+            handler, module = import_handler(file, attribute, module_name=module_name, logical_id=spec.logical_id)
         finally:
             sys.path.remove(code_dir)
             sys.modules.update({k: v for k, v in shadowed.items() if k not in sys.modules})
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            raise HandlerLoadError(f"{spec.logical_id}: {file} has no callable {attribute!r}")
         return LoadedFunction(spec=spec, handler=handler, module=module)
 
     def unload(self) -> None:
@@ -228,7 +174,8 @@ class FunctionHost:
 
     # -- invoking
     def context_for(self, logical_id: str) -> LambdaContext:
-        return LambdaContext(self.specs[logical_id])
+        spec = self.specs[logical_id]
+        return LambdaContext(spec.function_name, arn=spec.arn, memory_mb=spec.memory_size, timeout_s=spec.timeout)
 
     async def invoke(self, logical_id: str, event: dict[str, Any], *, invoked: bool = False) -> Any:
         """Invoke a function with an event; raise InvocationError as Lambda would report a failure.
@@ -238,7 +185,7 @@ class FunctionHost:
         thread cannot be killed and finishes in the background.
         """
         function = self.loaded[logical_id]
-        context = LambdaContext(function.spec)
+        context = self.context_for(logical_id)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         executor = self._invoked_executor if invoked else self._executor

@@ -79,7 +79,7 @@ def test_only_message_and_disconnect_may_invoke_the_fanout_function_and_only_it(
             assert not isinstance(policy, str) or "Lambda" not in policy, (name, policy)  # no managed invoke policies
     assert set(invoking) == {"MessageFunction", "DisconnectFunction"}
     for grants in invoking.values():
-        assert grants == [(["lambda:InvokeFunction"], {"Fn::GetAtt": "FanoutFunction.Arn"})]
+        assert grants == [(["lambda:InvokeFunction"], {"Fn::GetAtt": ["FanoutFunction", "Arn"]})]
     for name in invoking:
         env = functions[name]["Properties"]["Environment"]["Variables"]
         assert env["FANOUT_FUNCTION"] == {"Ref": "FanoutFunction"}

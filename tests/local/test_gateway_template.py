@@ -34,8 +34,6 @@ def test_intrinsic_functions():
         Parameters:
           Stage: {Type: String, Default: prod}
           Flag: {Type: String, Default: "yes"}
-        Mappings:
-          Sizes: {small: {mem: 128}}
         Conditions:
           IsYes: !Equals [!Ref Flag, "yes"]
           NotYes: !Not [!Condition IsYes]
@@ -57,11 +55,38 @@ def test_intrinsic_functions():
     assert r.resolve({"Fn::GetAtt": ["Fn", "Arn"]}).startswith("arn:aws:lambda:us-east-1:123456789012:function:stack-Fn-")
     assert r.resolve({"Ref": "Secret"}).startswith("arn:aws:secretsmanager:us-east-1:123456789012:secret:Secret-")
     assert r.resolve({"Fn::Join": ["-", ["a", {"Ref": "Stage"}]]}) == "a-dev"
-    assert r.resolve({"Fn::Select": [1, {"Fn::Split": [",", "x,y,z"]}]}) == "y"
+    assert r.resolve({"Fn::Split": [",", "x,y,z"]}) == ["x", "y", "z"]
     assert r.resolve({"Fn::If": ["IsYes", "on", "off"]}) == "on"
     assert r.resolve({"Fn::If": ["NotYes", "on", {"Ref": "AWS::NoValue"}]}) is not None
     assert r.resolve({"A": {"Fn::If": ["NotYes", "on", {"Ref": "AWS::NoValue"}]}}) == {}
-    assert r.resolve({"Fn::FindInMap": ["Sizes", "small", "mem"]}) == 128
+    assert r.resolve({"Fn::Or": [{"Fn::Equals": ["a", "b"]}, {"Condition": "IsYes"}]}) is True
+
+
+@pytest.mark.parametrize("name", ["Fn::Select", "Fn::FindInMap", "Fn::Base64", "Fn::ImportValue", "Fn::And"])
+def test_an_intrinsic_the_templates_do_not_use_is_refused_by_name(name):
+    r = resolver("Resources: {}")
+    with pytest.raises(TemplateError, match=f"intrinsic function {name} is not supported"):
+        r.resolve({"Items": [{name: ["a", "b"]}]})
+
+
+def test_every_intrinsic_the_templates_use_is_supported(repo_root):
+    """template.yaml and the fixture app's template use only what the resolver reads."""
+    from parley_local.template import Resolver
+
+    for path in (repo_root / "template.yaml", repo_root / "tests/local/fixture_app/template.yaml"):
+        used = set()
+
+        def walk(node):
+            if isinstance(node, dict):
+                used.update(k for k in node if k.startswith("Fn::"))
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(load_template(path))
+        assert used <= set(Resolver.SUPPORTED), (path, used - set(Resolver.SUPPORTED))
 
 
 def test_parameter_errors():

@@ -1,0 +1,134 @@
+"""The Lambda-hosting kit: template loading, handler loading, the Lambda context and real-shaped events.
+
+One copy, used by the local gateway (lambda_runtime.FunctionHost), the tests (tests/support.py) and the
+benchmarks (bench/common.py). The fake AWS endpoints the tests and benchmarks post to are in fakes.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .template import ACCOUNT_ID, REGION, load_template
+
+__all__ = ["EVENTS_DIR", "HandlerLoadError", "LambdaContext", "function_file", "handler_file", "import_handler",
+           "load_function", "load_template", "real_event", "websocket_event"]
+
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"  # API Gateway events captured from AWS (events/README.md)
+
+
+class HandlerLoadError(Exception):
+    """A handler could not be imported (bad Handler, missing file, or the module raised on import)."""
+
+
+class LambdaContext:
+    """The context object of the Python Lambda runtime (same attribute names and types)."""
+
+    def __init__(
+        self,
+        function_name: str = "local",
+        *,
+        arn: str | None = None,
+        memory_mb: int = 512,
+        timeout_s: float = 15.0,
+        request_id: str | None = None,
+        log_stream_name: str = "local/[$LATEST]local",
+    ) -> None:
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn or f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+        # the real runtime passes the environment variable through: a string
+        self.memory_limit_in_mb = str(memory_mb)
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = log_stream_name
+        self.identity = None
+        self.client_context = None
+        self.tenant_id = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# ---------------------------------------------------------------- handlers
+def handler_file(code_uri: Path, handler: str, *, logical_id: str) -> tuple[Path, str]:
+    """The module file and the function name a ``Handler`` (``<module>.<function>``) names under code_uri."""
+    module_path, sep, attribute = handler.rpartition(".")
+    if not sep or not module_path or not attribute:
+        raise HandlerLoadError(f"{logical_id}: Handler {handler!r} is not <module>.<function>")
+    relative = Path(*module_path.replace("/", ".").split("."))
+    for candidate in (code_uri / relative.with_suffix(".py"), code_uri / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate, attribute
+    raise HandlerLoadError(
+        f"{logical_id}: Handler {handler!r} needs {code_uri / relative.with_suffix('.py')}, which does not exist"
+    )
+
+
+def import_handler(
+    file: Path, attribute: str, *, module_name: str, logical_id: str, register: bool = True
+) -> tuple[Callable[[dict[str, Any], Any], Any], ModuleType]:
+    """Import a handler's module fresh under ``module_name`` (its module scope runs, as in a new container).
+
+    ``register`` keeps the module in sys.modules while it is in use, as the gateway does."""
+    module_spec = importlib.util.spec_from_file_location(module_name, file)
+    if module_spec is None or module_spec.loader is None:
+        raise HandlerLoadError(f"{logical_id}: cannot import {file}")
+    module = importlib.util.module_from_spec(module_spec)
+    if register:
+        sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise HandlerLoadError(f"{logical_id}: importing {file} failed: {type(exc).__name__}: {exc}") from exc
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise HandlerLoadError(f"{logical_id}: {file} has no callable {attribute!r}")
+    return handler, module
+
+
+def function_file(template: dict[str, Any], logical_id: str, base_dir: Path) -> tuple[Path, str]:
+    """The handler file and function of a template's AWS::Serverless::Function (its CodeUri and Handler)."""
+    props = template["Resources"][logical_id]["Properties"]
+    return handler_file(base_dir / props["CodeUri"], props["Handler"], logical_id=logical_id)
+
+
+def load_function(template: dict[str, Any], logical_id: str, base_dir: Path) -> tuple[Callable[..., Any], ModuleType]:
+    """A function's handler and module, imported fresh from its CodeUri (module scope runs once, as in Lambda)."""
+    file, attribute = function_file(template, logical_id, base_dir)
+    return import_handler(file, attribute, module_name=f"fn_{logical_id}_{uuid.uuid4().hex[:8]}",
+                          logical_id=logical_id, register=False)
+
+
+# ---------------------------------------------------------------- events
+def real_event(name: str) -> dict[str, Any]:
+    """A captured API Gateway event from events/, fresh each call."""
+    return json.loads((EVENTS_DIR / name).read_text())
+
+
+def websocket_event(route: str, connection_id: str, authorizer: dict[str, Any], body: dict | str | None = None) -> dict:
+    """A WebSocket event for a route, shaped like the captured ones, with this authorizer context and body."""
+    if route == "$connect":
+        event = real_event("connect.json")
+    elif route == "$disconnect":
+        event = real_event("disconnect.json")
+    else:
+        event = real_event("send-message.json")
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    event = copy.deepcopy(event)
+    rc = event["requestContext"]
+    now_ms = int(time.time() * 1000)  # a stale connectedAt would make the record expire at once (TTL)
+    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16], connectedAt=now_ms,
+              requestTimeEpoch=now_ms)
+    rc["authorizer"] = dict(authorizer)
+    return event
