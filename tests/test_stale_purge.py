@@ -14,14 +14,16 @@ def offline(client) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def chain(stack, management_api):
-    """alice in r1; x in r1, r2; y in r2, r3; z in r3, r4; the watcher in r2, r3, r4. x, y and z vanished
-    without a $disconnect, so only the broadcasts find them, one leading to the next."""
-    clients = {name: stack.connect(name) for name in ("alice", "x", "y", "z", "watcher")}
-    rooms = {"alice": ["r1"], "x": ["r1", "r2"], "y": ["r2", "r3"], "z": ["r3", "r4"], "watcher": ["r2", "r3", "r4"]}
+    """alice in r1; xena in r1, r2; yuri in r2, r3; zoe in r3, r4; the watcher in r2, r3, r4. xena, yuri and zoe
+    vanished without a $disconnect, so only the broadcasts find them, one leading to the next."""
+    clients = {name: stack.connect(name) for name in ("alice", "xena", "yuri", "zoe", "watcher")}
+    rooms = {
+        "alice": ["r1"], "xena": ["r1", "r2"], "yuri": ["r2", "r3"], "zoe": ["r3", "r4"], "watcher": ["r2", "r3", "r4"],
+    }
     for name, joined in rooms.items():
         for room in joined:
             clients[name].send({"action": "join", "room": room})
-    for name in ("x", "y", "z"):
+    for name in ("xena", "yuri", "zoe"):
         management_api.gone.add(clients[name].connection_id)
     return clients
 
@@ -33,19 +35,20 @@ def stored(stack, client) -> bool:
 
 def test_a_chain_of_gone_connections_is_purged_in_one_invocation(stack, chain):
     chain["alice"].send({"action": "sendMessage", "room": "r1", "text": "anyone?"})
-    assert [stored(stack, chain[name]) for name in ("alice", "x", "y", "z", "watcher")] == [True, False, False, False, True]
-    assert offline(chain["alice"]) == {("x", "r1")}
-    assert offline(chain["watcher"]) == {("x", "r2"), ("y", "r2"), ("y", "r3"), ("z", "r3"), ("z", "r4")}
+    kept = [stored(stack, chain[name]) for name in ("alice", "xena", "yuri", "zoe", "watcher")]
+    assert kept == [True, False, False, False, True]
+    assert offline(chain["alice"]) == {("xena", "r1")}
+    assert offline(chain["watcher"]) == {("xena", "r2"), ("yuri", "r2"), ("yuri", "r3"), ("zoe", "r3"), ("zoe", "r4")}
 
 
 def test_the_purge_stops_at_max_purge_and_a_later_broadcast_finds_the_rest(stack, chain, monkeypatch):
     monkeypatch.setattr("parley.chat.service.MAX_PURGE", 2)
     chain["alice"].send({"action": "sendMessage", "room": "r1", "text": "anyone?"})
-    assert [stored(stack, chain[name]) for name in ("x", "y", "z")] == [False, False, True]
-    assert ("z", "r3") not in offline(chain["watcher"])
+    assert [stored(stack, chain[name]) for name in ("xena", "yuri", "zoe")] == [False, False, True]
+    assert ("zoe", "r3") not in offline(chain["watcher"])
     chain["watcher"].send({"action": "sendMessage", "room": "r3", "text": "still there?"})
-    assert not stored(stack, chain["z"])
-    assert {("z", "r3"), ("z", "r4")} <= offline(chain["watcher"])
+    assert not stored(stack, chain["zoe"])
+    assert {("zoe", "r3"), ("zoe", "r4")} <= offline(chain["watcher"])
 
 
 def test_a_purged_users_offline_reaches_only_members_of_a_private_room(stack, management_api):
