@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +48,35 @@ def browser(chromium_path: str) -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    # The local profile with an empty environment: the embedded database and a fresh JWT secret every run.
+@contextmanager
+def running_stack(
+    *, parameter_overrides: dict[str, str] | None = None, functions_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """template.yaml's local profile (the embedded database, a fresh JWT secret) served on a free port, with
+    ``parameter_overrides`` on the template's parameters and ``functions_env`` in every function's environment;
+    every WebSocket frame is checked against docs/asyncapi.yaml while it runs."""
     env_vars, overrides, _ = parley_profile({})
+    env_vars["Parameters"].update(functions_env or {})
     thread = GatewayThread(
         ROOT / "template.yaml",
         host="127.0.0.1",
         port=0,
         env_vars=env_vars,
-        parameter_overrides={**overrides, **LOAD_TEST_LIMITS},  # the tests send 100+ messages in a burst
+        parameter_overrides={**overrides, **(parameter_overrides or {})},
         stack_name=STACK_NAME,
     )
     gateway = thread.start()
     try:
-        with watch_websockets():  # every frame against docs/asyncapi.yaml
+        with watch_websockets():
             yield Stack(gateway=gateway, thread=thread)
     finally:
         thread.stop()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack(parameter_overrides=LOAD_TEST_LIMITS) as started:  # the tests send 100+ messages in a burst
+        yield started
 
 
 @pytest.fixture

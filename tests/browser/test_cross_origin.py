@@ -11,17 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
 
-from parley_local.__main__ import STACK_NAME, parley_profile
-from parley_local.server import GatewayThread
-from tests.protocol_check import watch_websockets
+from tests.browser.conftest import running_stack
 from tests.browser.pagekit import PASSWORD, unique
 
-ROOT = Path(__file__).resolve().parents[2]
 
 SIGN_UP_AND_CHAT = """
 async ([api, ws, username, password]) => {
@@ -75,18 +71,8 @@ def site() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def gateway(site: int):
-    env_vars, overrides, _ = parley_profile({})
-    overrides["AllowedOrigins"] = f"http://127.0.0.1:{site}"
-    thread = GatewayThread(
-        ROOT / "template.yaml", host="127.0.0.1", port=0, env_vars=env_vars, parameter_overrides=overrides,
-        stack_name=STACK_NAME,
-    )
-    gateway = thread.start()
-    try:
-        with watch_websockets():  # every frame against docs/asyncapi.yaml
-            yield gateway
-    finally:
-        thread.stop()
+    with running_stack(parameter_overrides={"AllowedOrigins": f"http://127.0.0.1:{site}"}) as started:
+        yield started.gateway
 
 
 def _run_from(browser: Browser, origin: str, gateway) -> dict:

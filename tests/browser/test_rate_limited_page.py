@@ -9,26 +9,14 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from parley_local.__main__ import STACK_NAME, parley_profile
-from parley_local.server import GatewayThread
-from tests.protocol_check import watch_websockets
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import running_stack
 from tests.browser.pagekit import Stack, message_texts, unique
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    env_vars, overrides, _ = parley_profile({})
-    thread = GatewayThread(
-        ROOT / "template.yaml", host="127.0.0.1", port=0, env_vars=env_vars, stack_name=STACK_NAME,
-        parameter_overrides={**overrides, "SendMessageLimit": "3", "RateLimitWindowSeconds": "3"},
-    )
-    gateway = thread.start()
-    try:
-        with watch_websockets():  # every frame against docs/asyncapi.yaml
-            yield Stack(gateway=gateway, thread=thread)
-    finally:
-        thread.stop()
+    with running_stack(parameter_overrides={"SendMessageLimit": "3", "RateLimitWindowSeconds": "3"}) as started:
+        yield started
 
 
 def test_a_rate_limited_message_is_sent_again_by_itself_and_shows_once(stack: Stack, open_page) -> None:

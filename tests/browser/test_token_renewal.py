@@ -9,10 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from parley_local.__main__ import STACK_NAME, parley_profile
-from parley_local.server import GatewayThread
-from tests.protocol_check import watch_websockets
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import running_stack
 from tests.browser.pagekit import Stack, unique
 from tests.browser.test_account_page import me, watch_status
 
@@ -21,16 +18,8 @@ SHORT_TTL = 60  # the shortest TOKEN_TTL_SECONDS allowed: the page renews it aft
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    env_vars, overrides, _ = parley_profile({})
-    env_vars["Parameters"]["TOKEN_TTL_SECONDS"] = str(SHORT_TTL)
-    thread = GatewayThread(ROOT / "template.yaml", host="127.0.0.1", port=0, env_vars=env_vars,
-                           parameter_overrides=overrides, stack_name=STACK_NAME)
-    gateway = thread.start()
-    try:
-        with watch_websockets():  # every frame against docs/asyncapi.yaml
-            yield Stack(gateway=gateway, thread=thread)
-    finally:
-        thread.stop()
+    with running_stack(functions_env={"TOKEN_TTL_SECONDS": str(SHORT_TTL)}) as started:
+        yield started
 
 
 def test_the_token_is_renewed_quietly_and_a_refused_renewal_signs_out(stack: Stack, open_page) -> None:
