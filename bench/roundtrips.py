@@ -219,7 +219,7 @@ def run(opts) -> Result:
     real = bool(os.environ.get("MONGODB_URI"))
     per_size: dict[int, list[dict]] = {}
     with ManagementServer(0.0) as server, environment(local_environment(server.endpoint)):
-        from parley.adapters import mongo, mongo_rooms
+        from parley.adapters import mongo, mongo_accounts, mongo_rooms
 
         uri = os.environ["MONGODB_URI"]
         if real:
@@ -239,22 +239,22 @@ def run(opts) -> Result:
                 if rt is not None:
                     module.runtime = dataclasses.replace(
                         rt, connections=mongo.MongoConnectionStore(db), messages=mongo.MongoMessageStore(db), db=db,
-                        rooms=mongo_rooms.MongoRoomStore(db), users=mongo.MongoUserStore(db),
+                        rooms=mongo_rooms.MongoRoomStore(db), users=mongo_accounts.MongoUserStore(db),
                     )
                 for store in ("users", "messages", "connections", "room_store", "login_attempts"):  # AuthFunction
                     if hasattr(module, store):
                         setattr(module, store, type(getattr(module, store))(db))
-        user = mongo.MongoUserStore(raw_db).create(username="alice", password_hash="not-a-real-hash")
+        user = mongo_accounts.MongoUserStore(raw_db).create(username="alice", password_hash="not-a-real-hash")
         import jwt
 
         now = int(time.time())
-        mongo.MongoUserStore(raw_db).start_session(  # a live session: the authorizer checks it in its one read
+        mongo_accounts.MongoUserStore(raw_db).start_session(  # a live session: the authorizer checks it in its one read
             user_id=user.id, session_id="bench-session", expires_at=datetime.fromtimestamp(now + 3600, timezone.utc),
             now=datetime.now(timezone.utc),
         )
         token = jwt.encode({"sub": user.id, "username": "alice", "sid": "bench-session", "iat": now, "exp": now + 3600,
                             "iss": "parley"}, SECRET, algorithm="HS256")
-        user_store = mongo.MongoUserStore(raw_db)
+        user_store = mongo_accounts.MongoUserStore(raw_db)
         bob = user_store.create(username="bob", password_hash="not-a-real-hash")
         roundtrips_rooms.create_vault(raw_db, user, bob)
         rooms = {"db": raw_db, "alice": user, "bob": bob, "users": user_store}

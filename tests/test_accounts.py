@@ -55,7 +55,7 @@ def test_spraying_many_names_from_one_address_is_slowed(stack):
 
 
 def test_a_name_attacked_from_many_addresses_hits_a_much_higher_ceiling(stack):
-    from parley.adapters.mongo import FREE_PER_NAME, FREE_PER_PAIR
+    from parley.adapters.mongo_accounts import FREE_PER_NAME, FREE_PER_PAIR
 
     signup(stack)
     addresses = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(FREE_PER_NAME // FREE_PER_PAIR + 1)]
@@ -115,7 +115,7 @@ def test_refresh_renews_a_live_token_for_the_same_session(stack):
 
 
 def test_sessions_per_user_are_bounded(stack):
-    from parley.adapters.mongo import MAX_SESSIONS
+    from parley.adapters.mongo_accounts import MAX_SESSIONS
 
     first = signup(stack)["token"]
     for _ in range(MAX_SESSIONS):
@@ -155,6 +155,7 @@ def test_o_and_zero_are_one_letter(stack):
 
 def test_the_skeleton_is_a_unique_index_and_old_users_get_one(stack):
     from parley.adapters import mongo
+    from parley.model import utcnow
 
     db = stack.modules["AuthFunction"].db
     signup(stack, "carol")
@@ -163,8 +164,8 @@ def test_the_skeleton_is_a_unique_index_and_old_users_get_one(stack):
     # two users stored before skeletons existed, one a look-alike of the other: the index still builds,
     # the older gets the skeleton and a new look-alike is refused
     db.users.insert_many([
-        {"_id": "old1", "username": "dave", "usernameKey": "dave", "passwordHash": "x", "createdAt": mongo.utcnow()},
-        {"_id": "old2", "username": "DAVE.", "usernameKey": "dave.", "passwordHash": "x", "createdAt": mongo.utcnow()},
+        {"_id": "old1", "username": "dave", "usernameKey": "dave", "passwordHash": "x", "createdAt": utcnow()},
+        {"_id": "old2", "username": "DAVE.", "usernameKey": "dave.", "passwordHash": "x", "createdAt": utcnow()},
     ])
     mongo._indexed.clear()
     mongo.ensure_indexes_once(db)

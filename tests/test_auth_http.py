@@ -272,7 +272,7 @@ def test_repeated_failures_pause_logins_for_that_name_from_that_address_with_a_b
 def test_login_pause_is_bounded():
     from datetime import timedelta as td
 
-    from parley.adapters.mongo import login_pause
+    from parley.adapters.mongo_accounts import login_pause
 
     pauses = [login_pause(n) for n in range(1, 40)]
     assert pauses[:5] == [td(0)] * 5

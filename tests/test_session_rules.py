@@ -73,7 +73,7 @@ def with_another_users_session(stack):
 
 
 def crowded_out(stack):
-    from parley.adapters.mongo import MAX_SESSIONS
+    from parley.adapters.mongo_accounts import MAX_SESSIONS
 
     victim = _signup(stack, "alice")["token"]
     for _ in range(MAX_SESSIONS):

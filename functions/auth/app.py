@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from parley import accounts, origins
 from parley.client_limits import client_limits
-from parley.adapters import apigw, mongo, mongo_rooms
+from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
 from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
@@ -51,10 +51,10 @@ settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
 db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
-users = mongo.MongoUserStore(db)
+users = mongo_accounts.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
-login_attempts = mongo.MongoLoginAttempts(db)
+login_attempts = mongo_accounts.MongoLoginAttempts(db)
 # ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
 closer = (
     apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)

@@ -77,7 +77,7 @@ def login(
     now: datetime | None = None,
 ) -> Session:
     """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures pause
-    log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo``)."""
+    log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo_accounts``)."""
     now = now or utcnow()
     _check_pause(attempts, username=username, source_ip=source_ip, now=now)
     user = users.by_username(username=username)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley.adapters import apigw, fanout, mongo, mongo_rooms
+from parley.adapters import apigw, fanout, mongo, mongo_accounts, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
 from parley.config import Settings
 from parley.events import WebSocketEvent
@@ -24,7 +24,7 @@ class ChatRuntime:
     pool: ThreadPoolExecutor
     clock: Callable[[], datetime] = utcnow
     rooms: mongo_rooms.MongoRoomStore | None = None  # always set by from_settings
-    users: mongo.MongoUserStore | None = None
+    users: mongo_accounts.MongoUserStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
@@ -36,7 +36,7 @@ class ChatRuntime:
             db=db,
             pool=ThreadPoolExecutor(max_workers=settings.broadcast_concurrency, thread_name_prefix="broadcast"),
             rooms=mongo_rooms.MongoRoomStore(db),
-            users=mongo.MongoUserStore(db),
+            users=mongo_accounts.MongoUserStore(db),
         )
 
     def ready(self) -> None:

@@ -1,0 +1,149 @@
+"""MongoDB adapters for accounts: users with their live sessions (``UserStore``) and failed log-ins counted
+under three keys (``LoginAttempts``). The shared client, the call lock and the indexes are parley.adapters.mongo's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from parley.adapters.mongo import _aware, _call_lock, _guarded
+from parley.errors import UsernameTaken
+from parley.model import utcnow
+from parley.ports import StoredUser
+from parley.usernames import skeleton
+
+
+# ---------------------------------------------------------------- users
+@_guarded
+class MongoUserStore:
+    def __init__(self, db) -> None:
+        self._c = db.users
+        self._call_lock = _call_lock(db)
+
+    @staticmethod
+    def _from(doc: dict | None) -> StoredUser | None:
+        if doc is None:
+            return None
+        return StoredUser(
+            id=doc["_id"],
+            username=doc["username"],
+            password_hash=doc["passwordHash"],
+            created_at=_aware(doc["createdAt"]),
+            sessions={s["id"]: _aware(s["expiresAt"]) for s in doc.get("sessions") or () if "id" in s},
+        )
+
+    def create(self, *, username: str, password_hash: str) -> StoredUser:
+        doc = {
+            "_id": uuid.uuid4().hex,
+            "username": username,
+            "usernameKey": username.lower(),
+            "usernameSkeleton": skeleton(username),
+            "passwordHash": password_hash,
+            "createdAt": utcnow(),
+        }
+        try:
+            self._c.insert_one(doc)
+        except DuplicateKeyError:
+            raise UsernameTaken(username) from None
+        return self._from(doc)
+
+    def by_username(self, *, username: str) -> StoredUser | None:
+        return self._from(self._c.find_one({"usernameKey": username.lower()}))
+
+    def by_id(self, *, user_id: str) -> StoredUser | None:
+        return self._from(self._c.find_one({"_id": user_id}))
+
+    def update_password_hash(self, *, user_id: str, password_hash: str) -> None:
+        self._c.update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}})
+
+    def start_session(self, *, user_id: str, session_id: str, expires_at: datetime, now: datetime) -> None:
+        # expired sessions go first (one array cannot be pulled from and pushed to in one update), then the
+        # newest MAX_SESSIONS are kept: the list stays bounded however many log-ins there are
+        self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"expiresAt": {"$lte": now}}}})
+        entry = {"id": session_id, "expiresAt": expires_at}
+        self._c.update_one({"_id": user_id}, {"$push": {"sessions": {"$each": [entry], "$slice": -MAX_SESSIONS}}})
+
+    def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
+        found = self._c.find_one_and_update(
+            {"_id": user_id, "sessions.id": session_id},
+            {"$set": {"sessions.$.expiresAt": expires_at}},
+            projection={"_id": 1},
+        )
+        return found is not None
+
+    def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:
+        if session_id is not None:
+            self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"id": session_id}}})
+        elif keep is not None:
+            self._c.update_one({"_id": user_id}, {"$pull": {"sessions": {"id": {"$ne": keep}}}})
+        else:
+            self._c.update_one({"_id": user_id}, {"$set": {"sessions": []}})
+
+    def change_password(self, *, user_id: str, password_hash: str, keep: str) -> None:
+        self._c.update_one(
+            {"_id": user_id}, {"$set": {"passwordHash": password_hash}, "$pull": {"sessions": {"id": {"$ne": keep}}}}
+        )
+
+
+MAX_SESSIONS = 20  # live sessions (signed-in devices) per user; a 21st log-in ends the oldest
+
+
+# ---------------------------------------------------------------- failed log-ins
+FREE_FAILURES = 5  # failures allowed before any pause
+MAX_PAUSE = timedelta(minutes=5)
+FORGET_AFTER = timedelta(hours=1)
+# Failures are counted under three keys (docs/reliability.md, "Login throttling"): the free failures of each
+# before its pause starts, 1 s and doubling to MAX_PAUSE. A success forgets only its (name, address) pair.
+FREE_PER_PAIR = FREE_FAILURES  # one client typing one name: a few typos are free
+FREE_PER_ADDRESS = 20  # one address across names (password spraying); NAT-shared addresses get some room
+FREE_PER_NAME = 100  # one name from every address (a distributed attack): far above what typos reach
+
+
+def login_pause(failures: int, free: int = FREE_FAILURES) -> timedelta:
+    """No pause for the first ``free`` failures, then 1 s, 2 s, 4 s … up to five minutes."""
+    if failures <= free:
+        return timedelta(0)
+    return min(MAX_PAUSE, timedelta(seconds=2 ** min(failures - free - 1, 16)))
+
+
+def _throttle_keys(username: str, source_ip: str) -> dict[str, int]:
+    name, addr = username.lower(), source_ip[:64]
+    return {f"pair:{name}@{addr}": FREE_PER_PAIR, f"addr:{addr}": FREE_PER_ADDRESS, f"name:{name}": FREE_PER_NAME}
+
+
+@_guarded
+class MongoLoginAttempts:
+    def __init__(self, db) -> None:
+        self._c = db.login_failures
+        self._call_lock = _call_lock(db)
+
+    def locked_until(self, *, username: str, source_ip: str) -> datetime | None:
+        """The latest pause of the three counters (one read)."""
+        keys = list(_throttle_keys(username, source_ip))
+        untils = [_aware(d["lockedUntil"]) for d in self._c.find({"_id": {"$in": keys}}, {"lockedUntil": 1})
+                  if d.get("lockedUntil")]
+        return max(untils, default=None)
+
+    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
+        latest = None
+        for key, free in _throttle_keys(username, source_ip).items():
+            doc = self._c.find_one_and_update(
+                {"_id": key},
+                {"$inc": {"count": 1}, "$set": {"expiresAt": now + FORGET_AFTER}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            pause = login_pause(doc["count"], free)
+            if pause:
+                until = now + pause
+                self._c.update_one({"_id": key}, {"$set": {"lockedUntil": until}})
+                latest = max(latest or until, until)
+        return latest
+
+    def reset(self, *, username: str, source_ip: str) -> None:
+        pair = next(iter(_throttle_keys(username, source_ip)))
+        self._c.delete_one({"_id": pair})
