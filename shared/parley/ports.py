@@ -86,9 +86,6 @@ class MessageStore(Protocol):
         self, *, room: str, before: str | None = None, after: str | None = None, limit: int
     ) -> HistoryPage: ...
 
-    def latest_id(self, *, room: str) -> str | None:
-        """The id of the newest message in ``room`` (None when it has none)."""
-
 
 @dataclass(frozen=True, slots=True)
 class StoredUser:
@@ -184,6 +181,10 @@ class RoomStore(Protocol):
     def record_message(self, *, message: Message) -> None:
         """The room's last activity, message count and newest ids (kept sorted, capped at RECENT); the
         newest of those is its last message, so concurrent sends cannot leave an older one as the last."""
+
+    def newest_message_id(self, *, room: str) -> str | None:
+        """The newest id record_message has recorded for ``room`` (None when none was): a message is recorded
+        before it is broadcast, so any message a sender has seen is at or before this id. One read by _id."""
 
     def change_member_count(self, *, room: str, delta: int) -> Room | None:
         """Add ``delta`` to the member count; the room after the change."""

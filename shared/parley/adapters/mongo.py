@@ -145,6 +145,7 @@ def _aware(when: datetime | None) -> datetime | None:
 
 # ---------------------------------------------------------------- connections
 _SIGNAL = {"_id": 1, "ended": 1}  # what a typing signal reads back: the record exists, and its session is live
+_NO_LOGS = {"limits": 0, "typingAt": 0}  # what reading a Connection leaves out: the rate-limit logs grow to the limit
 
 
 @_guarded
@@ -186,7 +187,7 @@ class MongoConnectionStore:
         self._c.replace_one({"_id": connection.id}, doc, upsert=True)
 
     def get(self, *, connection_id: str) -> Connection | None:
-        return self._from(self._c.find_one({"_id": connection_id}))
+        return self._from(self._c.find_one({"_id": connection_id}, _NO_LOGS))
 
     def join(
         self, *, connection: Connection, room: str, now: datetime | None = None, limit: RateLimit | None = None
@@ -232,12 +233,12 @@ class MongoConnectionStore:
         return ids
 
     def in_room(self, *, room: str) -> list[Connection]:
-        return [self._from(d) for d in self._c.find({"rooms": room})]
+        return [self._from(d) for d in self._c.find({"rooms": room}, _NO_LOGS)]
 
     def of_users(self, *, user_ids: list[str]) -> list[Connection]:
         if not user_ids:
             return []
-        return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}})]
+        return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}}, _NO_LOGS)]
 
     def leave_all(self, *, user_id: str, room: str) -> int:
         """Take ``room`` out of every connection of the user; how many had it."""
@@ -358,10 +359,6 @@ class MongoMessageStore:
                 raise
             return self._from(existing)
         return message
-
-    def latest_id(self, *, room: str) -> str | None:
-        newest = list(self._c.find({"room": room}, {"_id": 1}).sort("_id", pymongo.DESCENDING).limit(1))
-        return newest[0]["_id"] if newest else None
 
     def page(self, *, room: str, before: str | None = None, after: str | None = None, limit: int) -> HistoryPage:
         query: dict = {"room": room}

@@ -150,6 +150,11 @@ class MongoRoomStore:
             upsert=True,
         )
 
+    def newest_message_id(self, *, room: str) -> str | None:
+        doc = self._rooms.find_one({"_id": room}, {"recent": {"$slice": -1}})
+        recent = (doc or {}).get("recent") or []
+        return recent[-1]["i"] if recent else None
+
     def change_member_count(self, *, room: str, delta: int) -> Room | None:
         doc = self._rooms.find_one_and_update(
             {"_id": room}, {"$inc": {"memberCount": delta}}, projection=_NO_RECENT, return_document=ReturnDocument.AFTER

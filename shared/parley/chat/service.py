@@ -132,7 +132,7 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 # ---------------------------------------------------------------- messages
 def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
     access = _count_send(ports, caller, room)
-    now = not_before(ports.clock(), ports.messages.latest_id(room=room))
+    now = not_before(ports.clock(), ports.rooms.newest_message_id(room=room))
     message = Message(
         id=new_message_id(now),
         room=room,
