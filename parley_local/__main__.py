@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .lambda_runtime import HandlerLoadError
-from .server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, LocalGateway
+from .server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway
 from .template import TemplateError
 
 EMBEDDED_URI = "mongomock://localhost"
@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connection-duration", type=float, default=MAX_CONNECTION_S, help="seconds before any connection closes (default 7200)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S,
                         help="seconds a client has to send a request's headers (default 10)")
+    parser.add_argument(
+        "--functions-in",
+        choices=[f.value for f in FunctionsIn],
+        default=FunctionsIn.PROCESS.value if os.name == "posix" else FunctionsIn.THREADS.value,
+        help="run the functions in a process of their own, apart from the gateway as on AWS (default where the OS "
+        "can pass it a socket), or on the gateway's threads",
+    )
     parser.add_argument("--log-level", default=os.environ.get("GATEWAY_LOG_LEVEL", "INFO"), help="the gateway's log level (default INFO)")
     return parser
 
@@ -122,6 +129,7 @@ async def serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_connection_duration=args.max_connection_duration,
         header_timeout=args.header_timeout,
+        functions_in=FunctionsIn(args.functions_in),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

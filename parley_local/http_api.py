@@ -13,7 +13,7 @@ from aiohttp import web
 from . import events as ev
 from .answers import json_response
 from .cors import CorsConfig
-from .lambda_runtime import FunctionHost, InvocationError
+from .lambda_runtime import InvocationError, Invoker
 from .routing import match_http_route
 from .template import ACCOUNT_ID, HttpRouteSpec, LocalStack
 
@@ -23,7 +23,7 @@ log = logging.getLogger("parley_local")
 class HttpApi:
     """Every HttpApi of the template, on one port; ``handle`` is the router's catch-all."""
 
-    def __init__(self, stack: LocalStack, host: FunctionHost, *, port: int) -> None:
+    def __init__(self, stack: LocalStack, host: Invoker, *, port: int) -> None:
         self.stack = stack
         self.host = host
         self.port = port

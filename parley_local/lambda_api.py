@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .answers import aws_error, json_response, signature_refusal
-from .lambda_runtime import FunctionHost, InvocationError
+from .lambda_runtime import InvocationError, Invoker
 from .sigv4 import StackCredentials
 from .template import LocalStack
 
@@ -18,7 +18,7 @@ MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation pa
 
 
 class LambdaApi:
-    def __init__(self, stack: LocalStack, host: FunctionHost, credentials: dict[str, StackCredentials]) -> None:
+    def __init__(self, stack: LocalStack, host: Invoker, credentials: dict[str, StackCredentials]) -> None:
         self.stack = stack
         self.host = host
         self.credentials = credentials

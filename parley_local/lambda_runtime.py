@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from .kit import HandlerLoadError, LambdaContext, handler_file, import_handler
 from .template import REGION, FunctionSpec
@@ -74,6 +74,13 @@ def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, st
         "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
         "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,
     }
+
+
+class Invoker(Protocol):
+    """What the emulated APIs call a function through: FunctionHost here, or lambda_process.FunctionProcess."""
+
+    async def invoke(self, logical_id: str, event: dict[str, Any], *, invoked: bool = False) -> Any:
+        """The handler's result; raises InvocationError as Lambda reports a failure."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,12 @@ from .lambda_runtime import (
     LOCAL_SESSION_TOKEN,
     PER_FUNCTION_VARS,
     FunctionHost,
+    Invoker,
     apply_environment,
     lambda_environment,
     restore_environment,
 )
+from .lambda_process import FunctionProcess, Setup
 from .management_api import ManagementApi
 from .sigv4 import StackCredentials
 from .template import LocalStack, TemplateError, read_stack, rewrite_urls
@@ -49,6 +52,16 @@ HEADER_TIMEOUT_S = 10.0
 # Python's switch interval (5 ms) each time, so every @connections post paid it (the convoy effect). A shorter
 # interval while the gateway runs halved p50 latency at K = 10 in `python -m bench e2e` (docs/benchmarks.md).
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+
+class FunctionsIn(Enum):
+    """Where the functions run: on threads of the gateway's own process (fast to start: the tests), or in a
+    process of their own, apart from API Gateway as on AWS, so the two use two cores (``parley-local``)."""
+
+    THREADS = "threads"
+    PROCESS = "process"
+
 
 _running_lock = threading.Lock()
 _running: list[LocalGateway] = []
@@ -76,6 +89,7 @@ class LocalGateway:
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
         header_timeout: float = HEADER_TIMEOUT_S,
+        functions_in: FunctionsIn = FunctionsIn.THREADS,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -88,11 +102,12 @@ class LocalGateway:
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
         self.header_timeout = header_timeout
+        self.functions_in = functions_in
         self.port: int | None = None
         self.warnings: list[str] = []
         self.function_env: dict[str, dict[str, str]] = {}
         self.stack: LocalStack | None = None
-        self._host: FunctionHost | None = None
+        self._host: FunctionHost | FunctionProcess | None = None
         self._runner: web.AppRunner | None = None
         self._previous_env: dict[str, str | None] = {}
         self._previous_switch_interval: float | None = None
@@ -172,12 +187,16 @@ class LocalGateway:
         sock = self._bind()
         self.port = sock.getsockname()[1]
         self._build_environment()
-        self._host = FunctionHost(self.stack.functions, max_workers=self.max_workers, instance=f"{id(self):x}")
-        self._host.load_all(before_each=lambda spec: os.environ.update(self.function_env[spec.logical_id]))
-        apply_environment(self._union_env)  # the values the whole process runs with
+        if self.functions_in is FunctionsIn.PROCESS:
+            self._host = FunctionProcess(self._process_setup())
+            await self._host.start()
+        else:
+            self._host = FunctionHost(self.stack.functions, max_workers=self.max_workers, instance=f"{id(self):x}")
+            self._host.load_all(before_each=lambda spec: os.environ.update(self.function_env[spec.logical_id]))
+            apply_environment(self._union_env)  # the values the whole process runs with
+            self._previous_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         app = self._application(self.stack, self._host)
-        self._previous_switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout
         )
@@ -187,7 +206,18 @@ class LocalGateway:
         for warning in self.warnings:
             log.warning("%s", warning)
 
-    def _application(self, stack: LocalStack, host: FunctionHost) -> web.Application:
+    def _process_setup(self) -> Setup:
+        return Setup(
+            template=str(self.template_path.resolve()),
+            parameter_overrides=dict(self.parameter_overrides),
+            stack_name=self.stack_name,
+            function_env=self.function_env,
+            process_env=self._union_env,
+            max_workers=self.max_workers,
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+
+    def _application(self, stack: LocalStack, host: Invoker) -> web.Application:
         """One route per emulated API; whatever none of them claims is the HTTP API's."""
         assert self.port is not None
         app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES)
@@ -283,10 +313,12 @@ class LocalGateway:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._host is not None:
+        if isinstance(self._host, FunctionProcess):
+            await self._host.stop()
+        elif self._host is not None:
             self._host.shutdown()
             self._host.unload()
-            self._host = None
+        self._host = None
         restore_environment(self._previous_env)
         self._previous_env = {}
         if self._previous_switch_interval is not None:

@@ -20,7 +20,7 @@ from . import events as ev
 from . import frame_limit
 from .answers import json_response
 from .iam import Decision, policy_decision
-from .lambda_runtime import FunctionHost, InvocationError
+from .lambda_runtime import InvocationError, Invoker
 from .routing import select_websocket_route
 from .template import AuthorizerSpec, WebSocketApiSpec
 
@@ -88,7 +88,7 @@ class WebSocketApi:
     def __init__(
         self,
         spec: WebSocketApiSpec,
-        host: FunctionHost,
+        host: Invoker,
         *,
         port: int,
         idle_timeout: float = IDLE_TIMEOUT_S,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from parley_local.server import LocalGateway
+from parley_local.server import FunctionsIn, LocalGateway
 from tests.protocol_check import watch_websockets
 from tests.support import LOAD_TEST_LIMITS
 
@@ -53,8 +53,18 @@ def event_log(tmp_path: Path) -> EventLog:
     return EventLog(tmp_path / "events.jsonl")
 
 
+# Modules that hold both ways of running the functions to the same tests mark themselves with this.
+BOTH_WAYS = pytest.mark.parametrize("functions_in", list(FunctionsIn), indirect=True, ids=lambda f: f.value)
+
+
 @pytest.fixture
-async def start_gateway(event_log: EventLog):
+def functions_in(request) -> FunctionsIn:
+    """Where the gateway runs the functions: on its threads (quick to start), unless a module asks for both."""
+    return getattr(request, "param", FunctionsIn.THREADS)
+
+
+@pytest.fixture
+async def start_gateway(event_log: EventLog, functions_in: FunctionsIn):
     """Start a gateway for the toy stack on a free port: ``gw = await start_gateway(idle_timeout=1)``."""
     started: list[LocalGateway] = []
 
@@ -63,6 +73,7 @@ async def start_gateway(event_log: EventLog):
         env_vars = {"Parameters": {"EVENT_LOG": str(event_log.path)}}
         for key, values in kwargs.pop("env_vars", {}).items():
             env_vars.setdefault(key, {}).update(values)
+        kwargs.setdefault("functions_in", functions_in)
         gateway = LocalGateway(
             FIXTURE_TEMPLATE, host="127.0.0.1", port=0, parameter_overrides=overrides, env_vars=env_vars, **kwargs
         )
@@ -91,7 +102,7 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
-async def parley(repo_root, monkeypatch):
+async def parley(repo_root, monkeypatch, functions_in):
     """Parley's whole stack (the real template.yaml), as `make run` starts it, on a free port; a real
     MONGODB_URI, when set, gets a database of its own."""
     from parley_local.__main__ import STACK_NAME, parley_profile
@@ -101,7 +112,8 @@ async def parley(repo_root, monkeypatch):
     env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
     overrides.update(LOAD_TEST_LIMITS)
     async with LocalGateway(
-        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
+        repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME,
+        functions_in=functions_in,
     ) as gateway:
         with watch_websockets():  # every frame against docs/asyncapi.yaml
             yield gateway

@@ -9,6 +9,10 @@ import time
 
 import websockets
 
+from tests.local.conftest import BOTH_WAYS
+
+pytestmark = BOTH_WAYS  # every test here runs with the functions on threads and in their own process
+
 ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 REQUEST_TIME = re.compile(r"^\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 

@@ -7,6 +7,10 @@ import json
 import httpx
 import pytest
 
+from tests.local.conftest import BOTH_WAYS
+
+pytestmark = BOTH_WAYS  # every test here runs with the functions on threads and in their own process
+
 
 @pytest.fixture
 async def http(gateway):

@@ -13,6 +13,10 @@ import websockets
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed
 
+from tests.local.conftest import BOTH_WAYS
+
+pytestmark = BOTH_WAYS  # every test here runs with the functions on threads and in their own process
+
 
 @pytest.fixture
 def management(gateway):

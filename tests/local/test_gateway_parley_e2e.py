@@ -17,6 +17,10 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from tests.local.conftest import BOTH_WAYS
+
+pytestmark = BOTH_WAYS  # every test here runs with the functions on threads and in their own process
+
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

@@ -10,6 +10,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.local.conftest import BOTH_WAYS
+
+pytestmark = BOTH_WAYS  # every test here runs with the functions on threads and in their own process
+
 
 async def refused_status(url: str) -> int:
     with pytest.raises(InvalidStatus) as info:
