@@ -34,7 +34,7 @@ from bench.common import (
     spread,
     ws_event,
 )
-from bench.mgmt_server import ManagementServer
+from parley_local.fakes import ManagementServer
 
 FULL_SIZES = [1, 10, 100, 1000, 5000]
 SLICE = int(load_template()["Resources"]["MessageFunction"]["Properties"]["Environment"]["Variables"]["FANOUT_SLICE"])

@@ -23,8 +23,8 @@ from parley_local.fakes import (  # noqa: F401 - the tests' fake @connections en
     AWS_KEY_ID,
     AWS_SECRET_KEY,
     ManagementApiState,
-    handler_class,
     serve_http,
+    serve_management_api,
     sigv4_is_valid,
 )
 from parley_local.kit import LambdaContext, real_event  # noqa: F401 - the tests use them from here
