@@ -116,8 +116,14 @@ def real_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS_DIR / name).read_text())
 
 
-def websocket_event(route: str, connection_id: str, authorizer: dict[str, Any], body: dict | str | None = None) -> dict:
-    """A WebSocket event for a route, shaped like the captured ones, with this authorizer context and body."""
+def websocket_event(
+    route: str, connection_id: str, authorizer: dict[str, Any], body: dict | str | None = None, *,
+    connected_at: int | None = None,
+) -> dict:
+    """A WebSocket event for a route, shaped like the captured ones, with this authorizer context and body.
+
+    ``connected_at`` (epoch ms) is when the connection opened: now unless given (a stale one would make the
+    record expire at once, TTL). A message gets ids of its own, as every frame does in API Gateway."""
     if route == "$connect":
         event = real_event("connect.json")
     elif route == "$disconnect":
@@ -125,10 +131,11 @@ def websocket_event(route: str, connection_id: str, authorizer: dict[str, Any], 
     else:
         event = real_event("send-message.json")
         event["body"] = body if isinstance(body, str) else json.dumps(body)
+        event["requestContext"]["messageId"] = uuid.uuid4().hex[:16]
     event = copy.deepcopy(event)
     rc = event["requestContext"]
-    now_ms = int(time.time() * 1000)  # a stale connectedAt would make the record expire at once (TTL)
-    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16], connectedAt=now_ms,
-              requestTimeEpoch=now_ms)
+    now_ms = int(time.time() * 1000)
+    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16],
+              connectedAt=now_ms if connected_at is None else connected_at, requestTimeEpoch=now_ms)
     rc["authorizer"] = dict(authorizer)
     return event
