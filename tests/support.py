@@ -27,7 +27,7 @@ from parley_local.fakes import (  # noqa: F401 - the tests' fake @connections en
     serve_management_api,
     sigv4_is_valid,
 )
-from parley_local.kit import LambdaContext, real_event, websocket_event  # noqa: F401 - the tests use them from here
+from parley_local.kit import LambdaContext, http_event, real_event, websocket_event  # noqa: F401 - the tests use them from here
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -136,22 +136,15 @@ class Stack:
         source_ip: str | None = None,
     ):
         """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
-        event = real_event("http-signup.json")
-        if source_ip is not None:
-            event["requestContext"]["http"]["sourceIp"] = source_ip
-        event["rawPath"] = path
-        event["rawQueryString"] = query
-        event["requestContext"]["http"].update(method=method, path=path)
-        event["pathParameters"] = {"proxy": path.lstrip("/")}
-        headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"}
+        headers = {}
         if body is not None:
             headers["content-type"] = "application/json"
         if token:
             headers["authorization"] = f"Bearer {token}"
         if authorization is not None:
             headers["authorization"] = authorization
-        event["headers"] = headers
-        event["body"] = json.dumps(body) if body is not None else None
+        event = http_event(method, path, query=query, headers=headers,
+                           body=json.dumps(body) if body is not None else None, source_ip=source_ip)
         reply = self.invoke("AuthFunction", event)
         data = reply.get("body") or ""
         try:
