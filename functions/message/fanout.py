@@ -8,8 +8,8 @@ JSON decoded and encoded again is the same bytes the caller measured.
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.config import Settings
-from parley.wire import Frame
 from parley.observability import make_logger, tracing
+from parley.wire import Frame
 
 settings = Settings.from_env()
 logger = make_logger()
