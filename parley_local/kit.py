@@ -1,4 +1,5 @@
-"""The Lambda-hosting kit: template loading, handler loading, the Lambda context and real-shaped events (WebSocket and HTTP API).
+"""The Lambda-hosting kit: template loading, handler loading, the Lambda context and real-shaped events
+(WebSocket and HTTP API).
 
 One copy, used by the local gateway (lambda_runtime.FunctionHost), the tests (tests/support.py) and the
 benchmarks (bench/common.py). The fake AWS endpoints the tests and benchmarks post to are in fakes.py.

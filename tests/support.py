@@ -27,7 +27,12 @@ from parley_local.fakes import (  # noqa: F401 - the tests' fake @connections en
     serve_management_api,
     sigv4_is_valid,
 )
-from parley_local.kit import LambdaContext, http_event, real_event, websocket_event  # noqa: F401 - the tests use them from here
+from parley_local.kit import (  # noqa: F401 - the tests use them from here
+    LambdaContext,
+    http_event,
+    real_event,
+    websocket_event,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"

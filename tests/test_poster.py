@@ -113,7 +113,8 @@ def test_the_frames_bytes_are_posted_as_they_are_never_encoded_again(server):
     arrive byte for byte, so the chat's one encoding is the only one."""
     s = server()
     body = b'{ "type" : "x",  "z": 1, "a": "\xc3\xa9" }'
-    report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=2).send(connection_ids=IDS[:3], frame=Frame(body))
+    broadcaster = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=2)
+    report = broadcaster.send(connection_ids=IDS[:3], frame=Frame(body))
     assert report.delivered == 3 and s.bodies == [body] * 3
 
 
