@@ -21,7 +21,7 @@ from typing import Any
 from .template import ACCOUNT_ID, REGION, load_template
 
 __all__ = ["EVENTS_DIR", "HandlerLoadError", "LambdaContext", "function_file", "handler_file", "import_handler",
-           "http_event", "load_function", "load_template", "real_event", "websocket_event"]
+           "authorizer_event", "http_event", "load_function", "load_template", "real_event", "websocket_event"]
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"  # API Gateway events captured from AWS (events/README.md)
 
@@ -139,6 +139,16 @@ def websocket_event(
     rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16],
               connectedAt=now_ms if connected_at is None else connected_at, requestTimeEpoch=now_ms)
     rc["authorizer"] = dict(authorizer)
+    return event
+
+
+def authorizer_event(*, token: str, origin: str | None = None) -> dict:
+    """The REQUEST authorizer's event on ``$connect``, shaped like the captured one, with ``?token=`` and, when
+    given, an ``Origin`` header."""
+    event = real_event("powertools-websocket-authorizer-request.json")
+    event["queryStringParameters"] = {"token": token}
+    if origin:
+        event["headers"]["Origin"] = origin
     return event
 
 

@@ -29,6 +29,7 @@ from parley_local.fakes import (  # noqa: F401 - the tests' fake @connections en
 )
 from parley_local.kit import (  # noqa: F401 - the tests use them from here
     LambdaContext,
+    authorizer_event,
     http_event,
     real_event,
     websocket_event,
