@@ -131,10 +131,12 @@ def management_app(state: ManagementApiState):
         try:
             if state.rtt > 0:
                 await asyncio.sleep(state.rtt)
-        finally:
+        except asyncio.CancelledError:  # the client went away
             with state.lock:
                 state.inflight -= 1
+            raise
         with state.lock:
+            state.inflight -= 1
             if connection_id in state.gone:
                 return reply(410, {"__type": "GoneException"})
             if connection_id in state.broken:
@@ -144,7 +146,7 @@ def management_app(state: ManagementApiState):
                 return reply(429, {"__type": "LimitExceededException"})
             if state.record:
                 state.delivered[connection_id].append(json.loads(data))
-        return reply(200)
+        return web.Response(status=200)  # as API Gateway answers a delivered post: no body
 
     async def stats(request: web.Request) -> web.Response:
         with state.lock:
