@@ -2,7 +2,9 @@
 
 Prints one JSON line: init (module scope) and first-invocation seconds, the in-memory database's own
 import cost (mongomock: local only, never in Lambda; subtracted by the parent), and which heavy web
-modules ended up loaded. Kept tiny on purpose: everything it imports is counted.
+modules ended up loaded. Kept tiny on purpose: everything it imports is counted. So it loads the handler and
+makes its context itself rather than with parley_local.kit, which would bring PyYAML and the template reader
+into the process measured.
 """
 
 import time

@@ -12,8 +12,8 @@ import random
 import time
 from collections.abc import Sequence
 
-from parley.wire import encode as _encode
 from parley.ports import DeliveryReport
+from parley.wire import Frame
 
 
 def management_client(endpoint: str, *, pool_size: int):
@@ -42,9 +42,9 @@ class Boto3Broadcaster:
         self._client, self._pool = client, pool
         self._max_attempts, self._base_delay = max_attempts, base_delay
 
-    def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+    def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
         report = DeliveryReport()
-        data = _encode(payload)
+        data = frame.body
         ids = list(dict.fromkeys(connection_ids))
         for cid, outcome in zip(ids, self._pool.map(lambda cid: self._post(cid, data), ids)):
             if outcome == "ok":

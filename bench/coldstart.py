@@ -32,7 +32,7 @@ from bench.common import (
     spread,
     ws_event,
 )
-from bench.mgmt_server import ManagementServer
+from parley_local.fakes import ManagementServer
 
 CHILD = Path(__file__).with_name("_coldstart_child.py")
 WEB_MODULES = ("fastapi", "mangum", "pydantic", "starlette")

@@ -21,6 +21,7 @@ from typing import Any
 from parley_local import kit
 from parley_local.kit import LambdaContext  # noqa: F401 - the benchmarks use it from here
 from parley_local.kit import real_event as event  # noqa: F401 - the benchmarks use it from here
+from parley_local.lambda_runtime import apply_environment, restore_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -194,16 +195,12 @@ def local_environment(endpoint: str, db_name: str | None = None) -> dict[str, st
 
 @contextlib.contextmanager
 def environment(values: dict[str, str]):
-    previous = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    """These variables in os.environ for the block (the local gateway's own helpers), then the previous ones."""
+    previous = apply_environment(values)
     try:
         yield
     finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore_environment(previous)
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from bench.common import (
     spread,
     ws_event,
 )
-from bench.mgmt_server import ManagementServer
+from parley_local.fakes import ManagementServer
 
 FULL_SIZES = [1, 10, 100, 1000, 5000]
 SLICE = int(load_template()["Resources"]["MessageFunction"]["Properties"]["Environment"]["Variables"]["FANOUT_SLICE"])
@@ -47,9 +47,9 @@ class _TimedBroadcaster:
         self.inner = inner
         self.calls: list[tuple[float, int, int]] = []  # (seconds, recipients, delivered)
 
-    def send(self, *, connection_ids, payload):
+    def send(self, *, connection_ids, frame):
         t0 = time.perf_counter()
-        report = self.inner.send(connection_ids=connection_ids, payload=payload)
+        report = self.inner.send(connection_ids=connection_ids, frame=frame)
         self.calls.append((time.perf_counter() - t0, len(connection_ids), report.delivered))
         return report
 
@@ -84,8 +84,10 @@ def _worker_init(endpoint: str, concurrency: int) -> None:
 
 
 def _worker_invoke(payload: bytes) -> bytes:
-    event = json.loads(payload)
-    report = _worker_broadcaster.send(connection_ids=event["connectionIds"], payload=event["payload"])
+    from parley.wire import Frame
+
+    event = json.loads(payload)  # as FanoutFunction does: the event comes decoded, its payload is encoded once
+    report = _worker_broadcaster.send(connection_ids=event["connectionIds"], frame=Frame.of(event["payload"]))
     return json.dumps({"delivered": report.delivered, "gone": report.gone, "failed": report.failed}).encode()
 
 
@@ -174,13 +176,14 @@ def _cost_breakdown(server: ManagementServer, client, count: int) -> list[dict]:
     measure("  sign + bare HTTP POST", lambda i: pool.urlopen("POST", (p := sign(i)).url.split(str(server.port), 1)[1], body=data, headers=dict(p.headers)))
     from parley.adapters.apigw import ManagementApiBroadcaster
     from parley.adapters.sigv4 import Signer, current_credentials
+    from parley.wire import Frame
 
     ours, creds = Signer("us-east-1"), current_credentials()
     measure("Parley's SigV4 signer alone (parley.adapters.sigv4)",
             lambda i: ours.headers(host="h", path=f"/prod/@connections/{connection_id(i)}", body=data, credentials=creds))
     one = ManagementApiBroadcaster(endpoint=server.endpoint, concurrency=1)
     measure("Parley's post, one at a time (sign, send, read, one asyncio loop)",
-            lambda i: one.send(connection_ids=[connection_id(i)], payload={"type": "message", "message": {"text": "x" * 80}}),
+            lambda i: one.send(connection_ids=[connection_id(i)], frame=Frame.of({"type": "message", "message": {"text": "x" * 80}})),
             clock=time.process_time)  # the posting happens on the loop's thread
     return rows
 

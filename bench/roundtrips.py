@@ -17,7 +17,6 @@ import os
 import re
 import threading
 import time
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from bench.common import (
     ws_event,
 )
 from bench import roundtrips_rooms
-from bench.mgmt_server import ManagementServer
+from parley_local.fakes import ManagementServer
 
 COUNTED = {
     "find", "find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one", "delete_one",

@@ -3,10 +3,10 @@ room operations (WebSocket and HTTP) counted through the real handlers (see benc
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta, timezone
 
-from bench.common import event, ws_event
+from bench.common import ws_event
+from parley_local import kit
 
 VAULT = "vault"  # a private room of alice and bob, holding N stored messages
 SEP = "\x1f"
@@ -43,14 +43,7 @@ def create_vault(db, alice, bob) -> None:
 
 
 def http_event(method: str, path: str, token: str, query: str = "") -> dict:
-    ev = copy.deepcopy(event("http-signup.json"))
-    ev["rawPath"], ev["rawQueryString"] = path, query
-    ev["requestContext"]["http"].update(method=method, path=path)
-    ev["pathParameters"] = {"proxy": path.lstrip("/")}
-    ev["headers"] = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
-                     "authorization": f"Bearer {token}"}
-    ev["body"] = None
-    return ev
+    return kit.http_event(method, path, query=query, headers={"authorization": f"Bearer {token}"})
 
 
 def operations(op, sc, *, db, alice, bob, token: str, tag: str, users) -> None:

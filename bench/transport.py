@@ -3,7 +3,7 @@
 Three questions, each asked of the three clients the same way:
 - what importing it costs (a fresh process per run, the import alone timed, median);
 - the CPU one POST costs this process, ``--transport-posts`` POSTs at 64 in flight to the local Management API
-  (bench/mgmt_server.py, RTT 0, its own process), the request signed once beforehand and reused;
+  (parley_local/fakes.py, RTT 0, its own process), the request signed once beforehand and reused;
 - what the second POST gets when the server closes a reused keep-alive connection on receiving it, without a
   byte of answer (as when its idle timeout fires while the request is on the way): an answer (sent once
   more on a fresh connection) or an error for the caller.
@@ -18,7 +18,7 @@ import sys
 import time
 
 from bench.common import ROOT, Result, Table, median, spread
-from bench.mgmt_server import ManagementServer
+from parley_local.fakes import ManagementServer
 
 CLIENTS = ("parley http11", "aiohttp", "httpx")
 IMPORTS = {"parley http11": "parley.adapters.http11", "aiohttp": "aiohttp", "httpx": "httpx"}

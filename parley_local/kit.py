@@ -1,4 +1,5 @@
-"""The Lambda-hosting kit: template loading, handler loading, the Lambda context and real-shaped events.
+"""The Lambda-hosting kit: template loading, handler loading, the Lambda context and real-shaped events
+(WebSocket and HTTP API).
 
 One copy, used by the local gateway (lambda_runtime.FunctionHost), the tests (tests/support.py) and the
 benchmarks (bench/common.py). The fake AWS endpoints the tests and benchmarks post to are in fakes.py.
@@ -20,7 +21,7 @@ from typing import Any
 from .template import ACCOUNT_ID, REGION, load_template
 
 __all__ = ["EVENTS_DIR", "HandlerLoadError", "LambdaContext", "function_file", "handler_file", "import_handler",
-           "load_function", "load_template", "real_event", "websocket_event"]
+           "authorizer_event", "http_event", "load_function", "load_template", "real_event", "websocket_event"]
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"  # API Gateway events captured from AWS (events/README.md)
 
@@ -116,8 +117,14 @@ def real_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS_DIR / name).read_text())
 
 
-def websocket_event(route: str, connection_id: str, authorizer: dict[str, Any], body: dict | str | None = None) -> dict:
-    """A WebSocket event for a route, shaped like the captured ones, with this authorizer context and body."""
+def websocket_event(
+    route: str, connection_id: str, authorizer: dict[str, Any], body: dict | str | None = None, *,
+    connected_at: int | None = None,
+) -> dict:
+    """A WebSocket event for a route, shaped like the captured ones, with this authorizer context and body.
+
+    ``connected_at`` (epoch ms) is when the connection opened: now unless given (a stale one would make the
+    record expire at once, TTL). A message gets ids of its own, as every frame does in API Gateway."""
     if route == "$connect":
         event = real_event("connect.json")
     elif route == "$disconnect":
@@ -125,10 +132,40 @@ def websocket_event(route: str, connection_id: str, authorizer: dict[str, Any], 
     else:
         event = real_event("send-message.json")
         event["body"] = body if isinstance(body, str) else json.dumps(body)
+        event["requestContext"]["messageId"] = uuid.uuid4().hex[:16]
     event = copy.deepcopy(event)
     rc = event["requestContext"]
-    now_ms = int(time.time() * 1000)  # a stale connectedAt would make the record expire at once (TTL)
-    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16], connectedAt=now_ms,
-              requestTimeEpoch=now_ms)
+    now_ms = int(time.time() * 1000)
+    rc.update(routeKey=route, connectionId=connection_id, requestId=uuid.uuid4().hex[:16],
+              connectedAt=now_ms if connected_at is None else connected_at, requestTimeEpoch=now_ms)
     rc["authorizer"] = dict(authorizer)
+    return event
+
+
+def authorizer_event(*, token: str, origin: str | None = None) -> dict:
+    """The REQUEST authorizer's event on ``$connect``, shaped like the captured one, with ``?token=`` and, when
+    given, an ``Origin`` header."""
+    event = real_event("powertools-websocket-authorizer-request.json")
+    event["queryStringParameters"] = {"token": token}
+    if origin:
+        event["headers"]["Origin"] = origin
+    return event
+
+
+def http_event(
+    method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, body: str | None = None,
+    source_ip: str | None = None,
+) -> dict:
+    """An HTTP API (payload format 2.0) event for ``method path``, shaped like the captured one, with the API's
+    host and these headers (lower-case names), body and, if given, source address."""
+    event = real_event("http-signup.json")
+    http = event["requestContext"]["http"]
+    http.update(method=method, path=path)
+    if source_ip is not None:
+        http["sourceIp"] = source_ip
+    event["rawPath"], event["rawQueryString"] = path, query
+    event["pathParameters"] = {"proxy": path.lstrip("/")}
+    event["headers"] = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
+                        **(headers or {})}
+    event["body"] = body
     return event

@@ -20,9 +20,8 @@ from tests.support import (
     SECRET,
     ManagementApiState,
     Stack,
-    handler_class,
     load_template,
-    serve_http,
+    serve_management_api,
 )
 
 
@@ -38,8 +37,7 @@ def management_api(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET_KEY)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     state = ManagementApiState()
-    with serve_http(handler_class(state)) as url:
-        state.endpoint = f"{url}/prod"
+    with serve_management_api(state):  # sets state.endpoint
         yield state
 
 

@@ -4,15 +4,15 @@
 - ``management_api``: a real HTTP server speaking the @connections Management API (parley_local/fakes.py), which
   the broadcaster (and boto3) call over real HTTP; it records deliveries and can answer 410 (gone), 429
   (throttled) or 500 for chosen ids.
-- template and handler loading, ``LambdaContext`` and the captured events come from the Lambda-hosting kit
-  (parley_local/kit.py), which the local gateway and the benchmarks use too.
+- template and handler loading, ``LambdaContext``, the captured events and the WebSocket events built from them
+  (``websocket_event``) come from the Lambda-hosting kit (parley_local/kit.py), which the local gateway and the
+  benchmarks use too.
 - ``stack``: every function of the template loaded from its CodeUri/Handler with a fresh local environment
   (mongomock, or the real MongoDB named by MONGODB_URI) and helpers to drive them with real-shaped events.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,11 +23,17 @@ from parley_local.fakes import (  # noqa: F401 - the tests' fake @connections en
     AWS_KEY_ID,
     AWS_SECRET_KEY,
     ManagementApiState,
-    handler_class,
     serve_http,
+    serve_management_api,
     sigv4_is_valid,
 )
-from parley_local.kit import LambdaContext, real_event  # noqa: F401 - the tests use them from here
+from parley_local.kit import (  # noqa: F401 - the tests use them from here
+    LambdaContext,
+    authorizer_event,
+    http_event,
+    real_event,
+    websocket_event,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -78,21 +84,10 @@ class Client:
         return {"principalId": self.user_id, "userId": self.user_id, "username": self.username, **self.context}
 
     def send(self, frame: dict | str, route: str | None = None) -> dict:
-        body = frame if isinstance(frame, str) else json.dumps(frame)
         if route is None:
             action = frame.get("action") if isinstance(frame, dict) else None
             route = action if action in self.stack.routes else "$default"
-        event = copy.deepcopy(self.stack.message_template)
-        rc = event["requestContext"]
-        rc.update(
-            routeKey=route,
-            connectionId=self.connection_id,
-            connectedAt=self.connected_at,
-            messageId=new_connection_id(),
-            requestId=new_connection_id(),
-            authorizer=self.authorizer,
-        )
-        event["body"] = body
+        event = websocket_event(route, self.connection_id, self.authorizer, frame, connected_at=self.connected_at)
         return self.stack.invoke("MessageFunction", event)
 
     def frames(self, type_: str | None = None) -> list[dict]:
@@ -104,8 +99,7 @@ class Client:
         return found[-1]
 
     def disconnect(self, status: int = 1001) -> dict:
-        event = real_event("lambda-go-websocket-disconnect.json")
-        event["requestContext"].update(connectionId=self.connection_id, authorizer=self.authorizer)
+        event = websocket_event("$disconnect", self.connection_id, self.authorizer, connected_at=self.connected_at)
         event["requestContext"]["disconnectStatusCode"] = status
         return self.stack.invoke("DisconnectFunction", event)
 
@@ -124,17 +118,13 @@ class Stack:
             for r in template["Resources"].values()
             if r["Type"] == "AWS::ApiGatewayV2::Route"
         }
-        self.message_template = real_event("powertools-websocket-message.json")
 
     def invoke(self, logical_id: str, event: dict):
         return self.handlers[logical_id](event, LambdaContext(logical_id))
 
     def connect(self, username: str, user_id: str | None = None, context: dict | None = None) -> Client:
         client = Client(self, new_connection_id(), user_id or f"u-{username}", username, 1731324924553, dict(context or {}))
-        event = real_event("powertools-websocket-connect.json")
-        event["requestContext"].update(
-            connectionId=client.connection_id, authorizer=client.authorizer, connectedAt=_now_ms()
-        )
+        event = websocket_event("$connect", client.connection_id, client.authorizer)
         client.connected_at = event["requestContext"]["connectedAt"]
         event["queryStringParameters"] = {"token": "not-read-by-connect"}
         result = self.invoke("ConnectFunction", event)
@@ -152,22 +142,15 @@ class Stack:
         source_ip: str | None = None,
     ):
         """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
-        event = real_event("http-signup.json")
-        if source_ip is not None:
-            event["requestContext"]["http"]["sourceIp"] = source_ip
-        event["rawPath"] = path
-        event["rawQueryString"] = query
-        event["requestContext"]["http"].update(method=method, path=path)
-        event["pathParameters"] = {"proxy": path.lstrip("/")}
-        headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"}
+        headers = {}
         if body is not None:
             headers["content-type"] = "application/json"
         if token:
             headers["authorization"] = f"Bearer {token}"
         if authorization is not None:
             headers["authorization"] = authorization
-        event["headers"] = headers
-        event["body"] = json.dumps(body) if body is not None else None
+        event = http_event(method, path, query=query, headers=headers,
+                           body=json.dumps(body) if body is not None else None, source_ip=source_ip)
         reply = self.invoke("AuthFunction", event)
         data = reply.get("body") or ""
         try:
@@ -176,8 +159,3 @@ class Stack:
             parsed = data
         return reply["statusCode"], parsed, reply.get("headers", {})
 
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)

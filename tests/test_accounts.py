@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from tests.support import SECRET, real_event
+from tests.support import SECRET, authorizer_event
 
 STRONG = "correct horse"
 WRONG = "wrong password"
@@ -26,9 +26,7 @@ def login(stack, name="alice", password=STRONG, ip="198.51.100.1"):
 
 
 def authorize(stack, token):
-    event = real_event("powertools-websocket-authorizer-request.json")
-    event["queryStringParameters"] = {"token": token}
-    return stack.invoke("AuthorizerFunction", event)
+    return stack.invoke("AuthorizerFunction", authorizer_event(token=token))
 
 
 def allowed(stack, token) -> bool:

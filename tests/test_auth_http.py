@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from tests.support import SECRET, LambdaContext, load_function, real_event
+from tests.support import SECRET, LambdaContext, authorizer_event, load_function
 
 
 def signup(stack, name="alice", password="correct horse"):
@@ -161,11 +161,7 @@ def test_rs256_token_is_refused_even_signed_with_a_key_we_publish(stack):
 
 # ---------------------------------------------------------------- the WebSocket authorizer
 def authorize(stack, token, origin=None):
-    event = real_event("powertools-websocket-authorizer-request.json")
-    event["queryStringParameters"] = {"token": token}
-    if origin:
-        event["headers"]["Origin"] = origin
-    return stack.invoke("AuthorizerFunction", event)
+    return stack.invoke("AuthorizerFunction", authorizer_event(token=token, origin=origin))
 
 
 def _effect(policy):
@@ -232,11 +228,7 @@ def test_authorizer_denies_a_disallowed_origin(stack, monkeypatch):
     token = signup(stack)["token"]
 
     def run(origin):
-        event = real_event("powertools-websocket-authorizer-request.json")
-        event["queryStringParameters"] = {"token": token}
-        if origin:
-            event["headers"]["Origin"] = origin
-        return _effect(handler(event, LambdaContext()))
+        return _effect(handler(authorizer_event(token=token, origin=origin), LambdaContext()))
 
     assert run("https://chat.example.com") == "Allow"
     assert run(None) == "Allow"  # non-browser clients send no Origin

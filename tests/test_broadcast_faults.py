@@ -5,6 +5,7 @@ The broadcaster's own HTTP behaviour (keep-alive, stale connections, timeouts, T
 from __future__ import annotations
 
 from parley.adapters.apigw import ManagementApiBroadcaster, endpoint_from_event
+from parley.wire import Frame
 
 
 def test_gone_connection_is_deleted_and_its_user_goes_offline(stack, management_api):
@@ -64,7 +65,7 @@ def test_a_payload_with_a_lone_surrogate_is_still_sent_as_valid_json(management_
     import json
 
     report = ManagementApiBroadcaster(endpoint=management_api.endpoint).send(
-        connection_ids=["c1="], payload={"type": "error", "action": "\ud800x", "text": "héllo ✓"}
+        connection_ids=["c1="], frame=Frame.of({"type": "error", "action": "\ud800x", "text": "héllo ✓"})
     )
     assert report.delivered == 1
     (frame,) = management_api.frames("c1=")

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.adapters.fanout import SlicedBroadcaster
+from parley.wire import Frame
 from tests.support import LambdaContext, load_function, serve_http
 
 FUNCTION = "local-stack-FanoutFunction"
@@ -28,6 +29,7 @@ FUNCTION = "local-stack-FanoutFunction"
 class LambdaApiState:
     handler: object = None
     invokes: list[list[str]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # each invoke's request body, as it came
     refuse: set[str] = field(default_factory=set)  # first id of a slice -> 429, the function never runs
     crash: set[str] = field(default_factory=set)  # first id of a slice -> posts half, then fails
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -49,12 +51,14 @@ def _lambda_handler_class(state: LambdaApiState):
             self.wfile.write(data)
 
         def do_POST(self):
-            event = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            event = json.loads(body)
             if self.path != f"/2015-03-31/functions/{FUNCTION}/invocations":
                 return self._reply(404, {"message": "Function not found"}, {"x-amzn-ErrorType": "ResourceNotFoundException"})
             first = event["connectionIds"][0]
             with state.lock:
                 state.invokes.append(list(event["connectionIds"]))
+                state.bodies.append(body)
             if first in state.refuse:
                 return self._reply(429, {"message": "Rate exceeded"}, {"x-amzn-ErrorType": "TooManyRequestsException"})
             if first in state.crash:
@@ -99,6 +103,7 @@ def _sliced(management_api, url: str, pool, slice_size: int = 3, metric=lambda n
 
 
 IDS = [f"c{i}=" for i in range(10)]
+X = Frame.of({"type": "x"})
 
 
 def _counts(management_api, ids):
@@ -106,7 +111,7 @@ def _counts(management_api, ids):
 
 
 def test_a_small_fanout_posts_here_without_invoking(management_api, lambda_api, pool):
-    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS[:3], payload={"type": "x"})
+    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS[:3], frame=X)
     assert report.delivered == 3 and lambda_api.invokes == []
     assert _counts(management_api, IDS[:3]) == [1, 1, 1]
 
@@ -115,7 +120,7 @@ def test_a_big_fanout_is_split_into_slices_and_each_id_gets_it_once(management_a
     management_api.gone.add("c4=")
     management_api.broken.add("c8=")
     report = _sliced(management_api, lambda_api.url, pool).send(
-        connection_ids=IDS + ["c1="], payload={"type": "message", "n": 1}
+        connection_ids=IDS + ["c1="], frame=Frame.of({"type": "message", "n": 1})
     )
     assert sorted(map(len, lambda_api.invokes)) == [1, 3, 3, 3]
     assert sorted(c for part in lambda_api.invokes for c in part) == sorted(IDS)
@@ -124,11 +129,26 @@ def test_a_big_fanout_is_split_into_slices_and_each_id_gets_it_once(management_a
     assert management_api.frames("c0=") == [{"type": "message", "n": 1}]
 
 
+def test_each_invoke_carries_the_frames_bytes_as_they_are_and_the_function_posts_the_same_frame(
+    management_api, lambda_api, pool
+):
+    """The caller's one encoding travels in the invoke as it is; FanoutFunction, handed the event decoded,
+    encodes it once more (its own invocation) into the very same bytes, lone surrogates and all."""
+    payload = {"type": "message", "text": "héllo ✓ \U0001F600", "odd": "\ud800x", "n": 1.5, "big": 10**20}
+    frame = Frame.of(payload)
+    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS, frame=frame)
+    assert report.delivered == len(IDS) and len(lambda_api.bodies) == 4
+    for body in lambda_api.bodies:
+        assert body.endswith(b',"payload":' + frame.body + b"}")
+    assert Frame.of(json.loads(lambda_api.bodies[0])["payload"]) == frame
+    assert all(management_api.frames(cid) == [payload] for cid in IDS)
+
+
 def test_a_refused_invoke_is_posted_here_instead_and_counted(management_api, lambda_api, pool):
     lambda_api.refuse.add("c3=")
     metrics = []
     sliced = _sliced(management_api, lambda_api.url, pool, metric=lambda name, value: metrics.append((name, value)))
-    report = sliced.send(connection_ids=IDS, payload={"type": "x"})
+    report = sliced.send(connection_ids=IDS, frame=X)
     assert report.delivered == 10 and not report.failed and not report.gone
     assert _counts(management_api, IDS) == [1] * 10
     assert metrics == [("FanoutSlices", 4), ("FanoutSlicesPostedHere", 1)]
@@ -136,7 +156,7 @@ def test_a_refused_invoke_is_posted_here_instead_and_counted(management_api, lam
 
 def test_a_slice_whose_function_failed_is_reported_failed_and_not_posted_twice(management_api, lambda_api, pool):
     lambda_api.crash.add("c3=")
-    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS, payload={"type": "x"})
+    report = _sliced(management_api, lambda_api.url, pool).send(connection_ids=IDS, frame=X)
     assert sorted(report.failed) == ["c3=", "c4=", "c5="]
     assert report.delivered == 7
     assert _counts(management_api, IDS) == [1, 1, 1, 1, 0, 0, 1, 1, 1, 1]  # c3= got it once, before the crash
@@ -145,7 +165,7 @@ def test_a_slice_whose_function_failed_is_reported_failed_and_not_posted_twice(m
 def test_no_lambda_endpoint_at_all_posts_everything_here(management_api, pool, local_env):
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as dead:
         url = f"http://127.0.0.1:{dead.server_address[1]}"
-    report = _sliced(management_api, url, pool).send(connection_ids=IDS, payload={"type": "x"})
+    report = _sliced(management_api, url, pool).send(connection_ids=IDS, frame=X)
     assert report.delivered == 10
     assert _counts(management_api, IDS) == [1] * 10
 
@@ -187,7 +207,7 @@ def test_stubbed_invokes_a_refusal_falls_back_and_a_report_that_does_not_add_up_
         local = ManagementApiBroadcaster(endpoint=management_api.endpoint, concurrency=1, base_delay=0.001)
         report = SlicedBroadcaster(
             local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=one, slice_size=2, client=client
-        ).send(connection_ids=["a=", "b=", "c=", "d="], payload={"type": "x"})
+        ).send(connection_ids=["a=", "b=", "c=", "d="], frame=X)
         stub.assert_no_pending_responses()
     assert report.delivered == 2 and report.failed == ["c=", "d="]
     assert _counts(management_api, ["a=", "b=", "c=", "d="]) == [1, 1, 0, 0]
@@ -203,7 +223,7 @@ def test_a_lambda_service_exception_may_have_run_so_the_slice_is_failed_not_post
         local = ManagementApiBroadcaster(endpoint=management_api.endpoint, concurrency=1, base_delay=0.001)
         report = SlicedBroadcaster(
             local, function_name=FUNCTION, endpoint=management_api.endpoint, pool=one, slice_size=2, client=client
-        ).send(connection_ids=["a=", "b=", "c=", "d="], payload={"type": "x"})
+        ).send(connection_ids=["a=", "b=", "c=", "d="], frame=X)
         stub.assert_no_pending_responses()
     assert report.failed == ["a=", "b="] and report.delivered == 2
     assert _counts(management_api, ["a=", "b=", "c=", "d="]) == [0, 0, 1, 1]

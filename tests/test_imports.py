@@ -58,7 +58,8 @@ def test_a_broadcast_does_not_load_boto3(management_api):
     probe = (
         "import sys\n"
         "from parley.adapters.apigw import ManagementApiBroadcaster\n"
-        f"report = ManagementApiBroadcaster(endpoint={management_api.endpoint!r}).send(connection_ids=['a='], payload={{}})\n"
+        "from parley.wire import Frame\n"
+        f"report = ManagementApiBroadcaster(endpoint={management_api.endpoint!r}).send(connection_ids=['a='], frame=Frame.of({{}}))\n"
         "print(report.delivered, 'boto3' in sys.modules or 'botocore' in sys.modules)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "shared")}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.protocol_check import watch_stack
-from tests.support import Stack, real_event
+from tests.support import Stack, websocket_event
 
 WINDOW_S = 10
 
@@ -121,13 +121,8 @@ def test_joins_are_rate_limited_and_a_refused_join_joins_nothing(limited, clock)
 
 
 def connect_event(client_id: str, user_id: str, connected_at_ms: int) -> dict:
-    event = real_event("powertools-websocket-connect.json")
-    event["requestContext"].update(
-        connectionId=client_id,
-        connectedAt=connected_at_ms,
-        authorizer={"principalId": user_id, "userId": user_id, "username": "alice"},
-    )
-    return event
+    authorizer = {"principalId": user_id, "userId": user_id, "username": "alice"}
+    return websocket_event("$connect", client_id, authorizer, connected_at=connected_at_ms)
 
 
 def test_a_user_may_hold_only_so_many_connections_and_the_extra_one_is_refused_at_connect(limited, clock):
@@ -140,8 +135,8 @@ def test_a_user_may_hold_only_so_many_connections_and_the_extra_one_is_refused_a
     db = limited.modules["ConnectFunction"].runtime.connections
     assert db.get(connection_id="C2AAAAAAAAAAAAA=") is None
     # a closed connection frees its place
-    closed = real_event("lambda-go-websocket-disconnect.json")
-    closed["requestContext"].update(connectionId="C0AAAAAAAAAAAAA=")
+    alice = {"principalId": "u-alice", "userId": "u-alice", "username": "alice"}
+    closed = websocket_event("$disconnect", "C0AAAAAAAAAAAAA=", alice)
     assert limited.invoke("DisconnectFunction", closed) == {"statusCode": 200}
     assert limited.invoke("ConnectFunction", connect_event("C5AAAAAAAAAAAAA=", "u-alice", now_ms + 5))["statusCode"] == 200
 

@@ -16,8 +16,10 @@ import pytest
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.adapters.sigv4 import Credentials, NoCredentials
+from parley.wire import Frame
 
 IDS = [f"c{i}=" for i in range(40)]
+FRAME = Frame.of({"type": "x"})
 
 
 class Server:
@@ -27,6 +29,7 @@ class Server:
                  idle_timeout: float | None = None) -> None:
         self.connections = 0
         self.posts: Counter[str] = Counter()
+        self.bodies: list[bytes] = []
         self.chunked_gone: set[str] = set()
         self.silent: set[str] = set()
         self.lock = threading.Lock()
@@ -52,6 +55,7 @@ class Server:
                     time.sleep(1.0)  # then answers 200: longer than the broadcaster's read timeout in that test
                 with state.lock:
                     state.posts[cid] += 1
+                    state.bodies.append(body)
                 if cid in state.chunked_gone:
                     self.send_response(410)
                     self.send_header("x-amzn-ErrorType", "GoneException:http://internal.amazon.com/")
@@ -98,15 +102,25 @@ def test_connections_are_kept_alive_and_reused_across_broadcasts(server):
     s = server()
     broadcaster = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=4)
     for _ in range(3):
-        report = broadcaster.send(connection_ids=IDS, payload={"type": "x"})
+        report = broadcaster.send(connection_ids=IDS, frame=FRAME)
         assert report.delivered == len(IDS) and not report.failed
     assert set(s.posts.values()) == {3}
     assert s.connections <= 4  # 120 posts over at most 4 connections
 
 
+def test_the_frames_bytes_are_posted_as_they_are_never_encoded_again(server):
+    """The broadcaster posts ``frame.body`` unchanged: bytes no ``wire.encode`` would write (spaces, key order)
+    arrive byte for byte, so the chat's one encoding is the only one."""
+    s = server()
+    body = b'{ "type" : "x",  "z": 1, "a": "\xc3\xa9" }'
+    broadcaster = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=2)
+    report = broadcaster.send(connection_ids=IDS[:3], frame=Frame(body))
+    assert report.delivered == 3 and s.bodies == [body] * 3
+
+
 def test_a_connection_the_server_closed_is_replaced_and_nothing_is_lost_or_posted_twice(server):
     s = server(close_after_each=True)
-    report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=3).send(connection_ids=IDS, payload={"type": "x"})
+    report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=3).send(connection_ids=IDS, frame=FRAME)
     assert report.delivered == len(IDS) and not report.failed
     assert set(s.posts.values()) == {1} and len(s.posts) == len(IDS)
     assert s.connections == len(IDS)  # one per post: every closed connection was noticed
@@ -115,10 +129,10 @@ def test_a_connection_the_server_closed_is_replaced_and_nothing_is_lost_or_poste
 def test_connections_the_server_closed_while_idle_are_replaced_between_broadcasts(server):
     s = server(idle_timeout=0.2)
     broadcaster = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=4)
-    assert broadcaster.send(connection_ids=IDS, payload={"type": "x"}).delivered == len(IDS)
+    assert broadcaster.send(connection_ids=IDS, frame=FRAME).delivered == len(IDS)
     opened = s.connections
     time.sleep(0.6)  # every idle connection is closed by now
-    report = broadcaster.send(connection_ids=IDS, payload={"type": "x"})
+    report = broadcaster.send(connection_ids=IDS, frame=FRAME)
     assert report.delivered == len(IDS) and not report.failed
     assert set(s.posts.values()) == {2}  # each once per broadcast: none lost, none doubled
     assert s.connections > opened  # new connections replaced the closed ones
@@ -127,7 +141,7 @@ def test_connections_the_server_closed_while_idle_are_replaced_between_broadcast
 def test_a_chunked_410_is_gone_and_its_connection_is_reused(server):
     s = server()
     s.chunked_gone.update(IDS[:5])
-    report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=1).send(connection_ids=IDS, payload={"type": "x"})
+    report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=1).send(connection_ids=IDS, frame=FRAME)
     assert report.gone == IDS[:5] and report.delivered == len(IDS) - 5
     assert s.connections == 1
 
@@ -136,7 +150,7 @@ def test_a_recipient_that_never_answers_fails_alone_after_the_read_timeout(serve
     s = server()
     s.silent.add(IDS[3])  # answers 200, but only after 1 s
     report = ManagementApiBroadcaster(endpoint=s.endpoint, concurrency=8, read_timeout=0.3).send(
-        connection_ids=IDS, payload={"type": "x"}
+        connection_ids=IDS, frame=FRAME
     )
     assert report.failed == [IDS[3]] and report.delivered == len(IDS) - 1
 
@@ -145,7 +159,7 @@ def test_a_closed_port_fails_every_recipient_without_raising(server):
     s = server()
     endpoint = s.endpoint
     s.close()
-    report = ManagementApiBroadcaster(endpoint=endpoint, connect_timeout=0.5).send(connection_ids=IDS[:3], payload={})
+    report = ManagementApiBroadcaster(endpoint=endpoint, connect_timeout=0.5).send(connection_ids=IDS[:3], frame=Frame.of({}))
     assert report.failed == IDS[:3] and report.delivered == 0
 
 
@@ -158,11 +172,11 @@ def test_https_with_a_trusted_certificate_and_refusing_an_untrusted_one(server):
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
     report = ManagementApiBroadcaster(endpoint=s.endpoint, ssl_context=client_context).send(
-        connection_ids=IDS[:10], payload={"type": "x"}
+        connection_ids=IDS[:10], frame=FRAME
     )
     assert report.delivered == 10
     untrusted = ManagementApiBroadcaster(endpoint=s.endpoint.replace("localhost", "127.0.0.1")).send(
-        connection_ids=["z="], payload={"type": "x"}
+        connection_ids=["z="], frame=FRAME
     )
     assert untrusted.failed == ["z="] and s.posts["z="] == 0
 
@@ -170,7 +184,7 @@ def test_https_with_a_trusted_certificate_and_refusing_an_untrusted_one(server):
 def test_wrong_credentials_are_refused_by_the_signature_check(management_api):
     report = ManagementApiBroadcaster(
         endpoint=management_api.endpoint, credentials=lambda: Credentials("testing", "not-the-secret")
-    ).send(connection_ids=["a=", "b="], payload={"type": "x"})
+    ).send(connection_ids=["a=", "b="], frame=FRAME)
     assert report.failed == ["a=", "b="]
     assert management_api.bad_signatures == 2 and management_api.frames("a=") == []
 
@@ -180,7 +194,7 @@ def test_no_credentials_fail_the_broadcast_with_a_log_line_not_an_exception(mana
         raise NoCredentials("no AWS credentials")
 
     report = ManagementApiBroadcaster(endpoint=management_api.endpoint, credentials=missing).send(
-        connection_ids=["a="], payload={"type": "x"}
+        connection_ids=["a="], frame=FRAME
     )
     assert report.failed == ["a="] and management_api.posts == 0
     assert "no AWS credentials" in caplog.text
@@ -208,5 +222,5 @@ def test_aws_ca_bundle_is_honoured_like_botocore_does(server, monkeypatch, tmp_p
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
-    report = ManagementApiBroadcaster(endpoint=s.endpoint).send(connection_ids=["a="], payload={"type": "x"})
+    report = ManagementApiBroadcaster(endpoint=s.endpoint).send(connection_ids=["a="], frame=FRAME)
     assert report.delivered == 1

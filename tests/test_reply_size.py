@@ -139,8 +139,8 @@ class _Recorder:
     def __init__(self) -> None:
         self.sent: list[dict] = []
 
-    def send(self, *, connection_ids, payload):
-        self.sent.append(payload)
+    def send(self, *, connection_ids, frame):
+        self.sent.append(json.loads(frame.body))
         return DeliveryReport(delivered=len(connection_ids))
 
 

@@ -4,6 +4,7 @@ Real stores (mongomock, or MONGODB_URI); the broadcaster port records what the c
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from parley.adapters import mongo, mongo_accounts, mongo_rooms
@@ -11,6 +12,7 @@ from parley.chat import rooms, service
 from parley.ports import Caller, Ports
 from parley.model import Connection, utcnow
 from parley.ports import DeliveryReport
+from parley.wire import Frame
 
 MEMBERS = 300
 
@@ -19,8 +21,8 @@ class Recording:
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], dict]] = []
 
-    def send(self, *, connection_ids, payload) -> DeliveryReport:
-        self.calls.append((list(connection_ids), payload))
+    def send(self, *, connection_ids, frame: Frame) -> DeliveryReport:
+        self.calls.append((list(connection_ids), json.loads(frame.body)))
         return DeliveryReport(delivered=len(connection_ids))
 
 

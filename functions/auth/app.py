@@ -472,7 +472,7 @@ def _page_headers() -> dict:
 
 
 class _NoBroadcast:
-    def send(self, *, connection_ids, payload):  # the HTTP API only reads; it never posts to sockets
+    def send(self, *, connection_ids, frame):  # the HTTP API only reads; it never posts to sockets
         raise RuntimeError("the HTTP API does not broadcast")
 
 

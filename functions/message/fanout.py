@@ -2,11 +2,14 @@
 
 Event: {"endpoint": str, "connectionIds": [str, ...], "payload": {...}}.
 Returns {"delivered": n, "gone": [...], "failed": [...]}; the caller forgets the gone connections.
+Lambda hands the handler the event decoded, so the payload is encoded once here (``parley.wire``): compact
+JSON decoded and encoded again is the same bytes the caller measured.
 """
 
 from parley.adapters.apigw import ManagementApiBroadcaster
 from parley.config import Settings
 from parley.observability import make_logger, tracing
+from parley.wire import Frame
 
 settings = Settings.from_env()
 logger = make_logger()
@@ -40,7 +43,7 @@ def parse(event: object) -> tuple[str, list[str], dict]:
 def handler(event: dict, context) -> dict:
     endpoint, ids, payload = parse(event)  # a bad event raises: the caller counts the slice as failed
     broadcaster = ManagementApiBroadcaster(endpoint=endpoint, concurrency=settings.broadcast_concurrency)
-    report = broadcaster.send(connection_ids=ids, payload=payload)
+    report = broadcaster.send(connection_ids=ids, frame=Frame.of(payload))
     logger.info(
         "fan-out slice posted",
         extra={"recipients": len(ids), "delivered": report.delivered, "gone": len(report.gone), "failed": len(report.failed)},

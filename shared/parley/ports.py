@@ -13,6 +13,7 @@ from typing import Protocol
 from parley.limits import Limits, RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
 from parley.rooms import Kind, Membership, Room
+from parley.wire import Frame
 
 
 class ConnectionStore(Protocol):
@@ -131,8 +132,9 @@ class DeliveryReport:
 
 
 class Broadcaster(Protocol):
-    def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
-        """Deliver one JSON payload to every connection; never raises for one recipient's failure."""
+    def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
+        """Post ``frame.body`` as it is (encoded once by the caller, never again) to every connection; never
+        raises for one recipient's failure."""
 
 
 class LoginAttempts(Protocol):

@@ -8,13 +8,16 @@ KB is 1,000 or 1,024 bytes, so Parley keeps every payload within ``MAX_PAYLOAD_B
 the stricter reading.
 
 Every payload the chat sends is encoded by ``encode`` (the broadcaster posts exactly these bytes), so the
-chat can measure a reply before it sends it and cut lists (a history page, a room's users) to fit.
+chat can measure a reply before it sends it and cut lists (a history page, a room's users) to fit. A send
+encodes its payload once, into a ``Frame``: the chat checks the frame's size and hands the same frame to the
+broadcaster, which posts its bytes as they are.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 MAX_PAYLOAD_BYTES = 128_000
 
@@ -26,6 +29,21 @@ def encode(payload: dict) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One outgoing message, encoded: ``body`` is ``encode(payload)``, the bytes every recipient is posted."""
+
+    body: bytes
+
+    @classmethod
+    def of(cls, payload: dict) -> Frame:
+        return cls(encode(payload))
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
 def size(payload: dict) -> int:

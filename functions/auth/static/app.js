@@ -3,7 +3,7 @@
 // is `state` below (who is signed in, the socket, the rooms and which one is open).
 //   signin.js the sign-in view          timeline.js the open room's messages    history.js pages of history
 //   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
-//   notices.js the notice line           conversations.js (+ members.js) private and direct rooms, the sidebar
+//   notices.js the notice line           conversations.js (+ members.js, startforms.js) private and direct rooms, the sidebar
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
 
 import { ApiError, loadConfig, me, tokenExpiry } from "./api.js";

@@ -1,13 +1,12 @@
 // Private conversations on the web page (issue 10): the sidebar's direct messages and rooms with their unread
-// badges, "New direct message" and "New private room", read positions (markRead, read and receipt frames), and
-// what a user removed from a private room sees. app.js owns the socket (timeline.js, composer.js the rest); it calls
-// the few hooks below and this module never touches its messages. Members live in members.js.
+// badges, read positions (markRead, read and receipt frames), and what a user removed from a private room sees.
+// app.js owns the socket (timeline.js, composer.js the rest); it calls the few hooks below and this module never
+// touches its messages. Members live in members.js; "New direct message" and "New private room" in startforms.js.
 
-import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
+import { DM_PREFIX, LOBBY, Room } from "./rooms.js";
 import { createMembersPanel } from "./members.js";
-import { roomRule, usernameRule } from "./limits.js";
+import { createStartForms } from "./startforms.js";
 
-export const DM_PREFIX = "dm-";
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
 
@@ -35,14 +34,6 @@ export function createConversations(host) {
   const ui = {
     dmList: $("dm-list"),
     roomList: $("room-list"),
-    dmToggle: $("new-dm-toggle"),
-    dmForm: $("dm-form"),
-    dmInput: $("dm-username"),
-    dmError: $("dm-error"),
-    roomToggle: $("new-room-toggle"),
-    roomForm: $("room-form"),
-    roomInput: $("room-name"),
-    roomError: $("room-form-error"),
     roomKind: $("room-kind"),
     leaveRoom: $("leave-room"),
     title: $("room-title"),
@@ -56,12 +47,12 @@ export function createConversations(host) {
     messages: $("message-list"),
     scroller: $("scroller"),
   };
-  const wanted = { direct: null, create: null }; // what this page asked for, so only it opens the result
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
   let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
   let markTimer = 0;
   let refreshTimer = 0;
 
+  const forms = createStartForms({ limits, send, myUser: host.myUser });
   const members = createMembersPanel({
     state,
     limits,
@@ -213,9 +204,7 @@ export function createConversations(host) {
     describe(room, { kind: "private", ...frame });
     room.lastActivity = room.lastActivity || new Date().toISOString();
     grantAccess(room);
-    if (wanted.create === frame.room) {
-      wanted.create = null;
-      closeForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError);
+    if (forms.tookCreated(frame.room)) {
       host.switchRoom(room.name, { focus: true });
       members.open(room); // the next thing an owner does is add people
     } else {
@@ -229,9 +218,7 @@ export function createConversations(host) {
     describe(room, { kind: "direct", ...frame });
     grantAccess(room);
     const peer = room.peer ? room.peer.username.toLowerCase() : null;
-    if (wanted.direct !== null && peer === wanted.direct) {
-      wanted.direct = null;
-      closeForm(ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError);
+    if (forms.tookDirect(peer)) {
       host.switchRoom(room.name, { focus: true });
     } else {
       renderSidebar();
@@ -325,17 +312,8 @@ export function createConversations(host) {
     const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
     switch (frame.action) {
       case "openDirect":
-        wanted.direct = null;
-        showFormError(ui.dmError, ui.dmInput, code === "not_found" ? `There is no user called “${ui.dmInput.value.trim()}”.` : text);
-        return true;
       case "createRoom":
-        showFormError(
-          ui.roomError,
-          ui.roomInput,
-          code === "room_taken" ? `A room called #${wanted.create || ui.roomInput.value.trim()} already exists: pick another name.` : text,
-        );
-        wanted.create = null;
-        return true;
+        return forms.onError(frame, text);
       case "addMember":
       case "removeMember":
         members.onError(frame, text);
@@ -500,90 +478,7 @@ export function createConversations(host) {
     return li;
   }
 
-  // ---------------------------------------------------------------- the two forms
-  function toggleForm(form, toggle, input, error) {
-    if (!form.hidden) {
-      closeForm(form, toggle, input, error);
-      return;
-    }
-    form.hidden = false;
-    toggle.setAttribute("aria-expanded", "true");
-    input.focus();
-  }
-
-  function closeForm(form, toggle, input, error) {
-    form.hidden = true;
-    toggle.setAttribute("aria-expanded", "false");
-    input.value = "";
-    clearFormError(error, input);
-  }
-
-  function showFormError(slot, input, message) {
-    slot.textContent = message;
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-  }
-
-  function clearFormError(slot, input) {
-    slot.textContent = "";
-    input.removeAttribute("aria-invalid");
-  }
-
-  function onDirectSubmit(event) {
-    event.preventDefault();
-    clearFormError(ui.dmError, ui.dmInput);
-    const username = ui.dmInput.value.trim().replace(/^@/, "");
-    if (!limits.username.re.test(username)) {
-      showFormError(ui.dmError, ui.dmInput, `Usernames are ${usernameRule(limits)}`);
-      return;
-    }
-    if (username.toLowerCase() === me().username.toLowerCase()) {
-      showFormError(ui.dmError, ui.dmInput, "That is you: pick someone else.");
-      return;
-    }
-    if (!send({ action: "openDirect", username })) {
-      showFormError(ui.dmError, ui.dmInput, "Not connected: try again in a moment.");
-      return;
-    }
-    wanted.direct = username.toLowerCase();
-  }
-
-  function onCreateSubmit(event) {
-    event.preventDefault();
-    clearFormError(ui.roomError, ui.roomInput);
-    const name = normalizeRoomName(ui.roomInput.value);
-    if (!limits.room.isName(name)) {
-      showFormError(ui.roomError, ui.roomInput, roomRule(limits));
-      return;
-    }
-    if (name.startsWith(DM_PREFIX)) {
-      showFormError(ui.roomError, ui.roomInput, "Names that begin with “dm-” are kept for direct messages.");
-      return;
-    }
-    if (!send({ action: "createRoom", room: name, kind: "private" })) {
-      showFormError(ui.roomError, ui.roomInput, "Not connected: try again in a moment.");
-      return;
-    }
-    wanted.create = name;
-  }
-
   function wire() {
-    ui.dmToggle.addEventListener("click", () => toggleForm(ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError));
-    ui.roomToggle.addEventListener("click", () => toggleForm(ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError));
-    ui.dmForm.addEventListener("submit", onDirectSubmit);
-    ui.roomForm.addEventListener("submit", onCreateSubmit);
-    for (const [form, toggle, input, error] of [
-      [ui.dmForm, ui.dmToggle, ui.dmInput, ui.dmError],
-      [ui.roomForm, ui.roomToggle, ui.roomInput, ui.roomError],
-    ]) {
-      form.addEventListener("keydown", (event) => {
-        if (event.key === "Escape") {
-          event.stopPropagation();
-          closeForm(form, toggle, input, error);
-          toggle.focus();
-        }
-      });
-    }
     ui.accessClose.addEventListener("click", () => {
       const room = state.rooms.get(state.active);
       if (room && !room.access) forget(room);
@@ -605,8 +500,7 @@ export function createConversations(host) {
 
   /** Log out: forget what this page asked for. */
   function reset() {
-    wanted.direct = null;
-    wanted.create = null;
+    forms.reset();
     leaving.clear();
     clearTimeout(markTimer);
     clearTimeout(refreshTimer);

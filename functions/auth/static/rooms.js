@@ -3,6 +3,7 @@
 
 // (What a valid name is, and how long a typing state lasts, the server says: limits.js.)
 export const LOBBY = "general";
+export const DM_PREFIX = "dm-"; // direct rooms' names begin with it; createRoom refuses such names
 
 /**
  * Message ids are 24 hex digits whose string order is the server's total order (createdAt, then id),

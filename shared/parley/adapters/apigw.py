@@ -5,8 +5,9 @@ checked against botocore), over the keep-alive HTTP/1.1 connections of ``parley.
 ``concurrency`` posts in flight. Why not boto3: its per-call CPU cost, serialized by the GIL, caps one
 process's posts a second (docs/benchmarks.md, "Fan-out").
 
-What it promises: the payload is serialized once; each connection is posted once; 410 ``GoneException``
-is reported as gone (the chat forgets the connection); 429 is retried with a bounded, jittered backoff;
+What it promises: the frame's bytes are posted as they are (the chat encoded them once, ``parley.wire``);
+each connection is posted once; 410 ``GoneException`` is reported as gone (the chat forgets the
+connection); 429 is retried with a bounded, jittered backoff;
 anything else (another status, a timeout, a refused connection) is reported failed and logged with the
 status and AWS error type, never the payload; one recipient's failure never stops the others. A
 keep-alive connection the server closed while it sat idle gets the request once more on a fresh one (``http11``).
@@ -27,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from parley.adapters.http11 import Endpoint, loop_thread, request_bytes
 from parley.adapters.sigv4 import Credentials, NoCredentials, Signer, current_credentials
 from parley.ports import DeliveryReport
-from parley.wire import encode
+from parley.wire import Frame
 
 log = logging.getLogger("parley.broadcast")
 
@@ -97,11 +98,11 @@ class ManagementApiBroadcaster:
         self._ssl_context = ssl_context
         self._credentials = credentials
 
-    def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+    def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
         ids = list(dict.fromkeys(connection_ids))  # each connection once
         if not ids:
             return DeliveryReport()
-        return self._to_each(ids, "POST", encode(payload), refusal="cannot post: no AWS credentials")
+        return self._to_each(ids, "POST", frame.body, refusal="cannot post: no AWS credentials")
 
     def close(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
         """``DELETE @connections/{id}`` for each: API Gateway closes those sockets (gone ones count as gone)."""

@@ -8,6 +8,8 @@ Never drop, never knowingly duplicate: a slice whose invoke was refused before t
 ClientError such as throttling, or no connection to Lambda) is posted locally instead; a slice whose
 function ran and failed, or whose answer never came (read timeout), may have been partly delivered,
 so its ids are reported failed (and logged), not posted again.
+
+The frame is not encoded again here: its bytes go into each invoke's event as they are (``_invoke_event``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from parley.ports import Broadcaster, DeliveryReport
+from parley.wire import Frame
 
 log = logging.getLogger("parley.broadcast")
 
@@ -72,14 +75,14 @@ class SlicedBroadcaster:
         self._pool_size = pool_size
         self._metric = metric
 
-    def send(self, *, connection_ids: Sequence[str], payload: dict) -> DeliveryReport:
+    def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
         ids = list(dict.fromkeys(connection_ids))
         if len(ids) <= self._slice_size:
-            return self._local.send(connection_ids=ids, payload=payload)
+            return self._local.send(connection_ids=ids, frame=frame)
         if self._client is None:
             self._client = lambda_client(pool_size=self._pool_size)
         slices = [ids[i : i + self._slice_size] for i in range(0, len(ids), self._slice_size)]
-        outcomes = list(self._pool.map(lambda part: self._invoke(part, payload), slices))
+        outcomes = list(self._pool.map(lambda part: self._invoke(part, frame), slices))
         report = DeliveryReport()
         not_run: list[str] = []
         for part, outcome in zip(slices, outcomes):
@@ -91,10 +94,10 @@ class SlicedBroadcaster:
         if not_run:
             self._metric("FanoutSlicesPostedHere", sum(1 for outcome in outcomes if outcome is None))
             # From this thread, after the invokes: a pool task waiting on the same pool could deadlock.
-            _merge(report, self._local.send(connection_ids=not_run, payload=payload))
+            _merge(report, self._local.send(connection_ids=not_run, frame=frame))
         return report
 
-    def _invoke(self, part: list[str], payload: dict) -> DeliveryReport | None:
+    def _invoke(self, part: list[str], frame: Frame) -> DeliveryReport | None:
         """The slice's report; None when the function did not run (post it locally)."""
         from botocore.exceptions import (
             ClientError,
@@ -103,12 +106,11 @@ class SlicedBroadcaster:
             ReadTimeoutError,
         )
 
-        event = {"endpoint": self._endpoint, "connectionIds": part, "payload": payload}
         try:
             response = self._client.invoke(
                 FunctionName=self._function_name,
                 InvocationType="RequestResponse",
-                Payload=json.dumps(event, separators=(",", ":")).encode(),
+                Payload=_invoke_event(self._endpoint, part, frame),
             )
             body = response["Payload"].read()
         except (ClientError, ConnectTimeoutError, EndpointConnectionError) as exc:
@@ -136,6 +138,13 @@ class SlicedBroadcaster:
         except ValueError as exc:
             log.error("fan-out function answered an unreadable report", extra={"reason": str(exc), "recipients": len(part)})
             return DeliveryReport(failed=list(part))
+
+
+def _invoke_event(endpoint: str, part: list[str], frame: Frame) -> bytes:
+    """FanoutFunction's event ``{"endpoint", "connectionIds", "payload"}`` as JSON, with the frame's bytes (a
+    JSON object) spliced in as ``payload`` rather than decoded and encoded again."""
+    head = json.dumps({"endpoint": endpoint, "connectionIds": part}, separators=(",", ":"))
+    return head[:-1].encode() + b',"payload":' + frame.body + b"}"
 
 
 def _report_from(result: object, part: list[str]) -> DeliveryReport:

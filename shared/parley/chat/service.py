@@ -319,12 +319,12 @@ def _broadcast(ports: Ports, connection_ids: Sequence[str], payload: dict) -> De
     a payload over API Gateway's limit."""
     if not connection_ids:
         return DeliveryReport()
-    size = wire.size(payload)
-    if size > wire.MAX_PAYLOAD_BYTES:  # API Gateway would refuse it (413) and the client would get nothing
+    frame = wire.Frame.of(payload)  # the one encoding: measured here, posted as it is by the broadcaster
+    if frame.size > wire.MAX_PAYLOAD_BYTES:  # API Gateway would refuse it (413) and the client would get nothing
         ports.metric("OversizedPayloads", 1)
-        log.error("payload over the message limit", extra={"type": payload.get("type"), "size": size})
-        raise ReplyTooLarge(size, wire.MAX_PAYLOAD_BYTES)
-    report = ports.broadcaster.send(connection_ids=connection_ids, payload=payload)
+        log.error("payload over the message limit", extra={"type": payload.get("type"), "size": frame.size})
+        raise ReplyTooLarge(frame.size, wire.MAX_PAYLOAD_BYTES)
+    report = ports.broadcaster.send(connection_ids=connection_ids, frame=frame)
     if report.failed:
         ports.metric("DeliveryFailures", len(report.failed))
     return report
