@@ -20,7 +20,7 @@ from typing import Any
 
 from .lambda_runtime import HandlerLoadError
 from .server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway
-from .template import TemplateError
+from .cloudformation import TemplateError
 
 EMBEDDED_URI = "mongomock://localhost"
 STACK_NAME = "parley-local"

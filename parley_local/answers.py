@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .sigv4 import SignatureRefused, StackCredentials, verify
-from .template import REGION
+from .cloudformation import REGION
 
 log = logging.getLogger("parley_local")
 

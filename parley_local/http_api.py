@@ -15,7 +15,8 @@ from .answers import json_response
 from .cors import CorsConfig
 from .lambda_runtime import InvocationError, Invoker
 from .routing import match_http_route
-from .template import ACCOUNT_ID, HttpRouteSpec, LocalStack
+from .cloudformation import ACCOUNT_ID
+from .template import HttpRouteSpec, LocalStack
 
 log = logging.getLogger("parley_local")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .template import ACCOUNT_ID, REGION, load_template
+from .cloudformation import ACCOUNT_ID, REGION, load_template
 
 __all__ = ["EVENTS_DIR", "HandlerLoadError", "LambdaContext", "function_file", "handler_file", "import_handler",
            "authorizer_event", "http_event", "load_function", "load_template", "real_event", "websocket_event"]

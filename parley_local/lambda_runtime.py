@@ -20,7 +20,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from .kit import HandlerLoadError, LambdaContext, handler_file, import_handler
-from .template import REGION, FunctionSpec
+from .cloudformation import REGION
+from .template import FunctionSpec
 
 log = logging.getLogger("parley_local.lambda")
 

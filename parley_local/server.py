@@ -37,7 +37,8 @@ from .lambda_runtime import (
 from .lambda_process import FunctionProcess, Setup
 from .management_api import ManagementApi
 from .sigv4 import StackCredentials
-from .template import LocalStack, TemplateError, read_stack, rewrite_urls
+from .cloudformation import TemplateError
+from .template import LocalStack, read_stack, rewrite_urls
 from .websocket_api import IDLE_TIMEOUT_S, MAX_CONNECTION_S, Connection, WebSocketApi
 
 log = logging.getLogger("parley_local")

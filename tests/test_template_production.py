@@ -18,7 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from parley_local.template import Resolver, read_stack
+from parley_local.cloudformation import Resolver
+from parley_local.template import read_stack
 from tests.support import ROOT, function_path, load_function, load_template
 
 FUNCTIONS = ["ConnectFunction", "DisconnectFunction", "MessageFunction", "FanoutFunction", "AuthorizerFunction", "AuthFunction"]

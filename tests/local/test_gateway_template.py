@@ -13,7 +13,8 @@ import websockets
 
 from parley_local.lambda_runtime import HandlerLoadError
 from parley_local.server import LocalGateway
-from parley_local.template import Resolver, TemplateError, load_template, read_stack, rewrite_urls
+from parley_local.cloudformation import Resolver, TemplateError, load_template
+from parley_local.template import read_stack, rewrite_urls
 
 
 def resolver(yaml_text: str, **overrides: str) -> Resolver:
@@ -23,7 +24,7 @@ def resolver(yaml_text: str, **overrides: str) -> Resolver:
 def _load(text: str) -> dict:
     import yaml
 
-    from parley_local.template import _CfnLoader
+    from parley_local.cloudformation import _CfnLoader
 
     return yaml.load(textwrap.dedent(text), Loader=_CfnLoader)
 
@@ -71,7 +72,7 @@ def test_an_intrinsic_the_templates_do_not_use_is_refused_by_name(name):
 
 def test_every_intrinsic_the_templates_use_is_supported(repo_root):
     """template.yaml and the fixture app's template use only what the resolver reads."""
-    from parley_local.template import Resolver
+    from parley_local.cloudformation import Resolver
 
     for path in (repo_root / "template.yaml", repo_root / "tests/local/fixture_app/template.yaml"):
         used = set()

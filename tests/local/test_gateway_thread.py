@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from parley_local.server import GatewayThread
-from parley_local.template import TemplateError
+from parley_local.cloudformation import TemplateError
 
 
 def test_sync_use(fixture_template):
