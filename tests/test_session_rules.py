@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
+from parley.chat.frames import ACTIONS
 from tests.support import SECRET, real_event
 
 STRONG = "correct horse"
@@ -124,10 +125,14 @@ FRAMES = {
     "history": {"action": "history", "room": "general"},
     "leave": {"action": "leave", "room": "general"},
     "ping": {"action": "ping"},
+    "createRoom": {"action": "createRoom", "room": "hideout", "kind": "private"},
+    "addMember": {"action": "addMember", "room": "club", "username": "bob"},
+    "removeMember": {"action": "removeMember", "room": "club", "username": "bob"},
+    "openDirect": {"action": "openDirect", "username": "bob"},
+    "markRead": {"action": "markRead", "room": "club", "id": "0" * 24},
+    "rooms": {"action": "rooms"},
 }
-# An ended session's record is marked; these frames read it anyway and refuse. The others (ping, history,
-# leave) end with the close that ending the session sends (docs/reliability.md, "Sessions and revocation").
-READS_THE_RECORD = ["sendMessage", "join", "typing"]
+assert set(FRAMES) == set(ACTIONS), "every action of the protocol has a row"
 
 
 def _socket(stack, session, exp_offset=3600):
@@ -146,21 +151,41 @@ def test_every_frame_after_the_token_expired_gets_session_ended(stack, action):
     stale.context["tokenExp"] = str(int(time.time()) - 1)  # the same connection, later: its token expired
     stale.send(FRAMES[action])
     assert stale.frames()[-1] == {"type": "error", "code": "session_ended", "message": stale.frames()[-1]["message"],
-                                  "action": action, **({"room": "general"} if "room" in FRAMES[action] else {})}
+                                  "action": action, **({"room": FRAMES[action]["room"]} if "room" in FRAMES[action] else {})}
     assert stack.api.closed == [stale.connection_id]
     fresh.send(FRAMES[action])
     assert fresh.frames()[-1].get("code") != "session_ended"
 
 
-@pytest.mark.parametrize("action", READS_THE_RECORD)
-def test_frames_that_read_the_record_refuse_an_ended_session_even_if_the_close_was_lost(stack, action):
+def _ended_and_live(stack):
+    """Alice's socket of a session she then logs out of, and her socket of a live session; the test Management
+    API only records the close (the socket stays), as if the close were lost. Alice owns the private room
+    ``club``, where Bob is a member."""
     ended_session = _signup(stack, "alice")
     live_session = _login(stack, "alice")
+    bob = _signup(stack, "bob")
     ended, live = _socket(stack, ended_session), _socket(stack, live_session)
-    # the test Management API only records the close (the socket stays), as if the close were lost
+    live.send({"action": "createRoom", "room": "club", "kind": "private"})
+    live.send({"action": "addMember", "room": "club", "username": "bob"})
+    assert live.last("memberAdded")["user"]["username"] == "bob"
     assert stack.http("POST", "/auth/logout", token=ended_session["token"])[0] == 204
     assert stack.api.closed == [ended.connection_id]
+    return ended, live, _socket(stack, bob)
+
+
+@pytest.mark.parametrize("action", list(FRAMES))
+def test_every_frame_refuses_an_ended_session_even_if_the_close_was_lost(stack, action):
+    ended, live, _ = _ended_and_live(stack)
     ended.send(FRAMES[action])
     assert ended.frames()[-1].get("code") == "session_ended"
     live.send(FRAMES[action])
     assert live.frames()[-1].get("code") != "session_ended"
+
+
+@pytest.mark.parametrize("room", ["general", "club"])
+def test_an_ended_sessions_socket_receives_nothing_more_even_if_the_close_was_lost(stack, room):
+    ended, live, bob = _ended_and_live(stack)
+    before = len(ended.frames())
+    bob.send({"action": "sendMessage", "room": room, "text": "after the log-out"})
+    assert live.last("message")["message"]["text"] == "after the log-out"  # control: the message went out
+    assert ended.frames()[before:] == []

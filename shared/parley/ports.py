@@ -35,6 +35,10 @@ class ConnectionStore(Protocol):
     def remove(self, *, connection_id: str) -> Connection | None:
         """Delete the connection; returns what was deleted (None if it was already gone)."""
 
+    def is_ended(self, *, connection_id: str) -> bool:
+        """Whether the connection's session was ended (``end_sessions`` marked its record): one read by id.
+        False when there is no record."""
+
     def in_room(self, *, room: str) -> list[Connection]:
         """Every stored connection that joined ``room`` (an indexed query on the room)."""
 

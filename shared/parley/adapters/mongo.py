@@ -219,6 +219,9 @@ class MongoConnectionStore:
     def remove(self, *, connection_id: str) -> Connection | None:
         return self._from(self._c.find_one_and_delete({"_id": connection_id}))
 
+    def is_ended(self, *, connection_id: str) -> bool:
+        return self._c.find_one({"_id": connection_id, "ended": True}, {"_id": 1}) is not None
+
     def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> list[str]:
         """Mark the user's connections of ``session_id`` (all sessions when None, except ``keep``) as ended,
         so their next frame is refused; returns their ids, for the caller to close them."""

@@ -201,7 +201,14 @@ def _parse_room_action(action: str, data: dict) -> Command:
     return AddMember(room, username) if action == "addMember" else RemoveMember(room, username)
 
 
+# These find an ended session in the connection record their own queries read anyway; every other frame reads
+# the record's mark first (service.require_open_session).
+_CHECK_THE_RECORD_THEMSELVES = (SendMessage, Join, Typing)
+
+
 def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
+    if not isinstance(command, _CHECK_THE_RECORD_THEMSELVES):
+        service.require_open_session(ports, caller=caller)
     match command:
         case Ping():
             service.ping(ports, caller=caller)

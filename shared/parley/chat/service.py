@@ -61,8 +61,16 @@ def connect(ports: Ports, *, caller: Caller) -> None:
 def require_session(ports: Ports, *, caller: Caller) -> None:
     """A frame on a connection whose token has expired is refused (no database read: the expiry comes with
     the authorizer context, or the stored connection). Ended sessions are caught where the connection record
-    is read anyway (``send_message``, ``join``, ``typing``) and by the close that ending a session sends."""
+    is read anyway (``send_message``, ``join``, ``typing``), by ``require_open_session`` on every other frame,
+    and by the close that ending a session sends."""
     if caller.token_expires_at is not None and _aware(caller.token_expires_at) <= ports.clock():
+        raise SessionEnded()
+
+
+def require_open_session(ports: Ports, *, caller: Caller) -> None:
+    """Raises ``SessionEnded`` when the caller's connection record is marked ended (one read), so a socket whose
+    close was lost cannot go on reading history, listing rooms or adding members after a log-out."""
+    if ports.connections.is_ended(connection_id=caller.connection_id):
         raise SessionEnded()
 
 
@@ -248,8 +256,10 @@ def _live(ports: Ports, room: str) -> list[Connection]:
 
 
 def _fresh(ports: Ports, connections: Iterable[Connection]) -> list[Connection]:
+    """The connections that may still receive: not expired, and not of an ended session (whose close may have
+    been lost: its socket gets nothing more)."""
     now = ports.clock()
-    return [c for c in connections if c.expires_at is None or _aware(c.expires_at) > now]
+    return [c for c in connections if not c.ended and (c.expires_at is None or _aware(c.expires_at) > now)]
 
 
 def _aware(when: datetime) -> datetime:

@@ -1,5 +1,5 @@
-"""Ending a session on the sockets too: its connection records are marked ended (their next ``sendMessage``
-or ``join`` is refused without another read) and API Gateway is asked to close them (``DELETE
+"""Ending a session on the sockets too: its connection records are marked ended (every later frame is refused
+and no broadcast reaches them, were the close lost) and API Gateway is asked to close them (``DELETE
 @connections/{id}``), so they go within seconds even if they never send another frame."""
 
 from __future__ import annotations
