@@ -68,6 +68,7 @@ class ManagementApiState:
     posts: int = 0
     bad_signatures: int = 0
     closed: list[str] = field(default_factory=list)  # ids a DELETE @connections/{id} asked to close
+    probed: list[str] = field(default_factory=list)  # ids a GET @connections/{id} asked about
     lock: threading.Lock = field(default_factory=threading.Lock)
     endpoint: str = ""  # its base URL with the stage, once it serves
     # How it runs: the tests' defaults; the benchmarks' process sets the other three (see the module's docstring).
@@ -89,7 +90,7 @@ class ManagementApiState:
 
 
 def management_app(state: ManagementApiState):
-    """The aiohttp application: ``POST``/``DELETE {stage}/@connections/{id}`` and the control endpoints."""
+    """The aiohttp application: ``POST``/``GET``/``DELETE {stage}/@connections/{id}`` and the control endpoints."""
     from aiohttp import web
 
     started = time.monotonic()
@@ -121,6 +122,15 @@ def management_app(state: ManagementApiState):
             with state.lock:
                 state.bad_signatures += 1
             return reply(403, {"__type": "InvalidSignatureException"})
+        if request.method == "GET":  # every id is there unless the test said it is gone
+            with state.lock:
+                state.probed.append(connection_id)
+                gone = connection_id in state.gone
+            if gone:
+                return reply(410, {"__type": "GoneException"})
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            return web.json_response({"connectedAt": now, "identity": {"sourceIp": "127.0.0.1", "userAgent": ""},
+                                      "lastActiveAt": now})
         if len(data) > MAX_MESSAGE_BYTES:
             return reply(413, {"__type": "PayloadTooLargeException", "message": "Request Entity Too Large"})
         with state.lock:

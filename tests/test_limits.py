@@ -141,6 +141,46 @@ def test_a_user_may_hold_only_so_many_connections_and_the_extra_one_is_refused_a
     assert limited.invoke("ConnectFunction", connect_event("C5AAAAAAAAAAAAA=", "u-alice", now_ms + 5))["statusCode"] == 200
 
 
+def test_at_the_cap_records_api_gateway_no_longer_has_are_forgotten_and_their_rooms_told(limited, management_api, clock):
+    """A $disconnect that never came, within the 2 hours: at the cap, $connect asks API Gateway about each counted
+    connection (GET @connections/{id}); one it answers 410 for is purged, its room hears that its user went
+    offline, and the new connection takes its place. While API Gateway still has them all, the cap holds."""
+    now_ms = int(clock.now.timestamp() * 1000)
+    alice = {"principalId": "u-alice", "userId": "u-alice", "username": "alice"}
+    bob = {"principalId": "u-bob", "userId": "u-bob", "username": "bob"}
+    join = {"action": "join", "room": "general"}
+    assert limited.invoke("ConnectFunction", connect_event("C0AAAAAAAAAAAAA=", "u-alice", now_ms))["statusCode"] == 200
+    assert limited.invoke("ConnectFunction", connect_event("C1AAAAAAAAAAAAA=", "u-alice", now_ms + 1))["statusCode"] == 200
+    limited.invoke("MessageFunction", websocket_event("join", "C0AAAAAAAAAAAAA=", alice, join, connected_at=now_ms))
+    bob_connect = websocket_event("$connect", "B0AAAAAAAAAAAAA=", bob, connected_at=now_ms)
+    assert limited.invoke("ConnectFunction", bob_connect)["statusCode"] == 200
+    limited.invoke("MessageFunction", websocket_event("join", "B0AAAAAAAAAAAAA=", bob, join, connected_at=now_ms))
+    assert {u["username"] for u in management_api.frames("B0AAAAAAAAAAAAA=", "joined")[-1]["users"]} == {"alice", "bob"}
+
+    assert limited.invoke("ConnectFunction", connect_event("C2AAAAAAAAAAAAA=", "u-alice", now_ms + 2))["statusCode"] == 429
+    assert sorted(management_api.probed) == ["C0AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA="]  # asked, both still there
+
+    management_api.gone.add("C0AAAAAAAAAAAAA=")  # its socket is gone; its $disconnect never came
+    assert limited.invoke("ConnectFunction", connect_event("C3AAAAAAAAAAAAA=", "u-alice", now_ms + 3))["statusCode"] == 200
+    store = limited.modules["ConnectFunction"].runtime.connections
+    assert store.get(connection_id="C0AAAAAAAAAAAAA=") is None
+    assert store.get(connection_id="C1AAAAAAAAAAAAA=") is not None
+    offline = management_api.frames("B0AAAAAAAAAAAAA=", "presence")[-1]
+    assert (offline["room"], offline["user"]["username"], offline["status"]) == ("general", "alice", "offline")
+    assert limited.invoke("ConnectFunction", connect_event("C4AAAAAAAAAAAAA=", "u-alice", now_ms + 4))["statusCode"] == 429
+
+
+def test_connections_of_an_ended_session_do_not_count_against_the_cap(limited, management_api, clock):
+    """Their sockets are being closed (and refuse every frame if the close was lost): they hold no place."""
+    now_ms = int(clock.now.timestamp() * 1000)
+    for i in range(2):
+        assert limited.invoke("ConnectFunction", connect_event(f"C{i}AAAAAAAAAAAAA=", "u-alice", now_ms + i))["statusCode"] == 200
+    store = limited.modules["ConnectFunction"].runtime.connections
+    assert store.end_sessions(user_id="u-alice") == ["C0AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA="]
+    assert limited.invoke("ConnectFunction", connect_event("C2AAAAAAAAAAAAA=", "u-alice", now_ms + 2))["statusCode"] == 200
+    assert management_api.probed == []  # under the cap: nothing to ask
+
+
 def test_stale_connection_records_do_not_count_against_the_cap(limited, clock):
     """Records whose $disconnect never came: once past API Gateway's 2-hour limit they are not counted."""
     long_ago = int((clock.now - timedelta(hours=3)).timestamp() * 1000)

@@ -52,18 +52,33 @@ def test_connect_is_guarded_by_the_request_authorizer_on_the_token_query(templat
     assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
 
 
-def test_only_posting_functions_may_manage_connections_and_only_on_this_api(template):
+# Which @connections methods each function may call, and nothing else: posting frames, closing the sockets of
+# ended sessions (DELETE), asking at the connection cap whether a counted connection is gone (GET).
+MANAGES_CONNECTIONS = {
+    "MessageFunction": {"POST", "DELETE"},
+    "DisconnectFunction": {"POST"},
+    "FanoutFunction": {"POST"},
+    "AuthFunction": {"DELETE"},
+    "ConnectFunction": {"GET", "POST"},
+}
+
+
+def test_only_these_functions_may_manage_connections_with_only_these_methods_on_this_api(template):
     functions = _resources(template, "AWS::Serverless::Function")
-    posting = set()
+    granted: dict[str, set[str]] = {}
     for name, fn in functions.items():
         for policy in fn["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 if statement["Action"] == "execute-api:ManageConnections":
-                    posting.add(name)
-                    assert "${WebSocketApi}" in statement["Resource"]["Fn::Sub"]
-                    if name == "AuthFunction":  # it only closes sockets of ended sessions
-                        assert "/DELETE/@connections/" in statement["Resource"]["Fn::Sub"]
-    assert posting == {"MessageFunction", "DisconnectFunction", "FanoutFunction", "AuthFunction"}
+                    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    for resource in resources:
+                        arn = resource["Fn::Sub"]
+                        assert arn.startswith("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                                              "${WebSocketApi}/${StageName}/"), arn
+                        method, _, path = arn.rsplit("/", 3)[-3:]
+                        assert path == "*" and arn.endswith(f"/{method}/@connections/*"), arn
+                        granted.setdefault(name, set()).add(method)
+    assert granted == MANAGES_CONNECTIONS
 
 
 def test_only_message_and_disconnect_may_invoke_the_fanout_function_and_only_it(template):

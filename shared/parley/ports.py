@@ -64,9 +64,9 @@ class ConnectionStore(Protocol):
         gone or has not joined ``room``; SESSION_ENDED when its session was ended; over the limit raises
         ``RateLimited`` (nothing counted)."""
 
-    def count_earlier(self, *, connection: Connection, now: datetime) -> int:
-        """How many of the user's other connections, not expired at ``now``, were opened before this one
-        (ordered by ``connected_at``, then id)."""
+    def earlier(self, *, connection: Connection, now: datetime) -> list[str]:
+        """The ids of the user's other connections opened before this one (ordered by ``connected_at``, then
+        id), leaving out those expired at ``now`` and those of ended sessions: one query."""
 
 
 class Usage(Enum):
@@ -139,6 +139,12 @@ class Broadcaster(Protocol):
     def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
         """Post ``frame.body`` as it is (encoded once by the caller, never again) to every connection; never
         raises for one recipient's failure."""
+
+
+class ConnectionProbe(Protocol):
+    def probe(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
+        """Ask API Gateway about each connection (``GET @connections/{id}``): ``delivered`` counts those it still
+        has, ``gone`` lists those it answered 410 for, ``failed`` the others; never raises for one of them."""
 
 
 class LoginAttempts(Protocol):
@@ -256,6 +262,7 @@ class Ports:
     limits: Limits = field(default_factory=Limits)
     rooms: RoomStore | None = None  # kinds of room and memberships (parley.rooms); paths that need it refuse without
     users: UserStore | None = None  # looking members up by name (chat/rooms.py)
+    probe: ConnectionProbe | None = None  # $connect at the cap: which counted connections API Gateway no longer has
 
 
 @dataclass(frozen=True, slots=True)

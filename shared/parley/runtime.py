@@ -47,10 +47,11 @@ class ChatRuntime:
     def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
         """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""
         endpoint = apigw.endpoint_from_event(event.request_context, self.settings.management_api_endpoint)
-        broadcaster = apigw.ManagementApiBroadcaster(endpoint=endpoint, concurrency=self.settings.broadcast_concurrency)
+        management_api = apigw.ManagementApiBroadcaster(endpoint=endpoint, concurrency=self.settings.broadcast_concurrency)
+        broadcaster = management_api
         if self.settings.fanout_function:
             broadcaster = fanout.SlicedBroadcaster(
-                broadcaster,
+                management_api,
                 function_name=self.settings.fanout_function,
                 endpoint=endpoint,
                 pool=self.pool,
@@ -67,6 +68,7 @@ class ChatRuntime:
             limits=self.settings.limits,
             rooms=self.rooms,
             users=self.users,
+            probe=management_api,
         )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:

@@ -84,3 +84,39 @@ async def test_one_user_cannot_open_more_connections_than_the_cap(limited):
     finally:
         for ws in opened:
             await ws.close()
+
+
+async def test_at_the_cap_a_record_whose_disconnect_never_came_is_found_gone_and_gives_its_place(limited):
+    """A connection record the gateway has no socket for (its $disconnect was lost): at the cap, $connect asks the
+    gateway's @connections API (GET, SigV4-signed, over HTTP) about the counted connections, forgets the one it
+    answers 410 for, tells its room, and lets the new connection in."""
+    from datetime import UTC, datetime, timedelta
+
+    from parley.adapters import mongo
+    from parley.model import Connection, UserRef
+
+    alice, bob = await token(limited, "alice"), await token(limited, "bob")
+    env = limited.function_env["ConnectFunction"]
+    store = mongo.MongoConnectionStore(mongo.database(env["MONGODB_URI"], env["MONGODB_DB"]))
+    async with websockets.connect(f"{limited.ws_url}?token={bob}") as b:
+        await b.send(json.dumps({"action": "join", "room": "general"}))
+        await frames_until_quiet(b, 0.5)
+        opened = [await websockets.connect(f"{limited.ws_url}?token={alice}") for _ in range(2)]
+        try:
+            async with httpx.AsyncClient(base_url=limited.http_url, timeout=30) as http:
+                alice_id = (await http.get("/auth/me", headers={"Authorization": f"Bearer {alice}"})).json()["id"]
+            now = datetime.now(UTC)
+            ghost = Connection(id="GHOSTAAAAAAAAAA=", user=UserRef(id=alice_id, username="alice"), rooms=(),
+                               connected_at=now - timedelta(minutes=5), expires_at=now + timedelta(hours=1))
+            store.add(connection=ghost)
+            store.join(connection=ghost, room="general")
+            opened.append(await websockets.connect(f"{limited.ws_url}?token={alice}"))  # the cap is 3
+            assert store.get(connection_id="GHOSTAAAAAAAAAA=") is None
+            told = [f for f in await frames_until_quiet(b, 1.0) if f["type"] == "presence"]
+            assert [(f["user"]["username"], f["status"]) for f in told] == [("alice", "offline")]
+            with pytest.raises(InvalidStatus) as refused:  # three live ones: the cap holds
+                await websockets.connect(f"{limited.ws_url}?token={alice}")
+            assert refused.value.response.status_code == 429
+        finally:
+            for ws in opened:
+                await ws.close()

@@ -11,6 +11,7 @@ connection); 429 is retried with a bounded, jittered backoff;
 anything else (another status, a timeout, a refused connection) is reported failed and logged with the
 status and AWS error type, never the payload; one recipient's failure never stops the others. A
 keep-alive connection the server closed while it sat idle gets the request once more on a fresh one (``http11``).
+``close`` (``DELETE``) and ``probe`` (``GET``: does API Gateway still have the connection?) go the same way.
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ class ManagementApiBroadcaster:
             return DeliveryReport()
         return self._to_each(ids, "DELETE", b"", refusal="cannot close connections: no AWS credentials")
 
+    def probe(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
+        """``GET @connections/{id}`` for each: delivered = API Gateway still has it, gone = 410."""
+        ids = list(dict.fromkeys(connection_ids))
+        if not ids:
+            return DeliveryReport()
+        return self._to_each(ids, "GET", b"", refusal="cannot ask about connections: no AWS credentials")
+
     def _to_each(self, ids: list[str], method: str, body: bytes, *, refusal: str) -> DeliveryReport:
         report = DeliveryReport()
         try:
@@ -156,12 +164,13 @@ class ManagementApiBroadcaster:
                 )
             except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 log.warning(
-                    "post_to_connection failed",
-                    extra={"connection_id": connection_id, "error_code": type(exc).__name__, "attempt": attempt},
+                    "@connections request failed",
+                    extra={"connection_id": connection_id, "method": method, "error_code": type(exc).__name__,
+                           "attempt": attempt},
                 )
                 return Outcome.FAILED
             except Exception:  # noqa: BLE001 - one recipient must never stop the others
-                log.exception("post_to_connection raised", extra={"connection_id": connection_id})
+                log.exception("@connections request raised", extra={"connection_id": connection_id, "method": method})
                 return Outcome.FAILED
             if 200 <= answer.status < 300:
                 return Outcome.DELIVERED
@@ -171,8 +180,8 @@ class ManagementApiBroadcaster:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             log.warning(
-                "post_to_connection failed",
-                extra={"connection_id": connection_id, "error_code": _error_type(answer.headers),
+                "@connections request failed",
+                extra={"connection_id": connection_id, "method": method, "error_code": _error_type(answer.headers),
                        "status": answer.status, "attempt": attempt},
             )
             return Outcome.FAILED

@@ -289,14 +289,15 @@ class MongoConnectionStore:
         wait = limit.retry_after_ms(_log(found, kind), now)
         raise RateLimited(_WHAT[kind], wait or 1)
 
-    def count_earlier(self, *, connection: Connection, now: datetime) -> int:
+    def earlier(self, *, connection: Connection, now: datetime) -> list[str]:
         at = connection.connected_at
-        return self._c.count_documents({
+        return [d["_id"] for d in self._c.find({
             "userId": connection.user.id,
             "_id": {"$ne": connection.id},
             "expiresAt": {"$gt": now},
+            "ended": {"$ne": True},
             "$or": [{"connectedAt": {"$lt": at}}, {"connectedAt": at, "_id": {"$lt": connection.id}}],
-        })
+        }, {"_id": 1})]
 
 
 # Rate-limit logs on the connection record (see parley.limits): the times of the last uses of each kind.

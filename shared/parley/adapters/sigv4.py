@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 for one kind of request: ``POST {stage}/@connections/{id}`` to ``execute-api``.
+"""AWS Signature Version 4 for one kind of request: ``{stage}/@connections/{id}`` (POST, GET, DELETE) to ``execute-api``.
 
 botocore re-derives the signing key and builds generic canonical forms for every request; this signer
 caches the key per (day, secret) and signs only the headers it sends (both timed in docs/benchmarks.md,

@@ -40,8 +40,9 @@ TYPING_QUIET = TYPING_INTERVAL - timedelta(milliseconds=500)
 def connect(ports: Ports, *, caller: Caller) -> None:
     """Register the connection; raises ``TooManyConnections`` (and keeps no record) when the user already has
     ``limits.connections_per_user`` live connections opened before it. Stored first and counted after, so
-    concurrent connects cannot all slip under the cap; expired records (past API Gateway's 2 hours, a
-    $disconnect that never came) do not count."""
+    concurrent connects cannot all slip under the cap. Expired records (past API Gateway's 2 hours) and those of
+    ended sessions do not count; at the cap, API Gateway is asked about the counted ones (``ports.probe``), and
+    those it no longer has (a $disconnect that never came) are forgotten, their rooms told, and not counted."""
     connected_at = caller.connected_at or ports.clock()
     connection = Connection(
         id=caller.connection_id,
@@ -53,9 +54,15 @@ def connect(ports: Ports, *, caller: Caller) -> None:
         token_expires_at=caller.token_expires_at,
     )
     ports.connections.add(connection=connection)
-    if ports.connections.count_earlier(connection=connection, now=ports.clock()) >= ports.limits.connections_per_user:
+    cap = ports.limits.connections_per_user
+    earlier = ports.connections.earlier(connection=connection, now=ports.clock())
+    if len(earlier) >= cap and ports.probe is not None:
+        gone = set(ports.probe.probe(connection_ids=earlier).gone)
+        _purge(ports, gone)
+        earlier = [c for c in earlier if c not in gone]
+    if len(earlier) >= cap:
         ports.connections.remove(connection_id=caller.connection_id)
-        raise TooManyConnections(f"at most {ports.limits.connections_per_user} open connections per user")
+        raise TooManyConnections(f"at most {cap} open connections per user")
 
 
 def require_session(ports: Ports, *, caller: Caller) -> None:
