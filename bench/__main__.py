@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--stored", type=_ints, help="stored messages and outside connections (default 10,10000; quick 10,500)")
     g = p.add_argument_group("e2e")
     g.add_argument("--clients", type=_ints, help="clients K in one room (default 2,10,50; quick 2,5)")
-    g.add_argument("--messages", type=int, help="messages sent per run, spread over the K clients (default 400; quick 40)")
+    g.add_argument("--messages", type=int, help="messages sent per run, spread over the K clients (default 300; quick 40)")
     g = p.add_argument_group("transport")
     g.add_argument("--transport-posts", type=int, help="POSTs per client for the CPU column (default 5000; quick 200)")
     return p
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [b for b in opts.benchmarks if b not in ("all", *BENCHMARKS)]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)} (choose from all, {', '.join(BENCHMARKS)})")
+    if opts.seq_max is not None and opts.seq_max < min(opts.fanout_sizes or [1]):
+        parser.error("--seq-max must be at least the smallest fan-out size: the sequential baseline of the larger "
+                     "sizes is estimated from the largest one it ran in full")
     # Powertools warns when an invocation added no metric (ping, history): expected here, not news
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     chosen = BENCHMARKS if not opts.benchmarks or "all" in opts.benchmarks else list(dict.fromkeys(opts.benchmarks))
