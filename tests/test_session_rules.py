@@ -157,35 +157,58 @@ def test_every_frame_after_the_token_expired_gets_session_ended(stack, action):
     assert fresh.frames()[-1].get("code") != "session_ended"
 
 
-def _ended_and_live(stack):
-    """Alice's socket of a session she then logs out of, and her socket of a live session; the test Management
-    API only records the close (the socket stays), as if the close were lost. Alice owns the private room
-    ``club``, where Bob is a member."""
-    ended_session = _signup(stack, "alice")
-    live_session = _login(stack, "alice")
+# The ways of ending a session that mark its open sockets' records (the others end tokens only: expiry above,
+# a forged or dropped `sid` never had a socket of its own). Each takes Alice's session to end and her other one.
+def _log_out(stack, ended, other):
+    assert stack.http("POST", "/auth/logout", token=ended["token"])[0] == 204
+    return other
+
+
+def _log_out_everywhere(stack, ended, other):
+    assert stack.http("POST", "/auth/logout-all", token=ended["token"])[0] == 204
+    return _login(stack, "alice")  # every session ended: the control gets a new one
+
+
+def _change_password_elsewhere(stack, ended, other):
+    body = {"currentPassword": STRONG, "newPassword": NEW}
+    assert stack.http("POST", "/auth/password", body, token=other["token"])[0] == 204
+    return other
+
+
+MARKING_ENDINGS = [_log_out, _log_out_everywhere, _change_password_elsewhere]
+
+
+def _ended_and_live(stack, ending):
+    """Alice's socket of a session that then ends, and her socket of a live session; the test Management API only
+    records the close (the socket stays), as if the close were lost. Alice owns the private room ``club``, where
+    Bob is a member; both of Alice's sockets and Bob's joined ``general``."""
+    ended_session, other = _signup(stack, "alice"), _login(stack, "alice")
     bob = _signup(stack, "bob")
-    ended, live = _socket(stack, ended_session), _socket(stack, live_session)
+    ended = _socket(stack, ended_session)
+    live_session = ending(stack, ended_session, other)
+    assert stack.api.closed == [ended.connection_id]  # the only socket yet: the live one opens after
+    live = _socket(stack, live_session)
     live.send({"action": "createRoom", "room": "club", "kind": "private"})
     live.send({"action": "addMember", "room": "club", "username": "bob"})
     assert live.last("memberAdded")["user"]["username"] == "bob"
-    assert stack.http("POST", "/auth/logout", token=ended_session["token"])[0] == 204
-    assert stack.api.closed == [ended.connection_id]
     return ended, live, _socket(stack, bob)
 
 
+@pytest.mark.parametrize("ending", MARKING_ENDINGS, ids=lambda f: f.__name__.strip("_"))
 @pytest.mark.parametrize("action", list(FRAMES))
-def test_every_frame_refuses_an_ended_session_even_if_the_close_was_lost(stack, action):
-    ended, live, _ = _ended_and_live(stack)
+def test_every_frame_refuses_an_ended_session_even_if_the_close_was_lost(stack, action, ending):
+    ended, live, _ = _ended_and_live(stack, ending)
     ended.send(FRAMES[action])
     assert ended.frames()[-1].get("code") == "session_ended"
     live.send(FRAMES[action])
     assert live.frames()[-1].get("code") != "session_ended"
 
 
+@pytest.mark.parametrize("ending", MARKING_ENDINGS, ids=lambda f: f.__name__.strip("_"))
 @pytest.mark.parametrize("room", ["general", "club"])
-def test_an_ended_sessions_socket_receives_nothing_more_even_if_the_close_was_lost(stack, room):
-    ended, live, bob = _ended_and_live(stack)
+def test_an_ended_sessions_socket_receives_nothing_more_even_if_the_close_was_lost(stack, room, ending):
+    ended, live, bob = _ended_and_live(stack, ending)
     before = len(ended.frames())
-    bob.send({"action": "sendMessage", "room": room, "text": "after the log-out"})
-    assert live.last("message")["message"]["text"] == "after the log-out"  # control: the message went out
+    bob.send({"action": "sendMessage", "room": room, "text": "after the session ended"})
+    assert live.last("message")["message"]["text"] == "after the session ended"  # control: the message went out
     assert ended.frames()[before:] == []
