@@ -161,6 +161,7 @@ def test_at_the_cap_records_api_gateway_no_longer_has_are_forgotten_and_their_ro
     assert sorted(management_api.probed) == ["C0AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA="]  # asked, both still there
 
     management_api.gone.add("C0AAAAAAAAAAAAA=")  # its socket is gone; its $disconnect never came
+    clock.advance(61_000)  # both were confirmed just now: they are asked about again a minute later
     assert limited.invoke("ConnectFunction", connect_event("C3AAAAAAAAAAAAA=", "u-alice", now_ms + 3))["statusCode"] == 200
     store = limited.modules["ConnectFunction"].runtime.connections
     assert store.get(connection_id="C0AAAAAAAAAAAAA=") is None
@@ -168,6 +169,20 @@ def test_at_the_cap_records_api_gateway_no_longer_has_are_forgotten_and_their_ro
     offline = management_api.frames("B0AAAAAAAAAAAAA=", "presence")[-1]
     assert (offline["room"], offline["user"]["username"], offline["status"]) == ("general", "alice", "offline")
     assert limited.invoke("ConnectFunction", connect_event("C4AAAAAAAAAAAAA=", "u-alice", now_ms + 4))["statusCode"] == 429
+
+
+def test_knocking_at_the_cap_asks_api_gateway_about_a_connection_at_most_once_a_minute(limited, management_api, clock):
+    now_ms = int(clock.now.timestamp() * 1000)
+    for i in range(2):
+        assert limited.invoke("ConnectFunction", connect_event(f"C{i}AAAAAAAAAAAAA=", "u-alice", now_ms + i))["statusCode"] == 200
+    for i in range(2, 12):  # ten refused attempts within the minute
+        assert limited.invoke("ConnectFunction", connect_event(f"C{i}AAAAAAAAAAAAA=", "u-alice", now_ms + i))["statusCode"] == 429
+    assert sorted(management_api.probed) == ["C0AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA="]  # asked once each
+    clock.advance(61_000)
+    management_api.gone.add("C1AAAAAAAAAAAAA=")
+    later_ms = int(clock.now.timestamp() * 1000)
+    assert limited.invoke("ConnectFunction", connect_event("D0AAAAAAAAAAAAA=", "u-alice", later_ms))["statusCode"] == 200
+    assert sorted(management_api.probed) == ["C0AAAAAAAAAAAAA=", "C0AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA=", "C1AAAAAAAAAAAAA="]
 
 
 def test_connections_of_an_ended_session_do_not_count_against_the_cap(limited, management_api, clock):

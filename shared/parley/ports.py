@@ -64,9 +64,20 @@ class ConnectionStore(Protocol):
         gone or has not joined ``room``; SESSION_ENDED when its session was ended; over the limit raises
         ``RateLimited`` (nothing counted)."""
 
-    def earlier(self, *, connection: Connection, now: datetime) -> list[str]:
-        """The ids of the user's other connections opened before this one (ordered by ``connected_at``, then
-        id), leaving out those expired at ``now`` and those of ended sessions: one query."""
+    def earlier(self, *, connection: Connection, now: datetime) -> list[Earlier]:
+        """The user's other connections opened before this one (by ``connected_at``, then id), leaving out those
+        expired at ``now`` and those of ended sessions, each with when API Gateway last confirmed it: one query."""
+
+    def confirm_alive(self, *, connection_ids: list[str], now: datetime) -> None:
+        """Record that API Gateway still had these connections at ``now`` (one update)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """A connection counted against the cap, and when API Gateway last said it still had it (None: never asked)."""
+
+    id: str
+    confirmed_at: datetime | None = None
 
 
 class Usage(Enum):

@@ -20,7 +20,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from parley.errors import RateLimited, StoreUnavailable
 from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef
-from parley.ports import TypingSignal, Usage
+from parley.ports import Earlier, TypingSignal, Usage
 from parley.usernames import skeleton
 
 TIMEOUT_MS = 3000
@@ -289,15 +289,19 @@ class MongoConnectionStore:
         wait = limit.retry_after_ms(_log(found, kind), now)
         raise RateLimited(_WHAT[kind], wait or 1)
 
-    def earlier(self, *, connection: Connection, now: datetime) -> list[str]:
+    def earlier(self, *, connection: Connection, now: datetime) -> list[Earlier]:
         at = connection.connected_at
-        return [d["_id"] for d in self._c.find({
+        return [Earlier(d["_id"], _aware(d.get("aliveAt"))) for d in self._c.find({
             "userId": connection.user.id,
             "_id": {"$ne": connection.id},
             "expiresAt": {"$gt": now},
             "ended": {"$ne": True},
             "$or": [{"connectedAt": {"$lt": at}}, {"connectedAt": at, "_id": {"$lt": connection.id}}],
-        }, {"_id": 1})]
+        }, {"aliveAt": 1})]
+
+    def confirm_alive(self, *, connection_ids: list[str], now: datetime) -> None:
+        if connection_ids:
+            self._c.update_many({"_id": {"$in": connection_ids}}, {"$set": {"aliveAt": now}})
 
 
 # Rate-limit logs on the connection record (see parley.limits): the times of the last uses of each kind.

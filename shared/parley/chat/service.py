@@ -24,12 +24,13 @@ from parley.model import (
     new_message_id,
     not_before,
 )
-from parley.ports import Caller, DeliveryReport, Ports, TypingSignal, Usage
+from parley.ports import Caller, DeliveryReport, Earlier, Ports, TypingSignal, Usage
 from parley.rooms import Kind, Membership, is_direct_name
 
 log = logging.getLogger("parley.chat")
 
 MAX_PURGE = 1000  # stale connections one invocation cleans up at most
+PROBE_AGAIN_AFTER = timedelta(minutes=1)  # at the connection cap, API Gateway is asked about a connection this often
 # "is typing" is relayed at most once per this long per connection (clients repeat it every TYPING_INTERVAL while
 # keys are pressed; the slack lets a repeat that arrives a little early through); the rest are dropped, since
 # the others already show the indicator. "Stopped" always goes.
@@ -54,15 +55,27 @@ def connect(ports: Ports, *, caller: Caller) -> None:
         token_expires_at=caller.token_expires_at,
     )
     ports.connections.add(connection=connection)
-    cap = ports.limits.connections_per_user
-    earlier = ports.connections.earlier(connection=connection, now=ports.clock())
+    cap, now = ports.limits.connections_per_user, ports.clock()
+    earlier = ports.connections.earlier(connection=connection, now=now)
     if len(earlier) >= cap and ports.probe is not None:
-        gone = set(ports.probe.probe(connection_ids=earlier).gone)
-        _purge(ports, gone)
-        earlier = [c for c in earlier if c not in gone]
+        earlier = _without_gone(ports, earlier, now)
     if len(earlier) >= cap:
         ports.connections.remove(connection_id=caller.connection_id)
         raise TooManyConnections(f"at most {cap} open connections per user")
+
+
+def _without_gone(ports: Ports, earlier: list[Earlier], now: datetime) -> list[Earlier]:
+    """Ask API Gateway about the counted connections it has not confirmed in the last ``PROBE_AGAIN_AFTER`` (so
+    knocking at the cap costs at most one GET per connection a minute), purge those it no longer has, record the
+    others as confirmed; returns the connections still counted. An answer other than 410 counts as there."""
+    asked = [e.id for e in earlier if e.confirmed_at is None or e.confirmed_at <= now - PROBE_AGAIN_AFTER]
+    if not asked or ports.probe is None:
+        return earlier
+    report = ports.probe.probe(connection_ids=asked)
+    gone, failed = set(report.gone), set(report.failed)
+    _purge(ports, gone)
+    ports.connections.confirm_alive(connection_ids=[c for c in asked if c not in gone and c not in failed], now=now)
+    return [e for e in earlier if e.id not in gone]
 
 
 def require_session(ports: Ports, *, caller: Caller) -> None:
