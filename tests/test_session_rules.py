@@ -194,14 +194,30 @@ def _ended_and_live(stack, ending):
     return ended, live, _socket(stack, bob)
 
 
+# ping reads and writes nothing (no database read: it keeps a socket open even while the database is down)
+READS_OR_WRITES = [action for action in FRAMES if action != "ping"]
+
+
 @pytest.mark.parametrize("ending", MARKING_ENDINGS, ids=lambda f: f.__name__.strip("_"))
-@pytest.mark.parametrize("action", list(FRAMES))
-def test_every_frame_refuses_an_ended_session_even_if_the_close_was_lost(stack, action, ending):
+@pytest.mark.parametrize("action", READS_OR_WRITES)
+def test_every_frame_that_reads_or_writes_refuses_an_ended_session_even_if_the_close_was_lost(stack, action, ending):
     ended, live, _ = _ended_and_live(stack, ending)
     ended.send(FRAMES[action])
     assert ended.frames()[-1].get("code") == "session_ended"
     live.send(FRAMES[action])
     assert live.frames()[-1].get("code") != "session_ended"
+
+
+def test_ping_answers_an_ended_sessions_socket_and_reads_nothing(stack, monkeypatch):
+    ended, _, _ = _ended_and_live(stack, _log_out)
+    runtime = stack.modules["MessageFunction"].runtime
+
+    def no_database(**_):
+        raise AssertionError("ping read the connection record")
+
+    monkeypatch.setattr(runtime.connections, "is_ended", no_database)
+    ended.send(FRAMES["ping"])
+    assert ended.frames()[-1] == {"type": "pong"}
 
 
 @pytest.mark.parametrize("ending", MARKING_ENDINGS, ids=lambda f: f.__name__.strip("_"))

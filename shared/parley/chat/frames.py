@@ -201,13 +201,14 @@ def _parse_room_action(action: str, data: dict) -> Command:
     return AddMember(room, username) if action == "addMember" else RemoveMember(room, username)
 
 
-# These find an ended session in the connection record their own queries read anyway; every other frame reads
-# the record's mark first (service.require_open_session).
-_CHECK_THE_RECORD_THEMSELVES = (SendMessage, Join, Typing)
+# Every frame that reads or writes refuses an ended session. These find the mark in the connection record their own
+# queries read anyway; ping reads and writes nothing (it keeps the socket open, with no database read, even while
+# the database is down); every other frame reads the mark first (service.require_open_session).
+_NO_MARK_READ = (SendMessage, Join, Typing, Ping)
 
 
 def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
-    if not isinstance(command, _CHECK_THE_RECORD_THEMSELVES):
+    if not isinstance(command, _NO_MARK_READ):
         service.require_open_session(ports, caller=caller)
     match command:
         case Ping():

@@ -81,8 +81,8 @@ def _without_gone(ports: Ports, earlier: list[Earlier], now: datetime) -> list[E
 def require_session(ports: Ports, *, caller: Caller) -> None:
     """A frame on a connection whose token has expired is refused (no database read: the expiry comes with
     the authorizer context, or the stored connection). Ended sessions are caught where the connection record
-    is read anyway (``send_message``, ``join``, ``typing``), by ``require_open_session`` on every other frame,
-    and by the close that ending a session sends."""
+    is read anyway (``send_message``, ``join``, ``typing``), by ``require_open_session`` on every other frame
+    but ``ping`` (which reads and writes nothing), and by the close that ending a session sends."""
     if caller.token_expires_at is not None and _aware(caller.token_expires_at) <= ports.clock():
         raise SessionEnded()
 
