@@ -55,7 +55,6 @@ HEADER_TIMEOUT_S = 10.0
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
-
 class FunctionsIn(Enum):
     """Where the functions run: on threads of the gateway's own process (fast to start: the tests), or in a
     process of their own, apart from API Gateway as on AWS, so the two use two cores (``parley-local``)."""

@@ -68,9 +68,7 @@ class ChatRuntime:
             limits=self.settings.limits,
             rooms=self.rooms,
             users=self.users,
-            # $connect's question at the cap: one attempt, answered well inside ConnectFunction's 6 s Timeout
-            probe=apigw.ManagementApiBroadcaster(endpoint=endpoint, concurrency=self.settings.broadcast_concurrency,
-                                                 max_attempts=1, connect_timeout=1.0, read_timeout=2.0),
+            probe=management_api,
         )
 
     def caller(self, event: WebSocketEvent) -> Caller | None:

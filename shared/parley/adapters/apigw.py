@@ -23,6 +23,7 @@ import random
 import re
 import ssl
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote, urlsplit
 
@@ -68,6 +69,20 @@ class Outcome(Enum):
     FAILED = "failed"  # anything else, after the retries 429 gets
 
 
+@dataclass(frozen=True, slots=True)
+class _Patience:
+    """How hard one request tries: attempts (429s are retried) and how long it waits to connect and for an answer."""
+
+    attempts: int
+    connect_timeout: float
+    read_timeout: float
+
+
+# ``probe`` is a question asked in $connect (6 s Timeout): once, quickly; an answer that does not come counts as
+# "still there".
+_PROBE = _Patience(attempts=1, connect_timeout=1.0, read_timeout=2.0)
+
+
 class ManagementApiBroadcaster:
     def __init__(
         self,
@@ -91,43 +106,38 @@ class ManagementApiBroadcaster:
         self._base = url.path
         self._signer = Signer(region_of(url.hostname))
         self._concurrency = max(1, concurrency)
-        self._max_attempts = max_attempts
+        self._patience = _Patience(max_attempts, connect_timeout, read_timeout)
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
         self._ssl_context = ssl_context
         self._credentials = credentials
 
     def send(self, *, connection_ids: Sequence[str], frame: Frame) -> DeliveryReport:
-        ids = list(dict.fromkeys(connection_ids))  # each connection once
-        if not ids:
-            return DeliveryReport()
-        return self._to_each(ids, "POST", frame.body, refusal="cannot post: no AWS credentials")
+        return self._to_each(connection_ids, "POST", frame.body, refusal="cannot post: no AWS credentials")
 
     def close(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
         """``DELETE @connections/{id}`` for each: API Gateway closes those sockets (gone ones count as gone)."""
-        ids = list(dict.fromkeys(connection_ids))
-        if not ids:
-            return DeliveryReport()
-        return self._to_each(ids, "DELETE", b"", refusal="cannot close connections: no AWS credentials")
+        return self._to_each(connection_ids, "DELETE", b"", refusal="cannot close connections: no AWS credentials")
 
     def probe(self, *, connection_ids: Sequence[str]) -> DeliveryReport:
-        """``GET @connections/{id}`` for each: delivered = API Gateway still has it, gone = 410."""
-        ids = list(dict.fromkeys(connection_ids))
-        if not ids:
-            return DeliveryReport()
-        return self._to_each(ids, "GET", b"", refusal="cannot ask about connections: no AWS credentials")
+        """``GET @connections/{id}`` for each, once, with short timeouts (``_PROBE``): delivered = API Gateway
+        still has it, gone = 410."""
+        return self._to_each(connection_ids, "GET", b"", refusal="cannot ask about connections: no AWS credentials",
+                             patience=_PROBE)
 
-    def _to_each(self, ids: list[str], method: str, body: bytes, *, refusal: str) -> DeliveryReport:
+    def _to_each(self, connection_ids: Sequence[str], method: str, body: bytes, *, refusal: str,
+                 patience: _Patience | None = None) -> DeliveryReport:
+        ids = list(dict.fromkeys(connection_ids))  # each connection once
         report = DeliveryReport()
+        if not ids:
+            return report
         try:
             credentials = self._credentials()
         except NoCredentials:
             log.error(refusal, extra={"recipients": len(ids)})
             report.failed.extend(ids)
             return report
-        outcomes = loop_thread.run(self._request_all(ids, method, body, credentials))
+        outcomes = loop_thread.run(self._request_all(ids, method, body, credentials, patience or self._patience))
         for cid, outcome in zip(ids, outcomes):
             if outcome is Outcome.DELIVERED:
                 report.delivered += 1
@@ -137,7 +147,9 @@ class ManagementApiBroadcaster:
                 report.failed.append(cid)
         return report
 
-    async def _request_all(self, ids: list[str], method: str, body: bytes, credentials: Credentials) -> list[Outcome]:
+    async def _request_all(
+        self, ids: list[str], method: str, body: bytes, credentials: Credentials, patience: _Patience
+    ) -> list[Outcome]:
         endpoint = loop_thread.endpoint(
             self._scheme, self._hostname, self._port, limit=self._concurrency, ssl_context=self._ssl_context
         )
@@ -146,21 +158,22 @@ class ManagementApiBroadcaster:
 
         async def worker() -> None:
             for i in pending:
-                outcomes[i] = await self._request(endpoint, ids[i], method, body, credentials)
+                outcomes[i] = await self._request(endpoint, ids[i], method, body, credentials, patience)
 
         await asyncio.gather(*(worker() for _ in range(min(self._concurrency, len(ids)))))
         return outcomes
 
     async def _request(
-        self, endpoint: Endpoint, connection_id: str, method: str, body: bytes, credentials: Credentials
+        self, endpoint: Endpoint, connection_id: str, method: str, body: bytes, credentials: Credentials,
+        patience: _Patience,
     ) -> Outcome:
         path = f"{self._base}/@connections/{quote(connection_id, safe='')}"
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, patience.attempts + 1):
             headers = self._signer.headers(host=self._host, path=path, body=body, credentials=credentials, method=method)
             request = request_bytes(method=method, path=path, headers=headers, body=body)
             try:
                 answer = await endpoint.exchange(
-                    request, connect_timeout=self._connect_timeout, read_timeout=self._read_timeout
+                    request, connect_timeout=patience.connect_timeout, read_timeout=patience.read_timeout
                 )
             except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 log.warning(
@@ -176,7 +189,7 @@ class ManagementApiBroadcaster:
                 return Outcome.DELIVERED
             if answer.status == 410:
                 return Outcome.GONE
-            if answer.status == 429 and attempt < self._max_attempts:
+            if answer.status == 429 and attempt < patience.attempts:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             log.warning(

@@ -57,7 +57,7 @@ def connect(ports: Ports, *, caller: Caller) -> None:
     ports.connections.add(connection=connection)
     cap, now = ports.limits.connections_per_user, ports.clock()
     earlier = ports.connections.earlier(connection=connection, now=now)
-    if len(earlier) >= cap and ports.probe is not None:
+    if len(earlier) >= cap:
         earlier = _without_gone(ports, earlier, now)
     if len(earlier) >= cap:
         ports.connections.remove(connection_id=caller.connection_id)
@@ -67,7 +67,8 @@ def connect(ports: Ports, *, caller: Caller) -> None:
 def _without_gone(ports: Ports, earlier: list[Earlier], now: datetime) -> list[Earlier]:
     """Ask API Gateway about the counted connections it has not confirmed in the last ``PROBE_AGAIN_AFTER`` (so
     knocking at the cap costs at most one GET per connection a minute), purge those it no longer has, record the
-    others as confirmed; returns the connections still counted. An answer other than 410 counts as there."""
+    others as confirmed; returns the connections still counted. An answer other than 410 counts as there; without
+    ``ports.probe`` nothing is asked."""
     asked = [e.id for e in earlier if e.confirmed_at is None or e.confirmed_at <= now - PROBE_AGAIN_AFTER]
     if not asked or ports.probe is None:
         return earlier
