@@ -11,13 +11,15 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
 PYTEST_ARGS ?=
+TEMPLATE ?= template.yaml
 BENCH_ARGS ?=
 
-.PHONY: help setup run test lint unit bench clean build deploy screenshot spec
+.PHONY: help setup rehearse run test lint unit bench clean build deploy screenshot spec
 
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
-	@echo "make test   set up, lint the template and run every test"
+	@echo "make test   set up, rehearse the deploy, lint the template and run every test"
+	@echo "make rehearse  transform template.yaml with AWS's SAM translator and refuse what CloudFormation would"
 	@echo "make lint   cfn-lint (with the serverless rules), checkov and sam validate --lint on template.yaml"
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (needs the runtime's python on PATH)"
@@ -75,10 +77,16 @@ $(WSCAT):
 unit: $(VENV)/.installed-dev $(WSCAT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint unit
+# The deploy rehearsal (parley_local/rehearsal.py, docs/local.md): AWS's SAM translator transforms the template,
+# then cycles, dangling references, GetAtt attributes, Lambda permissions and roles are checked. `run` and `test`
+# start with it, so a stack CloudFormation would refuse is never served or tested as if it could deploy.
+rehearse: $(VENV)/.installed-local
+	$(BIN)/python -m parley_local.rehearsal --template $(TEMPLATE)
 
-run: $(VENV)/.installed-local
-	$(BIN)/parley-local --host $(HOST) --port $(PORT)
+test: rehearse lint unit
+
+run: rehearse
+	$(BIN)/parley-local --host $(HOST) --port $(PORT) --template $(TEMPLATE)
 
 # The benchmarks' extra (matplotlib for the plots) on top of the app's environment; BENCH_ARGS=--quick for a quick run.
 $(VENV)/.installed-bench: $(VENV)/.installed-local pyproject.toml
