@@ -65,3 +65,22 @@ def test_the_websocket_authorizer_follows_the_same_setting(stack):
     assert origins.listed(settings, ALLOWED) and origins.websocket_allowed(settings, ALLOWED)
     assert not origins.listed(settings, OTHER) and not origins.websocket_allowed(settings, OTHER)
     assert origins.listed(settings, "http://localhost:5173")  # local mode: this machine, any port
+
+
+def test_the_authorizer_allows_the_stacks_own_page_and_only_it_by_default(stack):
+    """On AWS the authorizer gets PAGE_ORIGIN (the HTTP API serving the page) and ALLOWED_ORIGINS empty by default."""
+    import dataclasses
+
+    from parley import origins
+    from parley.config import Settings
+
+    page = "https://abc123.execute-api.us-east-1.amazonaws.com"
+    aws = dataclasses.replace(Settings.from_env(), env="aws", allowed_origins=(), page_origin=page)
+    assert origins.websocket_allowed(aws, page) and origins.websocket_allowed(aws, page + "/")
+    for other in (ALLOWED, OTHER, "http://localhost:5173", page + ".evil.example.net", "https://abc123.execute-api.us-east-1.amazonaws.co"):
+        assert not origins.websocket_allowed(aws, other), other
+    listed = dataclasses.replace(aws, allowed_origins=(ALLOWED,))
+    assert origins.websocket_allowed(listed, ALLOWED) and origins.websocket_allowed(listed, page)
+    assert not origins.websocket_allowed(listed, OTHER)
+    nothing = dataclasses.replace(aws, page_origin=None)  # a stack with neither configured refuses no Origin
+    assert origins.websocket_allowed(nothing, OTHER)

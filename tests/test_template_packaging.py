@@ -52,14 +52,16 @@ def test_the_http_api_cors_follows_allowed_origins_and_parleys_cors_settings(tem
     assert cors["MaxAge"] == origins.CORS_MAX_AGE and cors["AllowCredentials"] is False  # tokens, not cookies
 
 
-def test_fastapi_and_the_authorizer_read_the_same_allowed_origins_and_only_the_authorizer_adds_the_page(template):
+def test_fastapi_and_the_authorizer_read_the_same_allowed_origins_and_only_the_authorizer_knows_the_page(template):
     """The page's WebSocket is cross-origin (another API's host), its HTTP calls same-origin: only the authorizer
     needs the HTTP API's origin, and AuthFunction must not name the HTTP API that integrates it (a cycle)."""
     functions = _functions(template)
     auth = functions["AuthFunction"]["Environment"]["Variables"]["ALLOWED_ORIGINS"]
     authorizer = functions["AuthorizerFunction"]["Environment"]["Variables"]["ALLOWED_ORIGINS"]
-    assert auth == {"Ref": "AllowedOrigins"}
-    assert authorizer["Fn::Sub"] == "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com,${AllowedOrigins}"
+    assert auth == authorizer == {"Ref": "AllowedOrigins"}
+    page = functions["AuthorizerFunction"]["Environment"]["Variables"]["PAGE_ORIGIN"]
+    assert page == {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"}
+    assert "PAGE_ORIGIN" not in functions["AuthFunction"]["Environment"]["Variables"]
 
 
 def test_allowed_origins_must_be_exact_origins(template):

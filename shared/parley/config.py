@@ -31,6 +31,7 @@ class Settings:
     management_api_endpoint: str | None = None
     websocket_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    page_origin: str | None = None  # the authorizer's: the HTTP API that serves the page (its sockets carry it)
     broadcast_concurrency: int = 64
     fanout_function: str | None = None  # big fan-outs are split across invocations of this function
     fanout_slice: int = 125  # recipients per invocation (and the most posted without one)
@@ -88,6 +89,7 @@ class Settings:
             management_api_endpoint=env.get("MANAGEMENT_API_ENDPOINT") or None,
             websocket_url=env.get("WEBSOCKET_URL") or None,
             allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            page_origin=env.get("PAGE_ORIGIN", "").strip().rstrip("/") or None,
             broadcast_concurrency=_int(env, "BROADCAST_CONCURRENCY", 64, low=1, high=512),
             fanout_function=env.get("FANOUT_FUNCTION") or None,
             fanout_slice=_int(env, "FANOUT_SLICE", 125, low=1, high=10_000),

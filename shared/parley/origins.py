@@ -35,5 +35,8 @@ def listed(settings: Settings, origin: str) -> bool:
 
 
 def websocket_allowed(settings: Settings, origin: str) -> bool:
-    """The authorizer's rule: with no ALLOWED_ORIGINS at all, no Origin is refused."""
-    return not settings.allowed_origins or listed(settings, origin)
+    """The authorizer's rule: the page's own origin (PAGE_ORIGIN) and the listed ones; with neither configured,
+    no Origin is refused."""
+    if settings.page_origin and origin.rstrip("/") == settings.page_origin:
+        return True
+    return not (settings.allowed_origins or settings.page_origin) or listed(settings, origin)
