@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from parley import accounts, origins
 from parley.client_limits import client_limits
@@ -84,9 +84,21 @@ app.add_middleware(
 )
 
 
+def _unicode_text(value: str) -> str:
+    """``value`` if it encodes as UTF-8; JSON can carry a lone surrogate (``"\\ud800"``) that no hash or store takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode_text)]
+
+
 class Credentials(BaseModel):
-    username: str = Field(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
-    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    username: Text = Field(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
+    password: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class User(BaseModel):
@@ -101,8 +113,8 @@ class SessionOut(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    currentPassword: str = Field(min_length=1, max_length=PASSWORD_MAX)
-    newPassword: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    currentPassword: Text = Field(min_length=1, max_length=PASSWORD_MAX)
+    newPassword: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 class MessageOut(BaseModel):
@@ -225,6 +237,19 @@ def database_ready() -> None:
 
 
 NEEDS_DB = [Depends(database_ready)]
+
+
+def _safe(text: object) -> str:
+    return str(text).encode("utf-8", "replace").decode("utf-8")
+
+
+@app.exception_handler(RequestValidationError)
+async def refused_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 (``detail``: loc, msg, type) without ``input`` or ``ctx``: a refusal names the field and the rule,
+    never the value (a password must not come back, and a lone surrogate could not even be encoded)."""
+    detail = [{"loc": [p if isinstance(p, int) else _safe(p) for p in error.get("loc", ())],
+               "msg": _safe(error.get("msg", "")), "type": _safe(error.get("type", ""))} for error in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 @app.exception_handler(StoreUnavailable)

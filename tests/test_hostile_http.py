@@ -1,0 +1,65 @@
+"""Hostile input to the HTTP API never makes a 500, and a refusal names the field and the rule, never the value
+(issue 22, section 5): lone surrogates, NUL, huge numbers and deep nesting in every body and parameter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from parley_local.kit import http_event
+
+from tests.test_auth_http import signup
+
+SURROGATE = "\ud800"
+PASSWORD = "correct horse battery"
+
+
+@pytest.mark.parametrize("body", [
+    {"username": SURROGATE, "password": PASSWORD},
+    {"username": "alice", "password": SURROGATE * 12},
+    {"username": "alice", "password": "ok" + SURROGATE + "ok-longer-password"},
+    {"username": "a\x00b", "password": PASSWORD},
+    {"username": 10**400, "password": PASSWORD},
+])
+@pytest.mark.parametrize("path", ["/auth/signup", "/auth/login"])
+def test_credentials_with_hostile_strings_are_a_4xx_that_echoes_nothing(stack, path, body):
+    status, reply, _ = stack.http("POST", path, body)
+    assert 400 <= status < 500, (status, reply)
+    text = json.dumps(reply)
+    assert "input" not in text and "ok-longer-password" not in text and PASSWORD not in text
+
+
+def test_a_wrong_password_is_never_echoed(stack):
+    status, reply, _ = stack.http("POST", "/auth/signup", {"username": "bob", "password": "Zq7"})
+    assert status == 422 and "Zq7" not in json.dumps(reply)
+    assert reply["detail"][0]["loc"] == ["body", "password"] and reply["detail"][0]["msg"]
+
+
+def test_a_password_change_with_a_lone_surrogate_is_a_4xx(stack):
+    token = signup(stack)["token"]
+    for body in ({"currentPassword": SURROGATE, "newPassword": PASSWORD + "!"},
+                 {"currentPassword": "correct horse", "newPassword": PASSWORD + SURROGATE}):
+        status, reply, _ = stack.http("POST", "/auth/password", body, token=token)
+        assert 400 <= status < 500, (status, reply)
+        assert PASSWORD not in json.dumps(reply) and "correct horse" not in json.dumps(reply)
+
+
+def _raw(stack, path: str, body: str) -> tuple[int, str]:
+    reply = stack.invoke("AuthFunction", http_event("POST", path, headers={"content-type": "application/json"}, body=body))
+    return reply["statusCode"], reply.get("body") or ""
+
+
+@pytest.mark.parametrize("body", [
+    '{"username": ' + "[" * 100_000 + "]" * 100_000 + ', "password": "correct horse battery"}',
+    '{"username": "alice", "password": ' + "9" * 50_000 + "}",
+    '{"username": "alice", "password": 1e999999}',
+    '{"username": "alice", "password": "\\ud800\\udfff\\ud800"}',
+    '{"username": "al\\u0000ice", "password": "correct horse battery"}',
+    "\xff\xfe not json",
+])
+@pytest.mark.parametrize("path", ["/auth/signup", "/auth/login"])
+def test_raw_bodies_no_json_encoder_would_write_are_a_4xx(stack, path, body):
+    status, text = _raw(stack, path, body)
+    assert 400 <= status < 500, (status, text[:300])
+    assert "correct horse" not in text
