@@ -48,10 +48,23 @@ def trace_id(epoch_ms: int) -> str:
     return f"Root=1-{epoch_ms // 1000:08x}-{os.urandom(12).hex()}"
 
 
+def _latin1_if_not_utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def with_proxy_headers(
     headers: list[tuple[str, str]], *, source_ip: str, port: int, proto: str, lower: bool = False
 ) -> list[tuple[str, str]]:
-    """Add the headers API Gateway's front end adds (X-Forwarded-*, X-Amzn-Trace-Id) unless the client sent them."""
+    """Add the headers API Gateway's front end adds (X-Forwarded-*, X-Amzn-Trace-Id) unless the client sent them.
+
+    A header value whose bytes are not UTF-8 (the server keeps them as lone surrogates) is read as ISO-8859-1, as
+    HTTP/1.1 reads such octets, so an event is always text a JSON encoder and the handler can carry.
+    """
+    headers = [(name, _latin1_if_not_utf8(value)) for name, value in headers]
     present = {name.lower() for name, _ in headers}
     added = [
         ("X-Amzn-Trace-Id", trace_id(now_ms())),

@@ -78,3 +78,30 @@ async def test_parley_answers_a_frame_nested_a_thousand_deep_as_invalid_json(par
         await ws.send(json.dumps({"action": "ping"}))
         assert await next_of(ws, "pong") == {"type": "pong"}
     assert any("nested" in r.getMessage() for r in caplog.records if r.name == "parley_local")
+
+
+async def _raw_request(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(4096), 10)
+    finally:
+        writer.close()
+
+
+async def test_header_bytes_that_are_not_utf8_are_a_4xx_not_a_500(parley):
+    """Issue 22, section 5: raw \\xff\\xfe in the Authorization header was a gateway 500, over HTTP and on the
+    WebSocket handshake; the bytes now reach the handler as ISO-8859-1 text and are refused as a bad token."""
+    port = int(parley.http_url.rsplit(":", 1)[1])
+    http = await _raw_request(port, b"GET /auth/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \xff\xfe\r\n\r\n")
+    assert http.startswith(b"HTTP/1.1 401"), http[:200]
+    body = b'{"username":"zed","password":"wrong one!"}'
+    login = await _raw_request(
+        port, b"POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Odd: \xff\xfe\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert login.startswith(b"HTTP/1.1 401"), login[:200]  # an unknown name, answered as such
+    upgrade = await _raw_request(
+        port, b"GET /prod?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://\xff\xfe\r\n\r\n")
+    assert upgrade.split(b" ", 2)[1].startswith(b"4"), upgrade[:200]
