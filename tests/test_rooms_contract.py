@@ -141,6 +141,27 @@ def test_mark_read_moves_forward_and_tells_other_devices_and_the_other_member(co
     assert item["readId"] == second["id"] and item["unread"] == 0
 
 
+def test_mark_read_takes_only_ids_of_messages_in_that_room(connect, people):
+    """Issue 22, section 5: a made-up id sent the partner a receipt for nothing and, sorting after every real id,
+    kept the unread badge at 0 for good."""
+    alice, bob = connect("alice"), connect("bob")
+    alice.send({"action": "openDirect", "username": "bob"})
+    room = alice.last("direct")["room"]
+    bob.send({"action": "join", "room": "general"})
+    elsewhere = send_text(bob, "general", "in another room")
+    send_text(bob, room, "one")
+    for made_up in ("f" * 24, elsewhere["id"]):
+        alice.send({"action": "markRead", "room": room, "id": made_up})
+        assert error_code(alice) == "invalid_request"
+    assert bob.frames("receipt") == []
+    later = send_text(bob, room, "two")
+    alice.send({"action": "rooms"})
+    (item,) = [i for i in alice.last("rooms")["rooms"] if i["room"] == room]
+    assert item["unread"] == 2 and item.get("readId") is None
+    alice.send({"action": "markRead", "room": room, "id": later["id"]})
+    assert bob.last("receipt")["id"] == later["id"]
+
+
 def test_rooms_list_items_order_and_unread(stack, connect, people):
     alice, bob = connect("alice"), connect("bob")
     alice.send({"action": "join", "room": "general"})

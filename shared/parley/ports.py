@@ -102,6 +102,9 @@ class MessageStore(Protocol):
         self, *, room: str, before: str | None = None, after: str | None = None, limit: int
     ) -> HistoryPage: ...
 
+    def exists(self, *, room: str, message_id: str) -> bool:
+        """Whether ``room`` holds a message with this id (one read by ``_id``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredUser:

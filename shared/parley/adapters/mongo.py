@@ -368,6 +368,9 @@ class MongoMessageStore:
             return self._from(existing)
         return message
 
+    def exists(self, *, room: str, message_id: str) -> bool:
+        return self._c.find_one({"_id": message_id, "room": room}, projection={"_id": 1}) is not None
+
     def page(self, *, room: str, before: str | None = None, after: str | None = None, limit: int) -> HistoryPage:
         query: dict = {"room": room}
         bounds = {}

@@ -134,7 +134,16 @@ def open_direct(ports: Ports, *, caller: Caller, username: str) -> Room:
 
 def mark_read(ports: Ports, *, caller: Caller, room: str, message_id: str) -> None:
     """Move the caller's read position forward; tell their other connections (``read``) and, in a direct
-    room, the other member (``receipt``). A position that is not forward changes and sends nothing."""
+    room, the other member (``receipt``). A position that is not forward changes and sends nothing.
+
+    Only the id of a message of that room is taken (``invalid_request`` otherwise, after the membership check, so
+    an outsider learns nothing of a private room): a made-up id would send the partner a receipt for nothing and,
+    sorting after every real one, keep the unread count at 0 for good.
+    """
+    if not ports.messages.exists(room=room, message_id=message_id):
+        if room_access(ports.rooms, user_id=caller.user.id, room=room).membership is None:  # Forbidden if private
+            raise NotInRoom(room)
+        raise InvalidRequest("'id' names no message of this room")
     result, membership = ports.rooms.advance_read(room=room, user_id=caller.user.id, message_id=message_id)
     if result is ReadResult.NOT_FORWARD:
         return
