@@ -197,8 +197,11 @@ def test_history_pages_both_ways(stack):
     alice.send({"action": "history", "room": "general", "after": newer["messages"][-1]["id"]})
     rest = alice.last("history")
     assert [m["text"] for m in rest["messages"]] == ["m5", "m6"] and rest["hasMore"] is False
+    alice.send({"action": "join", "room": "empty-room"})
     alice.send({"action": "history", "room": "empty-room"})
     assert alice.last("history") == {"type": "history", "room": "empty-room", "messages": [], "hasMore": False}
+    alice.send({"action": "history", "room": "no-such-room"})  # as a private room's to an outsider (issue 22)
+    assert alice.last("error")["code"] == "forbidden"
 
 
 def test_ping_pongs(stack):

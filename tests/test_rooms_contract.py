@@ -308,6 +308,21 @@ def test_http_history_and_presence_refuse_non_members(stack, connect, people):
     assert status == 200 and [m["text"] for m in body["messages"]] == ["secret"]
 
 
+@pytest.mark.parametrize("what", ["messages", "presence"])
+def test_a_private_room_and_an_unused_name_look_the_same_to_an_outsider(stack, connect, people, what):
+    """Issue 22, section 5: 403 for a private room but 200 and an empty list for an unused name told outsiders
+    which private room names exist."""
+    alice = connect("alice")
+    connect("bob")
+    alice.send({"action": "createRoom", "room": "design", "kind": "private"})
+    alice.send({"action": "join", "room": "lobby"})  # a public room answers anyone
+    bob_token = people("bob")[1]
+    private = stack.http("GET", f"/rooms/design/{what}", token=bob_token)[:2]
+    unused = stack.http("GET", f"/rooms/no-such-room/{what}", token=bob_token)[:2]
+    assert private == unused == (403, {"detail": "you are not a member of this room"})
+    assert stack.http("GET", f"/rooms/lobby/{what}", token=bob_token)[0] == 200
+
+
 def _db(stack):
     return stack.modules["MessageFunction"].runtime.db
 

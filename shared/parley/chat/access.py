@@ -17,13 +17,18 @@ class Access:
     room: Room | None = None  # read only when the membership did not tell the kind
 
 
-def room_access(rooms: RoomStore | None, *, user_id: str, room: str, create_public_at: datetime | None = None) -> Access:
+def room_access(
+    rooms: RoomStore | None, *, user_id: str, room: str, create_public_at: datetime | None = None, must_exist: bool = False
+) -> Access:
     """The room's kind and the caller's membership. Raises ``Forbidden`` for a private or direct room the caller
     is not a member of, and for a ``dm-`` name that is not one of the caller's rooms, whether or not it exists.
 
     A member: one round trip (the membership holds the kind). Otherwise a second reads the room; with
     ``create_public_at`` (join) that read is the upsert that creates a public room of a new name, so a
     concurrent ``createRoom`` and ``join`` of one name cannot both win.
+
+    With ``must_exist`` (the reads: history, presence) a name no room has is refused as a private room is, so an
+    outsider cannot tell a private room's name from an unused one.
     """
     if rooms is None:
         raise RuntimeError("the rooms store is not wired into these ports")
@@ -33,6 +38,6 @@ def room_access(rooms: RoomStore | None, *, user_id: str, room: str, create_publ
     if is_direct_name(room):
         raise Forbidden()
     found = rooms.ensure_public(room=room, now=create_public_at) if create_public_at else rooms.get(room=room)
-    if found is None or found.kind is Kind.PUBLIC:
+    if (found is None and not must_exist) or (found is not None and found.kind is Kind.PUBLIC):
         return Access(kind=Kind.PUBLIC, room=found)
     raise Forbidden()

@@ -110,7 +110,7 @@ def online_users(connections: Iterable[Connection]) -> list[UserRef]:
 
 
 def presence(ports: Ports, *, room: str, user_id: str) -> list[UserRef]:
-    access = room_access(ports.rooms, user_id=user_id, room=room)
+    access = room_access(ports.rooms, user_id=user_id, room=room, must_exist=True)
     return online_users(_audience(ports, room, access.kind))
 
 
@@ -206,7 +206,7 @@ def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
 def history(
     ports: Ports, *, user_id: str, room: str, before: str | None, after: str | None, limit: int
 ) -> HistoryPage:
-    room_access(ports.rooms, user_id=user_id, room=room)
+    room_access(ports.rooms, user_id=user_id, room=room, must_exist=True)
     return ports.messages.page(room=room, before=before, after=after, limit=limit)
 
 
