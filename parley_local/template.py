@@ -107,6 +107,17 @@ def _function_from_arn(arn: str, by_arn: dict[str, str], where: str) -> str:
     raise TemplateError(f"{where}: {arn!r} does not point at a Lambda function of this template")
 
 
+def _custom_resource_providers(resources: dict[str, Any]) -> set[str]:
+    """The functions named by a custom resource's ServiceToken (!GetAtt F.Arn): CloudFormation runs them at deploy."""
+    providers = set()
+    for resource in resources.values():
+        token = ((resource.get("Properties") or {}) if isinstance(resource, dict) else {}).get("ServiceToken")
+        if isinstance(token, dict) and "Fn::GetAtt" in token:
+            target = token["Fn::GetAtt"]
+            providers.add(str(target.split(".", 1)[0] if isinstance(target, str) else target[0]))
+    return providers
+
+
 def read_stack(
     template_path: str | Path,
     parameter_overrides: dict[str, str] | None = None,
@@ -138,9 +149,10 @@ def read_stack(
 
     functions: dict[str, FunctionSpec] = {}
     by_arn: dict[str, str] = {}
+    providers = _custom_resource_providers(resources)  # deploy-time functions: nothing to serve, nothing to warn
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
-            if resource.get("Type") == "AWS::Lambda::Function":
+            if resource.get("Type") == "AWS::Lambda::Function" and logical_id not in providers:
                 warnings.append(f"{logical_id}: AWS::Lambda::Function is not served locally (use AWS::Serverless::Function)")
             continue
         props = resolver.resolve(_merge_globals(function_globals, resource.get("Properties") or {}))

@@ -165,14 +165,21 @@ def test_access_logs_are_json_and_never_carry_the_query_string(template, resourc
         assert not any(word in variable.lower() for word in NEVER), variable
 
 
-def test_the_websocket_stage_waits_for_the_account_log_role_when_the_stack_makes_it(template):
+def test_the_websocket_stage_waits_for_the_account_log_role_when_the_stack_makes_or_checks_it(template):
     assert template["Resources"]["WebSocketStage"]["DependsOn"] == "ApiGatewayLogRoleReady"
     ready = template["Resources"]["ApiGatewayLogRoleReady"]["Metadata"]["LogRole"]
-    assert ready == {"Fn::If": ["CreateApiGatewayLogRole", {"Ref": "ApiGatewayAccount"}, "none"]}
-    for name in ("ApiGatewayAccount", "ApiGatewayLogRole"):
-        resource = template["Resources"][name]
-        assert resource["Condition"] == "CreateApiGatewayLogRole" and resource["DeletionPolicy"] == "Retain"
-    assert template["Parameters"]["ApiGatewayAccountLogRole"]["Default"] == "existing"
+    assert ready == {"Fn::If": ["CreateApiGatewayLogRole", {"Ref": "ApiGatewayAccount"},
+                                {"Fn::If": ["AutoApiGatewayLogRole", {"Ref": "ApiGatewayLogRoleCheck"}, "none"]}]}
+    account, role = template["Resources"]["ApiGatewayAccount"], template["Resources"]["ApiGatewayLogRole"]
+    assert account["Condition"] == "CreateApiGatewayLogRole" and role["Condition"] == "MakeApiGatewayLogRole"
+    assert account["DeletionPolicy"] == role["DeletionPolicy"] == "Retain"  # the account's, not the stack's
+    # auto (the default) works on a new account and keeps an account's own role (tests/test_template_account.py)
+    assert template["Parameters"]["ApiGatewayAccountLogRole"]["Default"] == "auto"
+    for mode, (made, set_always, checked) in {"auto": (True, False, True), "create": (True, True, False),
+                                              "existing": (False, False, False)}.items():
+        r = Resolver(template, {"MongoDbUri": "mongodb://h/", "ApiGatewayAccountLogRole": mode})
+        assert (r.condition("MakeApiGatewayLogRole"), r.condition("CreateApiGatewayLogRole"),
+                r.condition("AutoApiGatewayLogRole")) == (made, set_always, checked), mode
 
 
 # ---------------------------------------------------------------- 4. alarms, dashboard, tracing
@@ -340,11 +347,14 @@ def test_concurrency_parameters(template):
     assert reserved["FanoutFunction"] == {"Fn::If": ["CapFanoutConcurrency", {"Ref": "FanoutMaxConcurrency"}, {"Ref": "AWS::NoValue"}]}
     for name in ("MessageFunction", "DisconnectFunction", "AuthFunction"):
         assert reserved[name] is None, name  # capping them would refuse users (docs/architecture.md)
+    # No reservation by default: Lambda keeps 100 unreserved, so reserving 100 fails on accounts whose quota is
+    # below 200 (new accounts start lower), and a reservation of 0 would throttle the function entirely.
     defaults = Resolver(template, {"MongoDbUri": "mongodb://h/"})
-    assert defaults.resolve(reserved["FanoutFunction"]) == "100"
-    assert defaults.resolve({"x": reserved["AuthorizerFunction"]}) == {}  # 0: no reservation at all
-    custom = Resolver(template, {"MongoDbUri": "mongodb://h/", "FanoutMaxConcurrency": "0", "AuthorizerReservedConcurrency": "20"})
-    assert custom.resolve({"x": reserved["FanoutFunction"]}) == {} and custom.resolve(reserved["AuthorizerFunction"]) == "20"
+    assert template["Parameters"]["FanoutMaxConcurrency"]["Default"] == 0
+    assert defaults.resolve({"x": reserved["FanoutFunction"]}) == {}  # 0: no reservation, not a reservation of 0
+    assert defaults.resolve({"x": reserved["AuthorizerFunction"]}) == {}
+    custom = Resolver(template, {"MongoDbUri": "mongodb://h/", "FanoutMaxConcurrency": "100", "AuthorizerReservedConcurrency": "20"})
+    assert custom.resolve(reserved["FanoutFunction"]) == "100" and custom.resolve(reserved["AuthorizerFunction"]) == "20"
 
 
 def test_api_gateway_may_invoke_the_functions_from_this_stage_only(template):
