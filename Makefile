@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TEMPLATE ?= template.yaml
 BENCH_ARGS ?=
 
-.PHONY: help setup rehearse run test lint unit bench clean build deploy screenshot spec
+.PHONY: help setup rehearse run test lint unit bench clean build deploy screenshot spec lock
 
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
@@ -22,7 +22,8 @@ help:
 	@echo "make rehearse  transform template.yaml with AWS's SAM translator and refuse what CloudFormation would"
 	@echo "make lint   cfn-lint (with the serverless rules), checkov and sam validate --lint on template.yaml"
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
-	@echo "make build  sam build (needs the runtime's python on PATH)"
+	@echo "make build  sam build (ARCH=arm64 for Graviton; the runtime's python must exist, see README)"
+	@echo "make lock   re-pin the requirements.txt files sam build installs, from pyproject.toml's ranges"
 	@echo "make spec   regenerate docs/openapi.json and the served copy of docs/asyncapi.yaml"
 
 # The app's virtual environment, in two stamps so that serving never waits for the test tools:
@@ -104,14 +105,26 @@ BUILD_PY_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/$(BUILD_PY).*/
 screenshot: $(VENV)/.installed-dev
 	PARLEY_SCREENSHOT=docs/screenshot.png $(BIN)/python -m pytest tests/browser -q -k screenshot
 
+# ARCH (x86_64 or arm64) is the template's Architecture parameter: sam build resolves the shared layer's
+# BuildArchitecture (!Ref Architecture) from --parameter-overrides and fetches manylinux wheels for it. Deploy
+# with the same value (sam deploy --parameter-overrides Architecture=arm64, or answer the guided prompt).
+ARCH ?= x86_64
+BUILD_DIR ?= .aws-sam/build
 build: $(SAM_VENV)/.installed
-	PATH="$(if $(BUILD_PY_BIN),$(BUILD_PY_BIN):)$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --template template.yaml
+	PATH="$(if $(BUILD_PY_BIN),$(BUILD_PY_BIN):)$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build \
+		--template template.yaml --build-dir $(BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .tools
+
+# The requirements.txt files sam build installs (the shared layer, the tracing layer, AuthFunction): the whole
+# closure of pyproject.toml's ranges, pinned for the Lambda target (CPython 3.12, manylinux x86_64 and aarch64),
+# so two builds of one commit ship the same code. Run after changing pyproject's dependencies, or to upgrade.
+lock: $(VENV)/.installed-dev
+	$(BIN)/python tools/lock.py
 
 # docs/openapi.json from what /openapi.json serves, and the HTTP function's copy of docs/asyncapi.yaml (served at
 # /asyncapi.yaml); tests/test_spec_documents.py fails until they are current.

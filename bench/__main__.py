@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--runs", type=int, help="fresh processes per function, the median is reported (default 10; quick 3)")
     g.add_argument("--functions", help="comma-separated logical ids (default: every function in template.yaml)")
     g.add_argument("--tracer", action="store_true",
-                   help="also time each function with the X-Ray Tracer on (EnableTracing=true), alternating with off")
+                   help="also time each function with the X-Ray Tracer on (TracingMode=Active), alternating with off")
     g = p.add_argument_group("roundtrips")
     g.add_argument("--stored", type=_ints, help="stored messages and outside connections (default 10,10000; quick 10,500)")
     g = p.add_argument_group("e2e")

@@ -123,7 +123,7 @@ def _importtime(stderr: str, exclude_root: str = "mongomock") -> tuple[dict[str,
     return dict(per_package), total
 
 
-# EnableTracing=true as Lambda would run it: the Tracer on, a sampled trace id, and an X-Ray daemon address that
+# TracingMode=Active as Lambda would run it: the Tracer on, a sampled trace id, and an X-Ray daemon address that
 # nothing listens on (the SDK sends segments over UDP and never waits for an answer).
 TRACE_ID = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"
 
@@ -256,7 +256,7 @@ def run(opts) -> Result:
             env.pop("PYTHONPROFILEIMPORTTIME", None)
             traced = _tracer_rows(functions, template, events, env, tmp, runs, opts.quick)
         xray = Table(
-            f"X-Ray Tracer (EnableTracing): cold start off vs on, alternating in one run (median of {runs} each)",
+            f"X-Ray Tracer (TracingMode): cold start off vs on, alternating in one run (median of {runs} each)",
             ["function", "off cold ms", "on cold ms", "Tracer costs ms (paired)", "init ms off → on",
              "1st call ms off → on", "off→on status", "spread % off/on"],
         )

@@ -43,7 +43,7 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
         "PARLEY_ENV": "local",
         "MONGODB_URI": uri,
         "JWT_SECRET": environ.get("JWT_SECRET") or secrets.token_urlsafe(48),
-        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here, whatever EnableTracing says
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here, whatever TracingMode says
     }
     if uri == EMBEDDED_URI:
         database = "embedded in-memory database (mongomock) — data is lost when you stop"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from tests.support import SECRET, LambdaContext, authorizer_event, load_function
+from tests.support import SECRET, LambdaContext, authorizer_event, http_event, load_function
 
 
 def signup(stack, name="alice", password="correct horse"):
@@ -113,6 +113,23 @@ def test_config_health_and_page(stack):
     csp = headers["content-security-policy"]
     assert "default-src 'self'" in csp and "wss://example.execute-api.us-east-1.amazonaws.com" in csp
     assert stack.http("GET", "/static/..%2Fapp.py")[0] == 404
+
+
+def test_the_interactive_docs_and_the_openapi_document_are_served_only_locally(stack, monkeypatch):
+    """Locally /docs and /openapi.json answer; in the AWS stage (PARLEY_ENV=aws) both are 404, and the page
+    and the API still answer (docs/openapi.json is the published document)."""
+    assert stack.http("GET", "/docs")[0] == 200
+    assert stack.http("GET", "/openapi.json")[0] == 200
+    monkeypatch.setenv("PARLEY_ENV", "aws")
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1/")  # never reached: none of these reads the database
+    handler, _ = load_function(stack.template, "AuthFunction")
+
+    def get(path):
+        return handler(http_event("GET", path), LambdaContext("AuthFunction"))
+
+    for path in ("/docs", "/openapi.json", "/docs/oauth2-redirect"):
+        assert get(path)["statusCode"] == 404, path
+    assert get("/health")["statusCode"] == 200 and get("/")["statusCode"] == 200
 
 
 def test_token_of_a_deleted_user_is_refused_everywhere(stack):

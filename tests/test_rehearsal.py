@@ -63,7 +63,8 @@ def test_template_yaml_passes_under_every_parameter_set(source):
     assert rehearsal.rehearse(ROOT / "template.yaml") == []
     sets = rehearsal.parameter_sets(source)
     assert set(sets) == {"defaults", "features on"}
-    assert sets["features on"]["EnableTracing"] == "true" and sets["features on"]["MongoDbSecretArn"]
+    assert sets["features on"]["TracingMode"] == "Active" and sets["features on"]["MongoDbSecretArn"]
+    assert sets["features on"]["SubnetIds"] and sets["features on"]["Architecture"] == "arm64"
 
 
 def test_the_transform_is_aws_sams_own(source):

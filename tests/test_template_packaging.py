@@ -1,9 +1,12 @@
-"""template.yaml packaging and CORS (issue 12, findings 6 and 7): what it claims is what `sam build` makes."""
+"""template.yaml packaging and CORS (issue 12, findings 6 and 7; issue 19): what it claims is what `sam build` and
+AWS's SAM translator make of it."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+
+import pytest
 
 from tests.support import ROOT, load_template
 
@@ -81,3 +84,95 @@ def test_the_local_gateway_reads_the_cors_configuration_as_deployed():
     assert cors.allow_origins == ("https://a.example.com", "https://b.example.com")
     assert cors.allows("https://b.example.com") and not cors.allows("https://c.example.com")
     assert "HttpApi" not in read_stack(path, {"MongoDbUri": "x"}).http_cors  # none by default: FastAPI answers
+
+
+# ---------------------------------------------------------------- issue 19: what AWS's SAM translator makes of it
+def sam_transform(template: dict, parameters: dict[str, str]) -> dict:
+    """``template`` as CloudFormation's AWS::Serverless transform turns it into a stack (aws-sam-translator, the
+    code CloudFormation runs), with these parameter values; local CodeUri/ContentUri paths become s3:// URIs
+    first, as `sam deploy` uploads them (the translator accepts nothing else)."""
+    import copy
+    import os
+
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(template)
+    for resource in template["Resources"].values():
+        props = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
+                props[key] = "s3://parley-artifacts/" + props[key].strip("/")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the partition of the managed policies' ARNs
+    return Translator(managed_policy_map={}, sam_parser=Parser()).translate(
+        sam_template=template, parameter_values={"MongoDbUri": "mongodb://h/", **parameters})
+
+
+def _roles_with_xray(stack: dict) -> dict[str, list]:
+    """Each Lambda function's role -> its managed policies that are X-Ray's."""
+    roles = {}
+    for resource in stack["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            arns = stack["Resources"][role]["Properties"].get("ManagedPolicyArns", [])
+            roles[role] = [a for a in arns if "xray" in str(a).lower()]
+    return roles
+
+
+@pytest.mark.parametrize("mode", ["Disabled", "Active"])
+def test_the_xray_policy_and_tracing_config_come_only_with_active_tracing(template, mode):
+    stack = sam_transform(template, {"TracingMode": mode})
+    roles = _roles_with_xray(stack)
+    assert len(roles) == len(_functions(template))
+    functions = [r["Properties"] for r in stack["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    if mode == "Disabled":
+        assert roles == {role: [] for role in roles}  # no AWSXrayWriteOnlyAccess on any role
+        assert all("TracingConfig" not in f for f in functions)  # Lambda's default: PassThrough
+    else:
+        assert roles == {role: ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"] for role in roles}
+        assert all(f["TracingConfig"] == {"Mode": {"Ref": "TracingMode"}} for f in functions)
+
+
+def test_an_if_for_tracing_would_give_every_role_the_xray_policy(template):
+    """Why Globals' Tracing is a Ref: SAM resolves only Refs to parameters when it decides on the X-Ray policy,
+    so the !If [TracingEnabled, Active, PassThrough] this template had attached it with tracing off too."""
+    import copy
+
+    old = copy.deepcopy(template)
+    old["Globals"]["Function"]["Tracing"] = {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    roles = _roles_with_xray(sam_transform(old, {"TracingMode": "Disabled"}))
+    assert roles and all(roles.values())
+
+
+@pytest.mark.parametrize("mode", ["Disabled", "Active"])
+def test_the_tracing_layer_is_given_to_every_function_only_under_tracing_enabled(template, mode):
+    stack = sam_transform(template, {"TracingMode": mode})
+    layers = {k: r for k, r in stack["Resources"].items() if r["Type"] == "AWS::Lambda::LayerVersion"}
+    shared = next(k for k in layers if k.startswith("SharedLayer"))
+    tracing = next(k for k in layers if k.startswith("TracingLayer"))
+    assert layers[tracing].get("Condition") == "TracingEnabled" and "Condition" not in layers[shared]
+    for name, resource in stack["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert resource["Properties"]["Layers"] == [
+                {"Ref": shared}, {"Fn::If": ["TracingEnabled", {"Ref": tracing}, {"Ref": "AWS::NoValue"}]}], name
+    assert template["Conditions"]["TracingEnabled"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
+
+
+def test_the_functions_and_the_shared_layer_follow_the_architecture_parameter(template):
+    assert template["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert template["Parameters"]["Architecture"]["Default"] == "x86_64"
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}  # sam build: tests/test_build.py
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+    stack = sam_transform(template, {"Architecture": "arm64"})
+    for name, resource in stack["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert resource["Properties"]["Architectures"] == [{"Ref": "Architecture"}], name
+    tracing = template["Resources"]["TracingLayer"]
+    assert tracing["Properties"]["CompatibleArchitectures"] == ["x86_64", "arm64"]  # pure Python (tests/test_build.py)
+
+
+def test_make_build_passes_the_architecture_to_sam_build():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^ARCH \?= x86_64$", makefile, re.M)
+    assert "--parameter-overrides Architecture=$(ARCH)" in makefile

@@ -287,9 +287,10 @@ def test_the_dashboard_is_valid_json_over_this_stack(template):
 
 def test_tracing_is_a_parameter_on_the_functions_and_off_by_default(template):
     glob = template["Globals"]["Function"]
-    assert glob["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    assert glob["Tracing"] == {"Ref": "TracingMode"}  # why a Ref: tests/test_template_packaging.py (X-Ray policy)
+    assert template["Conditions"]["TracingEnabled"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
     assert glob["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingEnabled", "false", "true"]}
-    assert template["Parameters"]["EnableTracing"]["Default"] == "false"
+    assert template["Parameters"]["TracingMode"]["Default"] == "Disabled"
     from parley.config import Settings
 
     aws = {"PARLEY_ENV": "aws", "MONGODB_URI": "mongodb://h/"}

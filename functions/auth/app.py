@@ -65,7 +65,16 @@ room_store = mongo_rooms.MongoRoomStore(db)
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
-app = FastAPI(title="Parley HTTP API", version="1.0.0", docs_url="/docs", redoc_url=None)
+# The interactive docs (/docs, which loads Swagger UI from a third-party CDN) and /openapi.json are served only
+# locally (PARLEY_ENV=local): the AWS stage answers 404 for both. docs/openapi.json is the published document
+# (`make spec` writes it from app.openapi(), which works either way).
+app = FastAPI(
+    title="Parley HTTP API",
+    version="1.0.0",
+    docs_url="/docs" if settings.local else None,
+    openapi_url="/openapi.json" if settings.local else None,
+    redoc_url=None,
+)
 
 
 class _Cors(CORSMiddleware):
