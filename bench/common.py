@@ -223,9 +223,14 @@ def quiet_stdout():
         os.close(devnull)
 
 
-def ws_event(route: str, connection_id: str, user_id: str, username: str, body: dict | str | None = None) -> dict:
-    """An API Gateway WebSocket event shaped like the real captured ones, with Parley's authorizer context."""
-    return kit.websocket_event(route, connection_id, {"principalId": user_id, "userId": user_id, "username": username}, body)
+def ws_event(route: str, connection_id: str, user_id: str, username: str, body: dict | str | None = None,
+             session_id: str | None = None) -> dict:
+    """An API Gateway WebSocket event shaped like the real captured ones, with Parley's authorizer context (with
+    ``session_id``, the session the authorizer found live: $connect reads it again)."""
+    context = {"principalId": user_id, "userId": user_id, "username": username}
+    if session_id is not None:
+        context["sessionId"] = session_id
+    return kit.websocket_event(route, connection_id, context, body)
 
 
 def connection_id(i: int) -> str:

@@ -69,6 +69,9 @@ class CountingCollection:
         self._collection = collection
         self._recorder = recorder
 
+    def with_options(self, **options) -> CountingCollection:  # the same collection with a read concern: counted too
+        return CountingCollection(self._collection.with_options(**options), self._recorder)
+
     def __getattr__(self, name):
         attr = getattr(self._collection, name)
         if name not in COUNTED:
@@ -194,7 +197,15 @@ def _operations(sc: _Scenario, token: str, tag: str, rooms: dict | None = None) 
     if "AuthorizerFunction" in sc.handlers:
         op("authorizer (valid token)", "AuthorizerFunction", auth, "authorizer",
            ok=lambda out: out["policyDocument"]["Statement"][0]["Effect"] == "Allow")
-    op("$connect", "ConnectFunction", ws_event("$connect", *alice), "$connect")
+    if rooms is not None:  # a user with a live session: $connect reads it again after storing its record
+        for uid, name in ((alice[1], alice[2] + tag), (bob[1], bob[2] + tag)):
+            rooms["db"].users.update_one({"_id": uid}, {"$setOnInsert": {
+                "username": name, "usernameKey": name, "usernameSkeleton": f"bench-{uid}", "passwordHash": "-",
+                "createdAt": datetime.now(timezone.utc),
+                "sessions": [{"id": "bench-session", "expiresAt": datetime.now(timezone.utc) + timedelta(hours=1)}]}},
+                upsert=True)
+    session = "bench-session" if rooms is not None else None
+    op("$connect", "ConnectFunction", ws_event("$connect", *alice, session_id=session), "$connect")
     sc.call("ConnectFunction", ws_event("$connect", *bob))
     op("join", "MessageFunction", ws_event("join", alice[0], alice[1], alice[2], {"action": "join", "room": ROOM}), "join")
     sc.call("MessageFunction", ws_event("join", bob[0], bob[1], bob[2], {"action": "join", "room": ROOM}))

@@ -4,6 +4,7 @@ one check (the authorizer's, an HTTP route's, the frame expiry check, an ended-r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -11,7 +12,7 @@ import jwt
 import pytest
 
 from parley.chat.frames import ACTIONS
-from tests.support import SECRET, real_event
+from tests.support import SECRET, new_connection_id, real_event, websocket_event
 
 STRONG = "correct horse"
 NEW = "velvet otter climbs 9 hills"
@@ -228,3 +229,51 @@ def test_an_ended_sessions_socket_receives_nothing_more_even_if_the_close_was_lo
     bob.send({"action": "sendMessage", "room": room, "text": "after the session ended"})
     assert live.last("message")["message"]["text"] == "after the session ended"  # control: the message went out
     assert ended.frames()[before:] == []
+
+
+# ---------------------------------------------------------------- a socket opened while its session ends (issue 22 §1)
+class _EndingDuringConnect:
+    """The connection store of ConnectFunction, with the session's ending run inside ``$connect``: just before its
+    record is stored (the authorizer has let it in, the ending lists no record of it yet), or just after."""
+
+    def __init__(self, store, end, when):
+        self._store, self._end, self._when = store, end, when
+
+    def add(self, *, connection):
+        if self._when == "before":
+            self._end()
+        self._store.add(connection=connection)
+        if self._when == "after":
+            self._end()
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("ending", MARKING_ENDINGS, ids=lambda f: f.__name__.strip("_"))
+def test_a_socket_whose_session_ends_during_its_connect_is_refused_and_leaves_no_record(stack, monkeypatch, ending,
+                                                                                        when):
+    ended_session, other = _signup(stack, "alice"), _login(stack, "alice")
+    module = stack.modules["ConnectFunction"]
+    runtime = module.runtime
+    ended = []
+    monkeypatch.setattr(module, "runtime", dataclasses.replace(runtime, connections=_EndingDuringConnect(
+        runtime.connections, lambda: ended.append(ending(stack, ended_session, other)), when)))
+
+    def connect(session):
+        claims = _claims(session["token"])
+        context = {"principalId": claims["sub"], "userId": claims["sub"], "username": claims["username"], "sessionId": claims["sid"],
+                   "tokenExp": str(claims["exp"])}
+        event = websocket_event("$connect", new_connection_id(), context)
+        return event["requestContext"]["connectionId"], stack.invoke("ConnectFunction", event)
+
+    connection_id, result = connect(ended_session)
+    assert ended, "the ending ran inside $connect"
+    assert result == {"statusCode": 403}  # API Gateway refuses the handshake: the socket never opens
+    assert runtime.connections.get(connection_id=connection_id) is None
+    # control: the same $connect for the session that lives on opens, and its record stays
+    monkeypatch.setattr(module, "runtime", runtime)
+    connection_id, result = connect(ended[0])
+    assert result == {"statusCode": 200}
+    assert runtime.connections.get(connection_id=connection_id) is not None

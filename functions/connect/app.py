@@ -2,7 +2,7 @@
 
 from parley.chat import service
 from parley.config import Settings
-from parley.errors import TooManyConnections
+from parley.errors import SessionEnded, TooManyConnections
 from parley.events import InvalidEvent, WebSocketEvent
 from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
@@ -30,6 +30,10 @@ def handler(event: dict, context) -> dict:
     try:
         runtime.ready()
         service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
+    except SessionEnded:  # ended between the authorizer and here: refused as the authorizer now would (Deny)
+        logger.info("connection refused: the session ended", extra={"connection_id": ws.connection_id})
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        return {"statusCode": 403}
     except TooManyConnections as exc:  # API Gateway refuses the handshake with this status
         logger.info("connection refused", extra={"reason": str(exc), "connection_id": ws.connection_id})
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)

@@ -135,6 +135,10 @@ class UserStore(Protocol):
     def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
         """Move a live session's expiry; False when it is no longer live."""
 
+    def session_live(self, *, user_id: str, session_id: str) -> bool:
+        """Whether the session is still on the user's record (one read by id, linearizable on a real server: it
+        sees every session ending acknowledged before it started)."""
+
     def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:
         """End one session, or all of them (but ``keep``)."""
 

@@ -55,6 +55,9 @@ def client_for(uri: str):
                     connectTimeoutMS=TIMEOUT_MS,
                     socketTimeoutMS=10_000,
                     retryWrites=True,
+                    # Atlas's default, said here: ending a session and $connect's record rely on it
+                    # (docs/reliability.md, "A socket opened during a log-out")
+                    w="majority",
                 )
             _clients[uri] = client
         return client
@@ -230,10 +233,11 @@ class MongoConnectionStore:
             query["sessionId"] = session_id
         elif keep is not None:
             query["sessionId"] = {"$ne": keep}
-        ids = [d["_id"] for d in self._c.find(query, {"_id": 1})]
-        if ids:
-            self._c.update_many({"_id": {"$in": ids}}, {"$set": {"ended": True}})
-        return ids
+        # marked in one write, then listed: a write is applied by a primary that has every majority-acknowledged
+        # record (a $connect's), where a read might be served by a primary that was just deposed
+        if not self._c.update_many(query, {"$set": {"ended": True}}).matched_count:
+            return []
+        return [d["_id"] for d in self._c.find(query, {"_id": 1})]
 
     def in_room(self, *, room: str) -> list[Connection]:
         return [self._from(d) for d in self._c.find({"rooms": room}, _NO_LOGS)]

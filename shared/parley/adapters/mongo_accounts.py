@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
+from pymongo.read_concern import ReadConcern
 
-from parley.adapters.mongo import _aware, _call_lock, _guarded
+from parley.adapters.mongo import TIMEOUT_MS, _aware, _call_lock, _guarded
 from parley.errors import UsernameTaken
 from parley.model import utcnow
 from parley.ports import StoredUser
@@ -22,6 +23,10 @@ from parley.usernames import skeleton
 class MongoUserStore:
     def __init__(self, db) -> None:
         self._c = db.users
+        # $connect's re-read of its session (session_live): "linearizable" reflects every majority-acknowledged
+        # write that completed before it started, even on a primary that was just deposed (docs/reliability.md,
+        # "A socket opened during a log-out"); it needs a filter on one document, which _id is
+        self._linearizable = self._c.with_options(read_concern=ReadConcern("linearizable"))
         self._call_lock = _call_lock(db)
 
     @staticmethod
@@ -73,6 +78,11 @@ class MongoUserStore:
             {"$set": {"sessions.$.expiresAt": expires_at}},
             projection={"_id": 1},
         )
+        return found is not None
+
+    def session_live(self, *, user_id: str, session_id: str) -> bool:
+        found = self._linearizable.find_one({"_id": user_id, "sessions.id": session_id}, {"_id": 1},
+                                            max_time_ms=TIMEOUT_MS)  # MongoDB: always with maxTimeMS
         return found is not None
 
     def end_sessions(self, *, user_id: str, session_id: str | None = None, keep: str | None = None) -> None:

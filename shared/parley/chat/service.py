@@ -43,7 +43,12 @@ def connect(ports: Ports, *, caller: Caller) -> None:
     ``limits.connections_per_user`` live connections opened before it. Stored first and counted after, so
     concurrent connects cannot all slip under the cap. Expired records (past API Gateway's 2 hours) and those of
     ended sessions do not count; at the cap, API Gateway is asked about the counted ones (``ports.probe``), and
-    those it no longer has (a $disconnect that never came) are forgotten, their rooms told, and not counted."""
+    those it no longer has (a $disconnect that never came) are forgotten, their rooms told, and not counted.
+
+    Raises ``SessionEnded`` (and keeps no record) when the caller's session ended after the authorizer let it in:
+    the session is read again *after* the record is stored, and ending a session writes its mark *before* it
+    lists the records it closes, so whatever the interleaving one of the two sees the other
+    (docs/reliability.md, "A socket opened during a log-out")."""
     connected_at = caller.connected_at or ports.clock()
     connection = Connection(
         id=caller.connection_id,
@@ -55,6 +60,9 @@ def connect(ports: Ports, *, caller: Caller) -> None:
         token_expires_at=caller.token_expires_at,
     )
     ports.connections.add(connection=connection)
+    if caller.session_id is not None and not _session_live(ports, caller):
+        ports.connections.remove(connection_id=caller.connection_id)
+        raise SessionEnded()
     cap, now = ports.limits.connections_per_user, ports.clock()
     earlier = ports.connections.earlier(connection=connection, now=now)
     if len(earlier) >= cap:
@@ -62,6 +70,12 @@ def connect(ports: Ports, *, caller: Caller) -> None:
     if len(earlier) >= cap:
         ports.connections.remove(connection_id=caller.connection_id)
         raise TooManyConnections(f"at most {cap} open connections per user")
+
+
+def _session_live(ports: Ports, caller: Caller) -> bool:
+    if ports.users is None:  # a wiring error, not a reason to let a socket of an ended session open
+        raise RuntimeError("connect needs ports.users to check the caller's session")
+    return ports.users.session_live(user_id=caller.user.id, session_id=caller.session_id)
 
 
 def _without_gone(ports: Ports, earlier: list[Earlier], now: datetime) -> list[Earlier]:
