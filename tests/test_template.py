@@ -7,7 +7,7 @@ import re
 from tests.support import function_path, load_template
 
 ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping",
-          "createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms"}
+          "createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms", "block", "unblock"}
 
 
 def _resources(template, type_):

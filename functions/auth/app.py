@@ -165,6 +165,10 @@ class RoomItemOut(BaseModel):
     lastActivityAt: str
 
 
+class BlocksOut(BaseModel):
+    blocks: list[User]  # the people you blocked, oldest first
+
+
 class RoomsOut(BaseModel):
     rooms: list[RoomItemOut]
 
@@ -398,6 +402,12 @@ def change_password(body: PasswordChange, session: CurrentSession, request: Requ
 @app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def me(user: Authed) -> dict:
     return user.to_json()
+
+
+@app.get("/blocks", dependencies=NEEDS_DB, response_model=BlocksOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def my_blocks(session: CurrentSession) -> dict:
+    """The people you blocked (``block``/``unblock`` over the WebSocket change it); no read beyond the token's."""
+    return {"blocks": [b.to_json() for b in session[0].blocked]}
 
 
 @app.get("/rooms", dependencies=NEEDS_DB, response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})

@@ -113,10 +113,20 @@ class StoredUser:
     password_hash: str
     created_at: datetime
     sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> its newest token's exp
+    blocked: tuple[UserRef, ...] = ()  # the people this user blocked, oldest first (parley.chat.blocks)
+
+    def has_blocked(self, user_id: str) -> bool:
+        return any(b.id == user_id for b in self.blocked)
 
     @property
     def ref(self) -> UserRef:
         return UserRef(id=self.id, username=self.username)
+
+
+@dataclass(frozen=True, slots=True)
+class SendState:
+    newest_id: str | None = None
+    blocked_by: frozenset[str] = frozenset()  # direct rooms: the member(s) who blocked the other
 
 
 class UserStore(Protocol):
@@ -144,6 +154,11 @@ class UserStore(Protocol):
 
     def change_password(self, *, user_id: str, password_hash: str, keep: str) -> None:
         """Store the new hash and end every session but ``keep``, in one write."""
+
+    def block(self, *, user_id: str, other: UserRef, limit: int) -> bool:
+        """Add ``other`` to the user's blocked people (once); False when ``limit`` are blocked already. One write."""
+
+    def unblock(self, *, user_id: str, other_id: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -212,9 +227,14 @@ class RoomStore(Protocol):
         """The room's last activity, message count and newest ids (kept sorted, capped at RECENT); the
         newest of those is its last message, so concurrent sends cannot leave an older one as the last."""
 
-    def newest_message_id(self, *, room: str) -> str | None:
-        """The newest id record_message has recorded for ``room`` (None when none was): a message is recorded
-        before it is broadcast, so any message a sender has seen is at or before this id. One read by _id."""
+    def send_state(self, *, room: str) -> SendState:
+        """What a send needs of the room record, in one read by _id: the newest id record_message has recorded
+        (None when none was; a message is recorded before it is broadcast, so any message a sender has seen is at
+        or before it) and, in a direct room, who of its two members blocked the other."""
+
+    def set_direct_block(self, *, room: str, members: tuple[UserRef, UserRef], by: str, blocked: bool, now: datetime) -> None:
+        """Mark (or unmark) the direct room of ``members`` as blocked by member ``by``; the room record is made if
+        there is none yet, so a conversation opened later is blocked too. One write."""
 
     def change_member_count(self, *, room: str, delta: int) -> Room | None:
         """Add ``delta`` to the member count; the room after the change."""

@@ -13,7 +13,7 @@ from pymongo.read_concern import ReadConcern
 
 from parley.adapters.mongo import TIMEOUT_MS, _aware, _call_lock, _guarded
 from parley.errors import UsernameTaken
-from parley.model import utcnow
+from parley.model import UserRef, utcnow
 from parley.ports import StoredUser
 from parley.usernames import skeleton
 
@@ -39,6 +39,7 @@ class MongoUserStore:
             password_hash=doc["passwordHash"],
             created_at=_aware(doc["createdAt"]),
             sessions={s["id"]: _aware(s["expiresAt"]) for s in doc.get("sessions") or () if "id" in s},
+            blocked=tuple(UserRef(id=b["id"], username=b["username"]) for b in doc.get("blocked") or ()),
         )
 
     def create(self, *, username: str, password_hash: str) -> StoredUser:
@@ -61,6 +62,20 @@ class MongoUserStore:
 
     def by_id(self, *, user_id: str) -> StoredUser | None:
         return self._from(self._c.find_one({"_id": user_id}))
+
+    def block(self, *, user_id: str, other: UserRef, limit: int) -> bool:
+        # the size bound and "not yet blocked" in the filter: a repeat or a full list matches nothing
+        found = self._c.find_one_and_update(
+            {"_id": user_id, "blocked.id": {"$ne": other.id}, f"blocked.{limit - 1}": {"$exists": False}},
+            {"$push": {"blocked": other.to_json()}},
+            projection={"_id": 1},
+        )
+        if found is not None:
+            return True
+        return self._c.find_one({"_id": user_id, "blocked.id": other.id}, {"_id": 1}) is not None
+
+    def unblock(self, *, user_id: str, other_id: str) -> None:
+        self._c.update_one({"_id": user_id}, {"$pull": {"blocked": {"id": other_id}}})
 
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None:
         self._c.update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}})

@@ -18,7 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley.adapters.mongo import _aware, _call_lock, _guarded
 from parley.model import Message, UserRef
-from parley.ports import DirectoryPage, ReadResult
+from parley.ports import DirectoryPage, ReadResult, SendState
 from parley.rooms import RECENT, Kind, Membership, Recent, Room
 
 SEP = "\x1f"
@@ -150,10 +150,23 @@ class MongoRoomStore:
             upsert=True,
         )
 
-    def newest_message_id(self, *, room: str) -> str | None:
-        doc = self._rooms.find_one({"_id": room}, {"recent": {"$slice": -1}})
-        recent = (doc or {}).get("recent") or []
-        return recent[-1]["i"] if recent else None
+    def send_state(self, *, room: str) -> SendState:
+        # $slice beside an inclusion: both MongoDB and mongomock return just these (mongomock reads a lone $slice as one)
+        doc = self._rooms.find_one({"_id": room}, {"recent": {"$slice": -1}, "blockedBy": 1}) or {}
+        recent = doc.get("recent") or []
+        return SendState(newest_id=recent[-1]["i"] if recent else None, blocked_by=frozenset(doc.get("blockedBy") or ()))
+
+    def set_direct_block(self, *, room: str, members: tuple[UserRef, UserRef], by: str, blocked: bool, now: datetime) -> None:
+        if not blocked:
+            self._rooms.update_one({"_id": room}, {"$pull": {"blockedBy": by}})
+            return
+        self._rooms.update_one(
+            {"_id": room},
+            {"$addToSet": {"blockedBy": by},
+             "$setOnInsert": {"kind": Kind.DIRECT.value, "createdAt": now, "lastActivityAt": now, "memberCount": 2,
+                              "messageCount": 0, "members": [u.to_json() for u in members]}},
+            upsert=True,
+        )
 
     def change_member_count(self, *, room: str, delta: int) -> Room | None:
         doc = self._rooms.find_one_and_update(

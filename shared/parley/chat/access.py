@@ -1,12 +1,13 @@
-"""Who may use a room: the one membership check every path that reads or writes a room goes through."""
+"""Who may use a room: the one membership check every path that reads or writes a room goes through, and the
+blocking rules (parley.chat.blocks) the actions that reach someone apply."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from parley.errors import Forbidden
-from parley.ports import RoomStore
+from parley.errors import Forbidden, InvalidRequest
+from parley.ports import RoomStore, SendState, StoredUser
 from parley.rooms import Kind, Membership, Room, is_direct_name
 
 
@@ -40,4 +41,19 @@ def room_access(
     found = rooms.ensure_public(room=room, now=create_public_at) if create_public_at else rooms.get(room=room)
     if (found is None and not must_exist) or (found is not None and found.kind is Kind.PUBLIC):
         return Access(kind=Kind.PUBLIC, room=found)
+    raise Forbidden()
+
+
+def refuse_if_blocked(target: StoredUser, *, by_user_id: str) -> None:
+    """``Forbidden`` when ``target`` has blocked the user ``by_user_id`` (openDirect, addMember)."""
+    if target.has_blocked(by_user_id):
+        raise Forbidden()
+
+
+def refuse_blocked_send(state: SendState, *, sender_id: str) -> None:
+    """In a direct room: the one who was blocked gets ``forbidden``; the one who blocked is told to unblock."""
+    if not state.blocked_by:
+        return
+    if sender_id in state.blocked_by:
+        raise InvalidRequest("you blocked this person; unblock them to send them messages")
     raise Forbidden()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from parley.chat import rooms, service
+from parley.chat import blocks, rooms, service
 from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
 from parley.model import (
     DIRECT_RE,
@@ -23,7 +23,8 @@ from parley.model import (
 )
 from parley.ports import Caller, Ports
 
-ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms")  # chat/rooms.py
+ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms",  # chat/rooms.py
+                "block", "unblock")  # chat/blocks.py
 ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS
 
 
@@ -97,9 +98,15 @@ class ListRooms:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Block:
+    username: str
+    blocked: bool  # False: unblock
+
+
 Command = (
     Join | Leave | SendMessage | Typing | History | Ping
-    | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms
+    | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms | Block
 )
 
 
@@ -186,6 +193,8 @@ def _parse_room_action(action: str, data: dict) -> Command:
         return ListRooms()
     if action == "openDirect":
         return OpenDirect(valid_username(data.get("username")))
+    if action in ("block", "unblock"):
+        return Block(valid_username(data.get("username")), blocked=action == "block")
     room = valid_room(data.get("room"))
     if action == "createRoom":
         kind = data.get("kind")
@@ -235,6 +244,8 @@ def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
             rooms.mark_read(ports, caller=caller, room=room, message_id=message_id)
         case ListRooms():
             rooms.send_rooms(ports, caller=caller)
+        case Block(username, blocked):
+            blocks.block(ports, caller=caller, username=username, blocked=blocked)
 
 
 def error_frame(code: ErrorCode, message: str, echo: Echo | None = None) -> dict:

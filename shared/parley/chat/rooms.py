@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from parley.chat.access import room_access
+from parley.chat.access import refuse_if_blocked, room_access
 from parley.chat.service import _fresh, _live, _send
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, RoomTaken, UserNotFound
 from parley.model import UserRef
@@ -57,6 +57,7 @@ def add_member(ports: Ports, *, caller: Caller, room: str, username: str) -> Non
     if found is None or found.kind is not Kind.PRIVATE or found.owner is None or found.owner.id != caller.user.id:
         raise Forbidden()  # the owner check: it is also the membership check (the owner is always a member)
     user = _user(ports, username)
+    refuse_if_blocked(user, by_user_id=caller.user.id)
     now = ports.clock()
     if not ports.rooms.add_membership(membership=Membership(room=room, user=user.ref, kind=Kind.PRIVATE, joined_at=now)):
         raise InvalidRequest(f"'{user.username}' is already a member of this room")
@@ -117,9 +118,11 @@ def remove_member(ports: Ports, *, caller: Caller, room: str, username: str) -> 
 
 def open_direct(ports: Ports, *, caller: Caller, username: str) -> Room:
     """The caller's direct room with ``username`` (the same one every time)."""
-    other = _user(ports, username).ref
+    found = _user(ports, username)
+    other = found.ref
     if other.id == caller.user.id:
         raise InvalidRequest("a direct conversation needs another user")
+    refuse_if_blocked(found, by_user_id=caller.user.id)
     name = direct_room_name(caller.user.id, other.id)
     now = ports.clock()
     room = ports.rooms.ensure_direct(room=name, members=(caller.user, other), now=now)

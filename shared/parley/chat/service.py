@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
 from parley import wire
-from parley.chat.access import Access, room_access
+from parley.chat.access import Access, refuse_blocked_send, room_access
 from parley.chat.replies import history_frame, joined_frame
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
 from parley.model import (
@@ -175,7 +175,10 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 # ---------------------------------------------------------------- messages
 def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
     access = _count_send(ports, caller, room)
-    now = not_before(ports.clock(), ports.rooms.newest_message_id(room=room))
+    state = ports.rooms.send_state(room=room)
+    if access.kind is Kind.DIRECT:
+        refuse_blocked_send(state, sender_id=caller.user.id)
+    now = not_before(ports.clock(), state.newest_id)
     message = Message(
         id=new_message_id(now),
         room=room,
