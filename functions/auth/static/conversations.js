@@ -4,6 +4,7 @@
 // touches its messages. Members live in members.js; "New direct message" and "New private room" in startforms.js.
 
 import { DM_PREFIX, LOBBY, Room } from "./rooms.js";
+import { createBlocks } from "./blocks.js";
 import { createMembersPanel } from "./members.js";
 import { createStartForms } from "./startforms.js";
 
@@ -53,11 +54,13 @@ export function createConversations(host) {
   let refreshTimer = 0;
 
   const forms = createStartForms({ limits, send, myUser: host.myUser });
+  const blocks = createBlocks({ state, send, el, showNotice: host.showNotice });
   const members = createMembersPanel({
     state,
     limits,
     send,
     el,
+    blocks,
     myUser: host.myUser,
     onLeave: (room) => {
       leaving.add(room.name);
@@ -135,6 +138,7 @@ export function createConversations(host) {
   // ---------------------------------------------------------------- frames
   /** app.js calls this first for every frame; true when the frame was handled here. */
   function onFrame(frame) {
+    if (blocks.onFrame(frame)) return true;
     switch (frame.type) {
       case "rooms":
         onRooms(frame);
@@ -310,6 +314,7 @@ export function createConversations(host) {
   function onError(frame) {
     const code = frame.code;
     const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
+    if (blocks.onError(frame)) return true;
     switch (frame.action) {
       case "openDirect":
       case "createRoom":
@@ -326,6 +331,9 @@ export function createConversations(host) {
     }
     if (code === "forbidden") {
       const room = refusedRoom(frame);
+      // A refused send in a direct room is no lost membership (a direct room cannot be left): the other person
+      // may have blocked this user, which the page must not guess at. Only that message fails (outbox.js).
+      if (room && room.kind === "direct" && frame.action === "sendMessage") return false;
       if (room && room.kind !== "public") revokeAccess(room);
       else if (room && frame.action === "join" && !room.historyLoaded && !room.joined) {
         forget(room); // typed into "join a room…", but it is someone's private room
@@ -412,6 +420,7 @@ export function createConversations(host) {
       if (!room.joined) send({ action: "join", room: room.name }); // presence, typing and the latest page
     }
     members.show(room);
+    blocks.showFor(room);
     renderReceipt();
     renderSidebar();
     maybeMarkRead();
@@ -425,6 +434,7 @@ export function createConversations(host) {
 
   function onOpen() {
     askRooms(); // the list, unread counts and anything that changed while the page was away
+    blocks.load(); // whom the user blocked (another device may have changed it)
   }
 
   function askRooms() {

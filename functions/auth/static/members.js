@@ -5,9 +5,9 @@
 import { usernameRule } from "./limits.js";
 
 /**
- * @param {object} deps {state, limits, send, el, myUser, onLeave(room)}
+ * @param {object} deps {state, limits, send, el, blocks, myUser, onLeave(room)}
  */
-export function createMembersPanel({ state, limits, send, el, myUser, onLeave }) {
+export function createMembersPanel({ state, limits, send, el, blocks, myUser, onLeave }) {
   const $ = (id) => document.getElementById(id);
   const ui = {
     toggle: $("members-toggle"),
@@ -107,6 +107,7 @@ export function createMembersPanel({ state, limits, send, el, myUser, onLeave })
           });
           li.append(remove);
         }
+        if (user.id !== myUser().id) li.append(blocks.control(user));
         return li;
       }),
     );
@@ -151,7 +152,9 @@ export function createMembersPanel({ state, limits, send, el, myUser, onLeave })
     if (frame.code === "not_found") {
       message = add ? `There is no user called “${ui.input.value.trim()}”.` : "There is no such user.";
     } else if (frame.code === "forbidden") {
-      message = add ? "Only the room's owner can add people." : "Only the room's owner can remove other people.";
+      // the owner refused an addition: the person may have blocked them, which the page must not guess at
+      if (add && shown && isOwner(shown)) message = "You cannot add that person to this room.";
+      else message = add ? "Only the room's owner can add people." : "Only the room's owner can remove other people.";
     }
     showError(message, add);
   }
@@ -186,6 +189,9 @@ export function createMembersPanel({ state, limits, send, el, myUser, onLeave })
     }
   });
   ui.form.addEventListener("submit", onAddSubmit);
+  blocks.onChange(() => {
+    if (shown) render(shown);
+  });
   ui.leave.addEventListener("click", () => {
     if (shown) onLeave(shown);
   });
