@@ -140,8 +140,12 @@ class Stack:
         query: str = "",
         authorization: str | None = None,
         source_ip: str | None = None,
+        cookies: list[str] | None = None,
     ):
-        """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event."""
+        """Call the HTTP API function through Mangum with an API Gateway HTTP API (payload 2.0) event.
+
+        ``cookies`` (``name=value`` strings) go where API Gateway puts the Cookie header, the event's ``cookies``;
+        the function's own ``cookies`` (its Set-Cookie headers) come back as the headers' ``set-cookie`` list."""
         headers = {}
         if body is not None:
             headers["content-type"] = "application/json"
@@ -151,11 +155,16 @@ class Stack:
             headers["authorization"] = authorization
         event = http_event(method, path, query=query, headers=headers,
                            body=json.dumps(body) if body is not None else None, source_ip=source_ip)
+        if cookies:
+            event["cookies"] = list(cookies)
         reply = self.invoke("AuthFunction", event)
         data = reply.get("body") or ""
         try:
             parsed = json.loads(data) if data else None
         except ValueError:
             parsed = data
-        return reply["statusCode"], parsed, reply.get("headers", {})
+        headers = reply.get("headers", {})
+        if reply.get("cookies"):
+            headers = {**headers, "set-cookie": reply["cookies"]}
+        return reply["statusCode"], parsed, headers
 

@@ -65,6 +65,112 @@ def test_a_name_attacked_from_many_addresses_hits_a_much_higher_ceiling(stack):
     assert login(stack, ip="198.51.100.9")[0] == 429  # past the ceiling every address waits
 
 
+# ---------------------------------------------------------------- issue 22 §4: device cookies
+HOME, ELSEWHERE = "198.51.100.7", "198.51.100.200"
+
+
+def device_cookie(headers) -> str:
+    """``name=value`` of the device cookie a log-in set, to send back as a browser would."""
+    (set_cookie,) = [c for c in headers.get("set-cookie", []) if "parley-device=" in c]
+    return set_cookie.split(";", 1)[0]
+
+
+def device_login(stack, cookie=None, name="alice", password=STRONG, ip=ELSEWHERE):
+    cookies = [cookie] if cookie else None
+    return stack.http("POST", "/auth/login", {"username": name, "password": password}, source_ip=ip, cookies=cookies)
+
+
+def distributed_attack(stack, name="alice", rounds=3):
+    """Issue 22 §4: 24 addresses × 5 wrong passwords, then one more failure per pause from fresh addresses
+    (each pause's end is simulated by clearing its ``lockedUntil``: the attacker waits it out)."""
+    failures = stack.modules["AuthFunction"].db.login_failures
+    statuses = [login(stack, name=name, password=WRONG, ip=f"2001:db8::{i:x}")[0] for i in range(24) for _ in range(5)]
+    assert 429 in statuses  # the per-name ceiling (100) was reached: every unknown device now waits
+    for i in range(rounds):
+        failures.update_one({"_id": f"name:{name}"}, {"$unset": {"lockedUntil": 1}})
+        assert login(stack, name=name, password=WRONG, ip=f"2001:db8:1::{i:x}")[0] == 401  # counted: paused again
+
+
+def test_after_a_distributed_attack_the_real_user_with_a_device_cookie_still_signs_in(stack):
+    signup(stack)
+    status, _, headers = login(stack, ip=HOME)  # an earlier log-in on this browser
+    assert status == 200
+    cookie = device_cookie(headers)
+    distributed_attack(stack)
+    status, body, _ = device_login(stack)  # a new address, no cookie: still locked out, as before
+    assert status == 429, body
+    status, body, headers = device_login(stack, cookie)  # the same new address with the browser's cookie
+    assert status == 200 and body["user"]["username"] == "alice", body
+    assert device_cookie(headers) != cookie  # a new nonce at every log-in
+    assert device_login(stack, device_cookie(headers))[0] == 200  # and the new one works too
+    assert device_login(stack)[0] == 429  # the lock-out of unknown devices stands
+
+
+def test_wrong_passwords_with_a_device_cookie_lock_that_cookie_only(stack):
+    from parley.adapters.mongo_accounts import FREE_PER_DEVICE
+
+    signup(stack)
+    stolen = device_cookie(login(stack, ip=HOME)[2])
+    other = device_cookie(login(stack, ip="198.51.100.8")[2])  # the user's second browser
+    # guessing with the stolen cookie, from a new address each time: the cookie is what is counted
+    guesses = [device_login(stack, stolen, password=WRONG, ip=f"2001:db8:2::{i:x}")[0] for i in range(FREE_PER_DEVICE + 2)]
+    assert guesses[:FREE_PER_DEVICE + 1] == [401] * (FREE_PER_DEVICE + 1) and guesses[-1] == 429
+    status, _, headers = device_login(stack, stolen, ip="2001:db8:3::1")  # even the right password waits
+    assert status == 429 and int(headers["retry-after"]) >= 1 and "set-cookie" not in headers
+    assert device_login(stack, other)[0] == 200  # another device's cookie is not affected
+    assert device_login(stack)[0] == 200  # nor are unknown devices: those failures were not counted per name
+    ids = {d["_id"] for d in stack.modules["AuthFunction"].db.login_failures.find({}, {"_id": 1})}
+    assert len(ids) == 1 and next(iter(ids)).startswith("device:")
+
+
+def test_a_tampered_expired_or_other_users_device_cookie_counts_as_none(stack):
+    signup(stack)
+    signup(stack, name="bob")
+    alice = device_cookie(login(stack, ip=HOME)[2])
+    bob = device_cookie(login(stack, name="bob", ip=HOME)[2])
+    distributed_attack(stack, rounds=1)
+    name, value = alice.split("=", 1)
+    login_name, expires, nonce, signature = value.split(".")
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    forged = [
+        bob,  # bob's valid cookie, presented for alice
+        f"{name}={login_name}.{expires}.{nonce}.{flipped}",  # a changed signature
+        f"{name}={login_name}.{int(expires) + 1}.{nonce}.{signature}",  # a longer life, same signature
+        f"{name}=bob.{expires}.{nonce}.{signature}",  # alice's signature under another name
+        f"{name}={login_name}.{expires}.{nonce}",  # OWASP's parts without the signature
+        f"parley-device-other={value}",  # the right value under another cookie name
+    ]
+    for cookie in forged:
+        assert device_login(stack, cookie)[0] == 429, cookie
+    assert device_login(stack, alice)[0] == 200  # the control: alice's own cookie
+
+
+def test_device_cookies_expire_and_bind_the_name_in_any_letter_case():
+    from datetime import timedelta
+
+    from parley.devices import LIFETIME, DeviceCookies
+    from parley.model import utcnow
+
+    now, cookies = utcnow(), DeviceCookies("k" * 40)
+    value = cookies.issue("Alice", now=now)
+    assert cookies.nonce([value], username="ALICE", now=now) == value.split(".")[2]
+    assert cookies.nonce([value], username="alice", now=now + LIFETIME + timedelta(seconds=1)) is None
+    assert DeviceCookies("other key " * 4).nonce([value], username="alice", now=now) is None
+    assert cookies.nonce(["junk", value], username="alice", now=now) is not None  # the first valid one
+
+
+def test_the_device_cookie_is_httponly_strict_and_only_for_the_login_route(stack):
+    signup(stack)
+    status, _, headers = login(stack, ip=HOME)  # API Gateway's event: X-Forwarded-Proto https
+    (set_cookie,) = headers["set-cookie"]
+    attributes = {a.strip().split("=")[0].lower(): a.strip() for a in set_cookie.split(";")[1:]}
+    assert set_cookie.startswith("__Secure-parley-device=")
+    assert {"httponly", "secure", "samesite", "path", "max-age"} <= set(attributes)
+    assert attributes["samesite"].lower() == "samesite=strict" and attributes["path"] == "Path=/auth/login"
+    assert "domain" not in attributes  # host-only
+    assert login(stack, password=WRONG, ip=HOME)[2].get("set-cookie") is None  # only a success sets one
+
+
 # ---------------------------------------------------------------- 3. sessions
 def test_logout_ends_this_token_only(stack):
     first = signup(stack)

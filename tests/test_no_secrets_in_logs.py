@@ -19,7 +19,10 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     assert status == 201
     token = body["token"]
     stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password})
-    stack.http("POST", "/auth/login", {"username": "alice", "password": password})
+    device = stack.http("POST", "/auth/login", {"username": "alice", "password": password})[2]["set-cookie"][0]
+    device = device.split(";", 1)[0]  # name=value, sent back as a browser would, with a right and a wrong password
+    stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password}, cookies=[device])
+    stack.http("POST", "/auth/login", {"username": "alice", "password": password}, cookies=[device])
     stack.http("GET", "/auth/me", token=token)
     event = real_event("authorizer.json")
     event["queryStringParameters"] = {"token": token}
@@ -51,5 +54,7 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     out = capsys.readouterr()
     logs = out.out + out.err + caplog.text
     assert "alice" in logs or "connection" in logs  # something was logged
-    for secret in (password, new_password, "password123", token, token.split(".")[2], renewed, other, text):
+    device_value = device.split("=", 1)[1]
+    for secret in (password, new_password, "password123", token, token.split(".")[2], renewed, other, text,
+                   device_value, device_value.split(".")[2], device_value.split(".")[3]):  # the cookie, its nonce, its MAC
         assert secret not in logs

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import AfterValidator, BaseModel, Field
 
-from parley import accounts, origins
+from parley import accounts, devices, origins
 from parley.client_limits import client_limits
 from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms
 from parley.adapters.secrets import mongodb_uri
@@ -55,6 +55,7 @@ users = mongo_accounts.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo_accounts.MongoLoginAttempts(db)
+device_cookies = devices.DeviceCookies(issuer.secret)  # keyed from the JWT signing key (parley.devices)
 # ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
 closer = (
     apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)
@@ -316,13 +317,25 @@ def signup(body: Credentials) -> dict:
         raise HTTPException(422, exc.reason) from None
 
 
+DEVICE_COOKIE_HEADER = {
+    "Set-Cookie": {
+        "description": "A device cookie on a successful log-in (HttpOnly, SameSite=Strict, Path=/auth/login; Secure "
+        "and named `__Secure-parley-device` except on plain-HTTP localhost). Sent back with the next log-in, it "
+        "exempts this browser from the per-name lock-out; only its own failures pause it.",
+        "schema": {"type": "string"},
+    }
+}
+
+
 @app.post(
     "/auth/login",
     dependencies=NEEDS_DB,
     response_model=SessionOut,
-    responses={**UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
+    responses={200: {"headers": DEVICE_COOKIE_HEADER}, **UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
 )
-def login(body: Credentials, request: Request) -> dict:
+def login(body: Credentials, request: Request, response: Response) -> dict:
+    secure = _secure_cookies(request)
+    name = devices.cookie_name(secure=secure)
     try:
         session = accounts.login(
             users,
@@ -331,6 +344,8 @@ def login(body: Credentials, request: Request) -> dict:
             password=body.password,
             attempts=login_attempts,
             source_ip=source_ip(request),
+            devices=device_cookies,
+            device_cookies=[request.cookies[name]] if name in request.cookies else [],
         )
     except (AuthenticationFailed, InvalidRequest):
         raise HTTPException(401, "wrong username or password") from None
@@ -340,7 +355,16 @@ def login(body: Credentials, request: Request) -> dict:
             "too many failed log-ins; try again later",
             headers={"Retry-After": str(exc.retry_after_seconds)},
         ) from None
+    if session.device_cookie is not None:
+        response.set_cookie(name, session.device_cookie, max_age=int(devices.LIFETIME.total_seconds()),
+                            path=devices.COOKIE_PATH, secure=secure, httponly=True, samesite="strict")
     return session.to_json()
+
+
+def _secure_cookies(request: Request) -> bool:
+    """Secure cookies everywhere but plain HTTP in local mode: API Gateway only speaks HTTPS (its
+    X-Forwarded-Proto, Mangum's scheme, says so); a Secure cookie is not for a page served over http://127.0.0.1."""
+    return not settings.local or request.url.scheme == "https"
 
 
 @app.post("/auth/refresh", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from parley.config import ConfigurationError, Settings
+from parley.devices import DeviceCookies
 from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
 from parley.model import UserRef, utcnow, valid_password, valid_username
 from parley.passwords import hash_password, needs_rehash, require_strong, verify_password
@@ -26,6 +28,7 @@ class Session:
     token: str
     user: UserRef
     expires_at: datetime | None = None
+    device_cookie: str | None = field(default=None, repr=False)  # a log-in's new device cookie (never in the body)
 
     def to_json(self) -> dict:
         out = {"token": self.token, "user": self.user.to_json()}
@@ -74,28 +77,42 @@ def login(
     password: str,
     attempts: LoginAttempts | None = None,
     source_ip: str = "unknown",
+    devices: DeviceCookies | None = None,
+    device_cookies: Iterable[str] = (),
     now: datetime | None = None,
 ) -> Session:
     """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures pause
-    log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo_accounts``)."""
+    log-ins with a bounded backoff, counted per (name, address), per address and per name (``adapters.mongo_accounts``).
+
+    With ``devices``, a success also returns a new device cookie (``Session.device_cookie``), and a log-in that
+    presents a valid one for this name (among ``device_cookies``) is from a known device: only that cookie's own
+    failures pause it, never the per-name, per-address or per-pair counts an attacker elsewhere can run up
+    (OWASP's device cookies, docs/reliability.md). A tampered, expired or other user's cookie counts as none."""
     now = now or utcnow()
-    _check_pause(attempts, username=username, source_ip=source_ip, now=now)
+    device = devices.nonce(device_cookies, username=username, now=now) if devices is not None else None
+    _check_pause(attempts, username=username, source_ip=source_ip, now=now, device=device)
     user = users.by_username(username=username)
     # verify even for an unknown user (against a dummy hash) so both failures take the same time
     if not verify_password(user.password_hash if user else None, password) or user is None:
         if attempts is not None:
-            attempts.record_failure(username=username, source_ip=source_ip, now=now)
+            attempts.record_failure(username=username, source_ip=source_ip, now=now, device=device)
         raise AuthenticationFailed()
     if attempts is not None:
-        attempts.reset(username=username, source_ip=source_ip)
+        attempts.reset(username=username, source_ip=source_ip, device=device)
     if needs_rehash(user.password_hash):
         users.update_password_hash(user_id=user.id, password_hash=hash_password(password))
-    return _start(users, issuer, user.ref, now)
+    session = _start(users, issuer, user.ref, now)
+    if devices is None:
+        return session
+    # a new nonce at every log-in (OWASP): a cookie copied before it stops being this device's
+    return replace(session, device_cookie=devices.issue(user.username, now=now))
 
 
-def _check_pause(attempts: LoginAttempts | None, *, username: str, source_ip: str, now: datetime) -> None:
+def _check_pause(
+    attempts: LoginAttempts | None, *, username: str, source_ip: str, now: datetime, device: str | None = None
+) -> None:
     if attempts is not None:
-        until = attempts.locked_until(username=username, source_ip=source_ip)
+        until = attempts.locked_until(username=username, source_ip=source_ip, device=device)
         if until is not None and until > now:
             raise TooManyAttempts(max(1, math.ceil((until - now).total_seconds())))
 

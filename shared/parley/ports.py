@@ -182,15 +182,19 @@ class ConnectionProbe(Protocol):
 
 class LoginAttempts(Protocol):
     """Failed log-ins per (user name, source address), per source address and per user name, shared by every
-    container (so a backoff holds across Lambda instances)."""
+    container (so a backoff holds across Lambda instances). With ``device`` (the nonce of a valid device cookie for
+    that name) they are counted and checked under that device alone instead: a known device is paused only by
+    its own failures."""
 
-    def locked_until(self, *, username: str, source_ip: str) -> datetime | None: ...
+    def locked_until(self, *, username: str, source_ip: str, device: str | None = None) -> datetime | None: ...
 
-    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
+    def record_failure(
+        self, *, username: str, source_ip: str, now: datetime, device: str | None = None
+    ) -> datetime | None:
         """Count one failure; returns until when further attempts are refused (None: not yet)."""
 
-    def reset(self, *, username: str, source_ip: str) -> None:
-        """A success forgets the failures of this (name, address) pair only."""
+    def reset(self, *, username: str, source_ip: str, device: str | None = None) -> None:
+        """A success forgets the failures of this (name, address) pair only (or of this device)."""
 
 
 class ReadResult(Enum):

@@ -94,3 +94,22 @@ def test_changing_the_password_keeps_this_page_and_signs_out_the_others(stack: S
     here.tid("account-close").click()
     here.say("still signed in after the change")
     there.log_in(stack.url, name, NEW_PASSWORD)
+
+
+def test_the_page_keeps_its_device_cookie_and_sends_it_with_the_next_log_in(stack: Stack, open_page) -> None:
+    """Issue 22 §4: the log-in's fetch must not omit credentials, or the browser drops the device cookie."""
+    chat = open_page()
+    name = unique("hal")
+    chat.sign_up(stack.url, name)
+    chat.tid("logout").click()
+    expect(chat.tid("auth-view")).to_be_visible()
+    chat.log_in(stack.url, name)
+    (cookie,) = [c for c in chat.context.cookies() if "parley-device" in c["name"]]
+    assert cookie["name"] == "parley-device" and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/auth/login" and not cookie["secure"]  # plain-HTTP localhost
+    assert chat.page.evaluate("document.cookie") == ""  # scripts never see it
+    chat.tid("logout").click()
+    expect(chat.tid("auth-view")).to_be_visible()
+    with chat.page.expect_request(lambda r: r.url.endswith("/auth/login")) as login_request:
+        chat.log_in(stack.url, name)
+    assert f"parley-device={cookie['value']}" in (login_request.value.all_headers().get("cookie") or "")

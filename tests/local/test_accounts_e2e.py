@@ -139,3 +139,33 @@ async def test_a_frame_after_the_token_expired_gets_session_ended_and_the_socket
     frames = await closed_within(ws, 5)
     assert [f.get("code") for f in frames if f.get("type") == "error"] == ["session_ended"]
     assert not any(f.get("type") == "message" for f in frames)
+
+
+async def test_a_device_cookie_gets_the_real_user_past_a_distributed_lock_out(parley):
+    """Issue 22 §4 over real sockets: the page's log-in sets the device cookie (HttpOnly, SameSite=Strict, only for
+    /auth/login, and not Secure on plain-HTTP localhost), then 24 addresses × 5 wrong passwords lock the name out
+    for every unknown device, and the same browser, now at a new address, still signs in with its cookie."""
+    async with client(parley, "127.0.0.2") as browser:
+        await signup(browser, "alice")
+        response = await login(browser, "alice")
+        assert response.status_code == 200
+        (set_cookie,) = response.headers.get_list("set-cookie")
+        name, _, rest = set_cookie.partition("=")
+        attributes = {a.strip().split("=")[0].lower(): a.strip() for a in rest.split(";")[1:]}
+        assert name == "parley-device"  # no __Secure- prefix: it would need Secure, which http:// cannot keep
+        assert "httponly" in attributes and attributes["samesite"].lower() == "samesite=strict"
+        assert attributes["path"] == "Path=/auth/login" and "secure" not in attributes and "domain" not in attributes
+        assert [c.name for c in browser.cookies.jar] == ["parley-device"]  # a cookie jar keeps it, as a browser does
+        jar = browser.cookies
+    statuses = []
+    for i in range(24):
+        async with client(parley, f"127.0.1.{i + 1}") as attacker:
+            statuses += [(await login(attacker, "alice", "guess guess 1")).status_code for _ in range(5)]
+    assert statuses.count(401) >= 100 and 429 in statuses, statuses  # past the per-name ceiling: locked
+    async with client(parley, "127.0.2.1") as stranger:
+        assert (await login(stranger, "alice")).status_code == 429  # the right password, no cookie: still waits
+    async with httpx.AsyncClient(base_url=parley.http_url, cookies=jar,
+                                 transport=httpx.AsyncHTTPTransport(local_address="127.0.2.2")) as moved:
+        response = await login(moved, "alice")  # the same browser at a new address
+        assert response.status_code == 200, response.text
+        assert (await moved.get("/auth/me")).request.headers.get("cookie") is None  # sent to /auth/login only

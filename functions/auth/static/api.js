@@ -13,7 +13,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(path, { method = "GET", body, token } = {}) {
+export async function request(path, { method = "GET", body, token, credentials = "omit" } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -26,7 +26,7 @@ export async function request(path, { method = "GET", body, token } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: abort.signal,
-      credentials: "omit",
+      credentials,
       cache: "no-store",
     });
   } catch {
@@ -77,8 +77,10 @@ export function signup(username, password) {
   return request("/auth/signup", { method: "POST", body: { username, password } });
 }
 
+// The log-in keeps and sends this browser's device cookie (HttpOnly, for /auth/login only): with it, an attack on
+// the name from elsewhere does not lock this browser out. Every other request omits cookies (tokens, not cookies).
 export function login(username, password) {
-  return request("/auth/login", { method: "POST", body: { username, password } });
+  return request("/auth/login", { method: "POST", body: { username, password }, credentials: "same-origin" });
 }
 
 export function me(token) {

@@ -126,6 +126,10 @@ FORGET_AFTER = timedelta(hours=1)
 FREE_PER_PAIR = FREE_FAILURES  # one client typing one name: a few typos are free
 FREE_PER_ADDRESS = 20  # one address across names (password spraying); NAT-shared addresses get some room
 FREE_PER_NAME = 100  # one name from every address (a distributed attack): far above what typos reach
+# A known device (a valid device cookie for the name, parley.devices) is counted under its nonce alone, with the
+# pair's thresholds: the per-name lock-out an attacker elsewhere triggers does not stop it, and a stolen cookie
+# buys the same few guesses as one address, then pauses only that cookie.
+FREE_PER_DEVICE = FREE_PER_PAIR
 
 
 def login_pause(failures: int, free: int = FREE_FAILURES) -> timedelta:
@@ -135,7 +139,9 @@ def login_pause(failures: int, free: int = FREE_FAILURES) -> timedelta:
     return min(MAX_PAUSE, timedelta(seconds=2 ** min(failures - free - 1, 16)))
 
 
-def _throttle_keys(username: str, source_ip: str) -> dict[str, int]:
+def _throttle_keys(username: str, source_ip: str, device: str | None = None) -> dict[str, int]:
+    if device is not None:
+        return {f"device:{device[:64]}": FREE_PER_DEVICE}
     name, addr = username.lower(), source_ip[:64]
     return {f"pair:{name}@{addr}": FREE_PER_PAIR, f"addr:{addr}": FREE_PER_ADDRESS, f"name:{name}": FREE_PER_NAME}
 
@@ -146,16 +152,18 @@ class MongoLoginAttempts:
         self._c = db.login_failures
         self._call_lock = _call_lock(db)
 
-    def locked_until(self, *, username: str, source_ip: str) -> datetime | None:
-        """The latest pause of the three counters (one read)."""
-        keys = list(_throttle_keys(username, source_ip))
+    def locked_until(self, *, username: str, source_ip: str, device: str | None = None) -> datetime | None:
+        """The latest pause of the three counters, or of the device's one (one read)."""
+        keys = list(_throttle_keys(username, source_ip, device))
         untils = [_aware(d["lockedUntil"]) for d in self._c.find({"_id": {"$in": keys}}, {"lockedUntil": 1})
                   if d.get("lockedUntil")]
         return max(untils, default=None)
 
-    def record_failure(self, *, username: str, source_ip: str, now: datetime) -> datetime | None:
+    def record_failure(
+        self, *, username: str, source_ip: str, now: datetime, device: str | None = None
+    ) -> datetime | None:
         latest = None
-        for key, free in _throttle_keys(username, source_ip).items():
+        for key, free in _throttle_keys(username, source_ip, device).items():
             doc = self._c.find_one_and_update(
                 {"_id": key},
                 {"$inc": {"count": 1}, "$set": {"expiresAt": now + FORGET_AFTER}},
@@ -169,6 +177,6 @@ class MongoLoginAttempts:
                 latest = max(latest or until, until)
         return latest
 
-    def reset(self, *, username: str, source_ip: str) -> None:
-        pair = next(iter(_throttle_keys(username, source_ip)))
+    def reset(self, *, username: str, source_ip: str, device: str | None = None) -> None:
+        pair = next(iter(_throttle_keys(username, source_ip, device)))  # the pair's, or the device's
         self._c.delete_one({"_id": pair})
