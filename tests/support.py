@@ -43,11 +43,11 @@ SECRET = "test-secret-" + "x" * 40
 # test_limits_e2e.py, test_signup_throttle.py).
 LOAD_TEST_LIMITS = {"RateLimitWindowSeconds": "1", "SendMessageLimit": "1000", "TypingLimit": "1000", "JoinLimit": "1000",
                     "CreateRoomLimit": "1000", "OpenDirectLimit": "1000", "AddMemberLimit": "1000",
-                    "HistoryLimit": "1000"}
+                    "HistoryLimit": "1000", "SignupLimit": "10000"}
 # The same as the functions' environment variables, for the handler tests' `local_env`.
 LOAD_TEST_LIMITS_ENV = {"RATE_LIMIT_WINDOW_SECONDS": "1", "SEND_MESSAGE_LIMIT": "1000", "TYPING_LIMIT": "1000",
                         "JOIN_LIMIT": "1000", "CREATE_ROOM_LIMIT": "1000", "OPEN_DIRECT_LIMIT": "1000",
-                        "ADD_MEMBER_LIMIT": "1000", "HISTORY_LIMIT": "1000"}
+                        "ADD_MEMBER_LIMIT": "1000", "HISTORY_LIMIT": "1000", "SIGNUP_LIMIT": "10000"}
 
 
 # ---------------------------------------------------------------- the kit, rooted at this repository

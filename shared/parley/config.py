@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from parley.errors import ConfigurationError
-from parley.limits import Limits, RateLimit
+from parley.limits import SIGNUP_WINDOW, Limits, RateLimit
 
 PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "dev", "test", "placeholder"}
 MIN_SECRET_BYTES = 32
@@ -48,6 +48,7 @@ class Settings:
     open_direct_limit: int = 30
     add_member_limit: int = 30
     history_limit: int = 120
+    signup_limit: int = 20  # per source address per hour (the auth function's)
     max_connections_per_user: int = 10
 
     @property
@@ -65,6 +66,7 @@ class Settings:
             open_direct=RateLimit(self.open_direct_limit, window),
             add_member=RateLimit(self.add_member_limit, window),
             history=RateLimit(self.history_limit, window),
+            signup=RateLimit(self.signup_limit, SIGNUP_WINDOW),
             connections_per_user=self.max_connections_per_user,
         )
 
@@ -113,6 +115,7 @@ class Settings:
             open_direct_limit=_int(env, "OPEN_DIRECT_LIMIT", 30, low=1, high=1000),
             add_member_limit=_int(env, "ADD_MEMBER_LIMIT", 30, low=1, high=1000),
             history_limit=_int(env, "HISTORY_LIMIT", 120, low=1, high=1000),
+            signup_limit=_int(env, "SIGNUP_LIMIT", 20, low=1, high=10_000),
             max_connections_per_user=_int(env, "MAX_CONNECTIONS_PER_USER", 10, low=1, high=1000),
         )
 

@@ -96,6 +96,14 @@ class TooManyAttempts(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooManySignups(Exception):
+    """Too many sign-ups from this source address; nothing was done."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class InvalidToken(Exception):
     """A JWT that is missing, malformed, wrongly signed, expired or lacks a required claim."""
 

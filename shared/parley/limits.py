@@ -39,6 +39,9 @@ def _window(seconds: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+SIGNUP_WINDOW = timedelta(hours=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """The defaults here are the template's (template.yaml Parameters, documented in the README)."""
@@ -52,6 +55,8 @@ class Limits:
     # per user; a reconnecting page asks each of its rooms (up to 50) for what it missed
     history: RateLimit = field(default_factory=lambda: RateLimit(120, _window(30)))
     connections_per_user: int = 10
+    # sign-ups per source address (POST /auth/signup); the window is an hour, whatever RATE_LIMIT_WINDOW_SECONDS
+    signup: RateLimit = field(default_factory=lambda: RateLimit(20, SIGNUP_WINDOW))
 
     def per_user(self, kind: str) -> RateLimit:
         """The limit of one of the ``PER_USER`` kinds."""

@@ -183,6 +183,14 @@ class LoginAttempts(Protocol):
         """A success forgets the failures of this (name, address) pair only."""
 
 
+class SignupThrottle(Protocol):
+    """Sign-ups per source address, shared by every container (kept apart from ``LoginAttempts``)."""
+
+    def count(self, *, source_ip: str, now: datetime, limit: RateLimit) -> int | None:
+        """Count one sign-up from ``source_ip``: None when ``limit`` allows it, else how long until it would
+        (ms; then nothing is counted). One round trip, two when refused."""
+
+
 class ReadResult(Enum):
     ADVANCED = "advanced"
     NOT_FORWARD = "not_forward"

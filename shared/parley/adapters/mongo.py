@@ -91,6 +91,7 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         db.connections.create_index("userId", name="by_user")
         db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
         db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
+        db.signups.create_index("expiresAt", expireAfterSeconds=0, name="ttl")  # adapters/mongo_signups.py
         # look-alike names (parley.usernames); sparse: a user stored before the field existed is skipped
         # until _backfill_skeletons gives it one
         db.users.create_index("usernameSkeleton", unique=True, sparse=True, name="username_skeleton_unique")
