@@ -38,12 +38,16 @@ from parley_local.kit import (  # noqa: F401 - the tests use them from here
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 SECRET = "test-secret-" + "x" * 40
-# Template parameters that lift the per-connection rate limits, for stacks whose tests are about delivery under
-# load (a client sending as fast as it can), not about the limits (tests/test_limits.py, test_limits_e2e.py).
-LOAD_TEST_LIMITS = {"RateLimitWindowSeconds": "1", "SendMessageLimit": "1000", "TypingLimit": "1000", "JoinLimit": "1000"}
+# Template parameters that lift the rate limits, for stacks whose tests are about delivery under load (a client
+# sending as fast as it can, fifty users signing up from one address), not about the limits (tests/test_limits.py,
+# test_limits_e2e.py, test_signup_throttle.py).
+LOAD_TEST_LIMITS = {"RateLimitWindowSeconds": "1", "SendMessageLimit": "1000", "TypingLimit": "1000", "JoinLimit": "1000",
+                    "CreateRoomLimit": "1000", "OpenDirectLimit": "1000", "AddMemberLimit": "1000",
+                    "HistoryLimit": "1000", "SignupLimit": "10000"}
 # The same as the functions' environment variables, for the handler tests' `local_env`.
 LOAD_TEST_LIMITS_ENV = {"RATE_LIMIT_WINDOW_SECONDS": "1", "SEND_MESSAGE_LIMIT": "1000", "TYPING_LIMIT": "1000",
-                        "JOIN_LIMIT": "1000"}
+                        "JOIN_LIMIT": "1000", "CREATE_ROOM_LIMIT": "1000", "OPEN_DIRECT_LIMIT": "1000",
+                        "ADD_MEMBER_LIMIT": "1000", "HISTORY_LIMIT": "1000", "SIGNUP_LIMIT": "10000"}
 
 
 # ---------------------------------------------------------------- the kit, rooted at this repository

@@ -1,5 +1,6 @@
-"""Per-user limits (issue 11, finding 6): sendMessage, typing and join are rate-limited per connection, and a
-user may hold only so many open connections. Through the real handlers, loaded from template.yaml, with the
+"""Per-user limits (issue 11, finding 6; issue 22, section 2): sendMessage, typing, createRoom, openDirect,
+addMember and history are rate-limited per user, whatever the number of their connections; join per connection; and
+a user may hold only so many open connections. Through the real handlers, loaded from template.yaml, with the
 limits set the way the template sets them (environment variables), and a clock the test moves."""
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def clock() -> Clock:
 @pytest.fixture
 def limited(template, management_api, local_env, monkeypatch, clock) -> Stack:
     for name, value in {"RATE_LIMIT_WINDOW_SECONDS": WINDOW_S, "SEND_MESSAGE_LIMIT": 5, "TYPING_LIMIT": 3,
-                        "JOIN_LIMIT": 3, "MAX_CONNECTIONS_PER_USER": 2}.items():
+                        "JOIN_LIMIT": 3, "MAX_CONNECTIONS_PER_USER": 2, "CREATE_ROOM_LIMIT": 2,
+                        "OPEN_DIRECT_LIMIT": 2, "ADD_MEMBER_LIMIT": 2, "HISTORY_LIMIT": 3}.items():
         monkeypatch.setenv(name, str(value))
     stack = watch_stack(Stack(template, management_api), management_api, monkeypatch)  # docs/asyncapi.yaml too
     for module in stack.modules.values():
@@ -74,20 +76,139 @@ def test_a_flood_of_messages_is_refused_past_the_limit_and_nothing_refused_is_st
     assert [m["text"] for m in bob.last("history")["messages"]] == [f"m{i}" for i in range(6)]
 
 
-def test_the_limit_is_per_connection_and_a_full_window_later_all_of_it_is_back(limited, clock):
-    alice, other = limited.connect("alice"), limited.connect("alice")
-    for c in (alice, other):
+def test_the_send_limit_is_per_user_so_more_sockets_store_no_more_and_a_full_window_later_all_of_it_is_back(
+    limited, clock
+):
+    """Issue 22, section 2: one user with 10 sockets stored 10 times the per-connection limit. Here the fixture's
+    cap is 2 sockets; before the fix they stored 10 messages per window, the limit 5 each."""
+    alice, other, bob = limited.connect("alice"), limited.connect("alice"), limited.connect("bob")
+    for c in (alice, other, bob):
         c.send({"action": "join", "room": "general"})
-    for i in range(5):
-        send(alice, f"a{i}", f"a{i}")
-    send(alice, "a5", "a5")
-    assert alice.last("error")["code"] == "rate_limited"
-    send(other, "b0", "b0")  # the user's other connection has a window of its own
-    assert other.frames("error") == []
+    for i in range(12):  # alternating sockets
+        send(alice if i % 2 == 0 else other, f"m{i}", f"m{i}")
+        clock.advance(10)
+    assert len(bob.frames("message")) == 5
+    refused = alice.frames("error") + other.frames("error")
+    assert len(refused) == 7 and all(e["code"] == "rate_limited" and e["retryAfterMs"] > 0 for e in refused)
+    bob.send({"action": "history", "room": "general"})
+    assert len(bob.last("history")["messages"]) == 5  # nothing refused was stored
     clock.advance(WINDOW_S * 1000)
     for i in range(5):
-        send(alice, f"late{i}", f"late{i}")
-    assert len(alice.frames("error")) == 1
+        send(other, f"late{i}", f"late{i}")
+    assert len(other.frames("error")) == len([e for e in refused if e in other.frames("error")])  # all 5 went
+    assert len(bob.frames("message")) == 10
+    send(alice, "late5", "late5")
+    assert alice.last("error")["code"] == "rate_limited"
+
+
+def test_the_per_user_limit_is_the_users_own(limited, clock):
+    alice, bob = limited.connect("alice"), limited.connect("bob")
+    for c in (alice, bob):
+        c.send({"action": "join", "room": "general"})
+    for i in range(6):
+        send(alice, f"a{i}", f"a{i}")
+    assert alice.last("error")["code"] == "rate_limited"
+    send(bob, "b0", "b0")  # another user is not held back by alice
+    assert bob.frames("error") == []
+
+
+def test_a_refused_send_to_a_room_not_joined_does_not_count(limited, clock):
+    alice = limited.connect("alice")
+    for i in range(8):  # never joined: refused, not counted
+        send(alice, f"x{i}", f"x{i}")
+    assert {e["code"] for e in alice.frames("error")} == {"not_in_room"}
+    alice.send({"action": "join", "room": "general"})
+    for i in range(5):
+        send(alice, f"m{i}", f"m{i}")
+    assert {e["code"] for e in alice.frames("error")} == {"not_in_room"}
+
+
+@pytest.fixture
+def people(limited):
+    def person(name: str):
+        status, body, _ = limited.http("POST", "/auth/signup", {"username": name, "password": "correct horse 1"},
+                                       source_ip=f"192.0.2.{len(name)}")
+        assert status == 201, body
+        return body["user"]["id"]
+
+    return person
+
+
+def refused(*clients) -> list[dict]:
+    return [e for c in clients for e in c.frames("error")]
+
+
+def assert_rate_limited(errors: list[dict], action: str, count: int) -> None:
+    assert len(errors) == count, errors
+    for e in errors:
+        assert e["code"] == "rate_limited" and e["action"] == action, e
+        assert 0 < e["retryAfterMs"] <= WINDOW_S * 1000
+        assert "from you" in e["message"]
+
+
+def test_a_burst_of_create_room_from_two_sockets_is_refused_past_the_users_limit(limited, people, clock):
+    uid = people("alice")
+    a, b = limited.connect("alice", user_id=uid), limited.connect("alice", user_id=uid)
+    for i in range(6):
+        (a if i % 2 == 0 else b).send({"action": "createRoom", "room": f"r{i}", "kind": "private"})
+    assert len(a.frames("roomCreated") + b.frames("roomCreated")) == 2
+    assert_rate_limited(refused(a, b), "createRoom", 4)
+    a.send({"action": "rooms"})
+    assert sorted(r["room"] for r in a.last("rooms")["rooms"]) == ["r0", "r1"]  # nothing refused was created
+    clock.advance(WINDOW_S * 1000)
+    a.send({"action": "createRoom", "room": "later", "kind": "private"})
+    assert a.last("roomCreated")["room"] == "later"
+
+
+def test_a_burst_of_open_direct_is_refused_past_the_users_limit(limited, people, clock):
+    uid = people("alice")
+    for name in ("bob", "carol", "dave", "erin"):
+        people(name)
+    a, b = limited.connect("alice", user_id=uid), limited.connect("alice", user_id=uid)
+    for i, name in enumerate(("bob", "carol", "dave", "erin")):
+        (a if i % 2 == 0 else b).send({"action": "openDirect", "username": name})
+    assert len(a.frames("direct") + b.frames("direct")) == 2
+    assert_rate_limited(refused(a, b), "openDirect", 2)
+
+
+def test_a_burst_of_add_member_is_refused_past_the_users_limit(limited, people, clock):
+    uid = people("alice")
+    for name in ("bob", "carol", "dave", "erin"):
+        people(name)
+    a, b = limited.connect("alice", user_id=uid), limited.connect("alice", user_id=uid)
+    a.send({"action": "createRoom", "room": "vault", "kind": "private"})
+    for i, name in enumerate(("bob", "carol", "dave", "erin")):
+        (a if i % 2 == 0 else b).send({"action": "addMember", "room": "vault", "username": name})
+    assert len(a.frames("memberAdded") + b.frames("memberAdded")) >= 2
+    assert_rate_limited(refused(a, b), "addMember", 2)
+    a.send({"action": "rooms"})
+    assert [r["members"] for r in a.last("rooms")["rooms"]] == [3]  # alice and the two let through
+
+
+def test_a_burst_of_history_is_refused_past_the_users_limit(limited, clock):
+    a, b = limited.connect("alice"), limited.connect("alice")
+    for c in (a, b):
+        c.send({"action": "join", "room": "general"})
+    for i in range(6):
+        (a if i % 2 == 0 else b).send({"action": "history", "room": "general"})
+    assert len(a.frames("history") + b.frames("history")) == 3
+    errors = refused(a, b)
+    assert_rate_limited(errors, "history", 3)
+    assert all(e["room"] == "general" for e in errors)
+    clock.advance(max(e["retryAfterMs"] for e in errors))
+    answered = len(a.frames("history"))
+    a.send({"action": "history", "room": "general"})
+    assert len(a.frames("history")) == answered + 1
+
+
+def test_typing_is_limited_per_user_across_sockets(limited, clock):
+    a, b, bob = limited.connect("alice"), limited.connect("alice"), limited.connect("bob")
+    for c in (a, b, bob):
+        c.send({"action": "join", "room": "general"})
+    for i in range(6):
+        (a if i % 2 == 0 else b).send({"action": "typing", "room": "general", "isTyping": False})
+    assert len(bob.frames("typing")) == 3
+    assert_rate_limited(refused(a, b), "typing", 3)
 
 
 def test_typing_signals_are_rate_limited_and_stopping_too(limited, clock):
@@ -212,7 +333,9 @@ def test_the_limits_are_template_parameters_with_the_settings_defaults(template)
     params, resources = template["Parameters"], template["Resources"]
     wiring = {
         "MessageFunction": {"RATE_LIMIT_WINDOW_SECONDS": "RateLimitWindowSeconds", "SEND_MESSAGE_LIMIT": "SendMessageLimit",
-                            "TYPING_LIMIT": "TypingLimit", "JOIN_LIMIT": "JoinLimit"},
+                            "TYPING_LIMIT": "TypingLimit", "JOIN_LIMIT": "JoinLimit",
+                            "CREATE_ROOM_LIMIT": "CreateRoomLimit", "OPEN_DIRECT_LIMIT": "OpenDirectLimit",
+                            "ADD_MEMBER_LIMIT": "AddMemberLimit", "HISTORY_LIMIT": "HistoryLimit"},
         "ConnectFunction": {"MAX_CONNECTIONS_PER_USER": "MaxConnectionsPerUser"},
     }
     for function, variables in wiring.items():
@@ -225,6 +348,10 @@ def test_the_limits_are_template_parameters_with_the_settings_defaults(template)
     assert params["SendMessageLimit"]["Default"] == defaults.send.count
     assert params["TypingLimit"]["Default"] == defaults.typing.count
     assert params["JoinLimit"]["Default"] == defaults.join.count
+    assert params["CreateRoomLimit"]["Default"] == defaults.create_room.count
+    assert params["OpenDirectLimit"]["Default"] == defaults.open_direct.count
+    assert params["AddMemberLimit"]["Default"] == defaults.add_member.count
+    assert params["HistoryLimit"]["Default"] == defaults.history.count
     assert params["MaxConnectionsPerUser"]["Default"] == defaults.connections_per_user
     configured = Settings.from_env({"PARLEY_ENV": "local", "SEND_MESSAGE_LIMIT": "7", "RATE_LIMIT_WINDOW_SECONDS": "5"})
     assert configured.limits.send.count == 7 and configured.limits.join.window == timedelta(seconds=5)

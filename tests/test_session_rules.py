@@ -132,6 +132,8 @@ FRAMES = {
     "openDirect": {"action": "openDirect", "username": "bob"},
     "markRead": {"action": "markRead", "room": "club", "id": "0" * 24},
     "rooms": {"action": "rooms"},
+    "block": {"action": "block", "username": "bob"},
+    "unblock": {"action": "unblock", "username": "bob"},
 }
 assert set(FRAMES) == set(ACTIONS), "every action of the protocol has a row"
 

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from parley import accounts, devices, origins
 from parley.client_limits import client_limits
-from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms
+from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms, mongo_signups
 from parley.adapters.secrets import mongodb_uri
 from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
@@ -26,6 +26,7 @@ from parley.errors import (
     InvalidToken,
     StoreUnavailable,
     TooManyAttempts,
+    TooManySignups,
     UsernameTaken,
     WeakPassword,
 )
@@ -56,6 +57,7 @@ messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo_accounts.MongoLoginAttempts(db)
 device_cookies = devices.DeviceCookies(issuer.secret)  # keyed from the JWT signing key (parley.devices)
+signup_throttle = mongo_signups.MongoSignupThrottle(db)
 # ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
 closer = (
     apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)
@@ -305,10 +307,19 @@ def source_ip(request: Request) -> str:
     return address if isinstance(address, str) and address else "unknown"
 
 
-@app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut, responses={409: {"model": Problem}, **UNAVAILABLE})
-def signup(body: Credentials) -> dict:
+@app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut,
+          responses={409: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE})
+def signup(body: Credentials, request: Request) -> dict:
     try:
-        return accounts.signup(users, issuer, username=body.username, password=body.password).to_json()
+        return accounts.signup(
+            users, issuer, username=body.username, password=body.password,
+            throttle=signup_throttle, limit=settings.limits.signup, source_ip=source_ip(request),
+        ).to_json()
+    except TooManySignups as exc:  # per address: API Gateway's route throttle is one for every client
+        raise HTTPException(
+            429, "too many sign-ups from your address; try again later",
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from None
     except UsernameTaken:
         raise HTTPException(409, "that username is taken") from None
     except WeakPassword as exc:

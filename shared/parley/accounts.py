@@ -16,10 +16,11 @@ from datetime import datetime
 
 from parley.config import ConfigurationError, Settings
 from parley.devices import DeviceCookies
-from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts
+from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts, TooManySignups
+from parley.limits import RateLimit
 from parley.model import UserRef, utcnow, valid_password, valid_username
 from parley.passwords import hash_password, needs_rehash, require_strong, verify_password
-from parley.ports import LoginAttempts, StoredUser, UserStore
+from parley.ports import LoginAttempts, SignupThrottle, StoredUser, UserStore
 from parley.tokens import Claims, TokenIssuer
 
 
@@ -60,13 +61,34 @@ def _start(users: UserStore, issuer: TokenIssuer, user: UserRef, now: datetime |
     return Session(token=issuer.issue(user, session_id=session_id, now=now), user=user, expires_at=expires_at)
 
 
-def signup(users: UserStore, issuer: TokenIssuer, *, username: str, password: str) -> Session:
-    """Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password) or ``UsernameTaken`` (the name,
-    or one that looks like it, exists)."""
+def signup(
+    users: UserStore,
+    issuer: TokenIssuer,
+    *,
+    username: str,
+    password: str,
+    throttle: SignupThrottle | None = None,
+    limit: RateLimit | None = None,
+    source_ip: str = "unknown",
+    now: datetime | None = None,
+) -> Session:
+    """Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password), ``UsernameTaken`` (the name, or one
+    that looks like it, exists) or ``TooManySignups`` (``limit`` per source address: counted once the input is
+    valid, before the password is hashed, so a taken name counts and a malformed request does not)."""
     username, password = valid_username(username), valid_password(password)
     require_strong(password, username=username)
+    _count_signup(throttle, limit, source_ip=source_ip, now=now or utcnow())
     user = users.create(username=username, password_hash=hash_password(password))
     return _start(users, issuer, user.ref)
+
+
+def _count_signup(throttle: SignupThrottle | None, limit: RateLimit | None, *, source_ip: str, now: datetime) -> None:
+    """The sign-up throttle (apart from the log-in lock-out below: a sign-up is limited per address, not paused)."""
+    if throttle is None or limit is None:
+        return
+    wait_ms = throttle.count(source_ip=source_ip, now=now, limit=limit)
+    if wait_ms is not None:
+        raise TooManySignups(max(1, math.ceil(wait_ms / 1000)))
 
 
 def login(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from parley.errors import ConfigurationError
-from parley.limits import Limits, RateLimit
+from parley.limits import SIGNUP_WINDOW, Limits, RateLimit
 
 PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "dev", "test", "placeholder"}
 MIN_SECRET_BYTES = 32
@@ -38,11 +38,17 @@ class Settings:
     message_retention_days: int = 0  # 0 keeps messages forever; else a TTL index deletes older ones
     metrics_namespace: str = "Parley"
     tracing: bool = False  # X-Ray via Powertools Tracer, only when POWERTOOLS_TRACE_DISABLED=false (make run: never)
-    # per-connection rate limits (uses per window) and the per-user connection cap; defaults = the template's
+    # rate limits (uses per window; per user, join per connection) and the per-user connection cap; defaults = the
+    # template's (parley.limits)
     rate_limit_window_seconds: int = 30
     send_message_limit: int = 30
     typing_limit: int = 30
     join_limit: int = 60
+    create_room_limit: int = 10
+    open_direct_limit: int = 30
+    add_member_limit: int = 30
+    history_limit: int = 120
+    signup_limit: int = 20  # per source address per hour (the auth function's)
     max_connections_per_user: int = 10
 
     @property
@@ -56,6 +62,11 @@ class Settings:
             send=RateLimit(self.send_message_limit, window),
             typing=RateLimit(self.typing_limit, window),
             join=RateLimit(self.join_limit, window),
+            create_room=RateLimit(self.create_room_limit, window),
+            open_direct=RateLimit(self.open_direct_limit, window),
+            add_member=RateLimit(self.add_member_limit, window),
+            history=RateLimit(self.history_limit, window),
+            signup=RateLimit(self.signup_limit, SIGNUP_WINDOW),
             connections_per_user=self.max_connections_per_user,
         )
 
@@ -100,6 +111,11 @@ class Settings:
             send_message_limit=_int(env, "SEND_MESSAGE_LIMIT", 30, low=1, high=1000),
             typing_limit=_int(env, "TYPING_LIMIT", 30, low=1, high=1000),
             join_limit=_int(env, "JOIN_LIMIT", 60, low=1, high=1000),
+            create_room_limit=_int(env, "CREATE_ROOM_LIMIT", 10, low=1, high=1000),
+            open_direct_limit=_int(env, "OPEN_DIRECT_LIMIT", 30, low=1, high=1000),
+            add_member_limit=_int(env, "ADD_MEMBER_LIMIT", 30, low=1, high=1000),
+            history_limit=_int(env, "HISTORY_LIMIT", 120, low=1, high=1000),
+            signup_limit=_int(env, "SIGNUP_LIMIT", 20, low=1, high=10_000),
             max_connections_per_user=_int(env, "MAX_CONNECTIONS_PER_USER", 10, low=1, high=1000),
         )
 

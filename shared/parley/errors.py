@@ -38,11 +38,12 @@ class NotInRoom(ChatError):
 
 
 class RateLimited(ChatError):
-    """Too many frames of one kind on this connection; nothing was done. Retry after ``retry_after_ms``."""
+    """Too many frames of one kind from this user (joins: on this connection); nothing was done. Retry after
+    ``retry_after_ms``."""
 
-    def __init__(self, what: str, retry_after_ms: int) -> None:
+    def __init__(self, what: str, retry_after_ms: int, *, per: str = "from you") -> None:
         seconds = max(1, -(-retry_after_ms // 1000))
-        super().__init__(ErrorCode.RATE_LIMITED, f"too many {what} on this connection; retry in {seconds} s")
+        super().__init__(ErrorCode.RATE_LIMITED, f"too many {what} {per}; retry in {seconds} s")
         self.retry_after_ms = retry_after_ms
 
 
@@ -89,6 +90,14 @@ class AuthenticationFailed(Exception):
 
 class TooManyAttempts(Exception):
     """Log-ins for this user name are paused after repeated failures."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TooManySignups(Exception):
+    """Too many sign-ups from this source address; nothing was done."""
 
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"retry after {retry_after_seconds} s")

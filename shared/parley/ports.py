@@ -49,20 +49,24 @@ class ConnectionStore(Protocol):
         """Take ``room`` out of every connection of the user (one update); how many connections had it."""
 
     def signal_typing(
-        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
+        self, *, user_id: str, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
         limit: RateLimit | None = None,
     ) -> TypingSignal:
         """Record a typing signal of a member of ``room``. ``True`` is recorded (RELAY) only if the last one
         was ``quiet`` or longer ago, else TOO_SOON; ``False`` clears the record (RELAY), so the next ``True``
-        is relayed at once. NOT_MEMBER when the connection has not joined ``room``. With ``limit``, every
-        RELAY counts against it; over it, raises ``RateLimited`` and records nothing."""
+        is relayed at once. NOT_MEMBER when the connection has not joined ``room``. With ``limit`` (per user: every
+        connection of ``user_id`` counts against it), a RELAY or TOO_SOON counts; over it, raises ``RateLimited``
+        and counts nothing (the connection's record may still be updated)."""
 
-    def use(self, *, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit) -> Usage:
-        """Count one use of ``kind`` (a sendMessage, say) by the connection against ``limit``, in the one atomic
-        update that also checks that it joined ``room`` (unless ``room`` is None: a member of a private room
-        sends without joining) and reads the session mark. NOT_MEMBER (nothing counted) when the connection is
-        gone or has not joined ``room``; SESSION_ENDED when its session was ended; over the limit raises
-        ``RateLimited`` (nothing counted)."""
+    def use(
+        self, *, user_id: str, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit
+    ) -> Usage:
+        """Count one use of ``kind`` (a sendMessage, say) by the user against ``limit``, which all the user's
+        connections share, in the one update that also checks the connection: that it joined ``room`` (unless
+        ``room`` is None: a member of a private room sends without joining, and the other kinds need no room) and
+        that its session was not ended. COUNTED; NO_CONNECTION (the record is gone: counted), NOT_MEMBER or
+        SESSION_ENDED (nothing counted); over the limit raises ``RateLimited`` (nothing counted). One round trip
+        when counted and the connection is as asked; the other outcomes read both records once more."""
 
     def earlier(self, *, connection: Connection, now: datetime) -> list[Earlier]:
         """The user's other connections opened before this one (by ``connected_at``, then id), leaving out those
@@ -82,6 +86,7 @@ class Earlier:
 
 class Usage(Enum):
     COUNTED = "counted"
+    NO_CONNECTION = "no_connection"  # the connection has no record (counted: what to do is the caller's call)
     NOT_MEMBER = "not_member"
     SESSION_ENDED = "session_ended"  # the connection's session was ended (its record is marked)
 
@@ -195,6 +200,14 @@ class LoginAttempts(Protocol):
 
     def reset(self, *, username: str, source_ip: str, device: str | None = None) -> None:
         """A success forgets the failures of this (name, address) pair only (or of this device)."""
+
+
+class SignupThrottle(Protocol):
+    """Sign-ups per source address, shared by every container (kept apart from ``LoginAttempts``)."""
+
+    def count(self, *, source_ip: str, now: datetime, limit: RateLimit) -> int | None:
+        """Count one sign-up from ``source_ip``: None when ``limit`` allows it, else how long until it would
+        (ms; then nothing is counted). One round trip, two when refused."""
 
 
 class ReadResult(Enum):

@@ -1,5 +1,6 @@
-"""Issue 11, finding 6, as it was found: through `make run`'s stack over real sockets, one connection floods a
-room and one user opens connection after connection. The limits come from template parameters."""
+"""Issue 11, finding 6, and issue 22, section 2, as they were found: through `make run`'s stack over real sockets,
+one connection floods a room, one user floods it from every socket they may open, and one user opens connection
+after connection. The limits come from template parameters."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ async def limited(repo_root, monkeypatch):
     monkeypatch.delenv("JWT_SECRET", raising=False)
     env_vars, overrides, _ = parley_profile()
     env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
-    overrides.update(SendMessageLimit="5", MaxConnectionsPerUser="3")
+    overrides.update(SendMessageLimit="5", MaxConnectionsPerUser="3", CreateRoomLimit="3")
     async with LocalGateway(
         repo_root / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
     ) as gateway:
@@ -63,6 +64,35 @@ async def test_one_connection_flooding_a_room_gets_rate_limited_and_only_the_all
     assert all(f["retryAfterMs"] > 0 and f["clientMsgId"].startswith("c") for f in refused)
     delivered = [f["message"]["clientMsgId"] for f in to_bob if f["type"] == "message"]
     assert len(delivered) == 5 and not {f["clientMsgId"] for f in refused} & set(delivered)
+
+
+async def test_one_user_flooding_from_every_socket_stores_no_more_than_the_per_user_limit(limited):
+    """Issue 22: one user with 10 sockets stored 300 messages in ~5 s (30 per socket). Here 3 sockets (the cap),
+    the limit 5: before the fix they stored 15; now 5, and createRoom from all of them is limited the same way."""
+    alice, bob = await token(limited, "alice"), await token(limited, "bob")
+    sockets = [await websockets.connect(f"{limited.ws_url}?token={alice}") for _ in range(3)]
+    try:
+        async with websockets.connect(f"{limited.ws_url}?token={bob}") as b:
+            for ws in (*sockets, b):
+                await ws.send(json.dumps({"action": "join", "room": "general"}))
+            await frames_until_quiet(b, 0.5)
+            for i in range(30):
+                frame = {"action": "sendMessage", "room": "general", "text": f"m{i}", "clientMsgId": f"c{i}"}
+                await sockets[i % 3].send(json.dumps(frame))
+            for i in range(9):
+                await sockets[i % 3].send(json.dumps({"action": "createRoom", "room": f"flood-{i}", "kind": "private"}))
+            to_alice = [f for ws in sockets for f in await frames_until_quiet(ws, 2.0)]
+            to_bob = await frames_until_quiet(b, 1.0)
+        delivered = [f for f in to_bob if f["type"] == "message"]
+        assert len(delivered) == 5
+        refused = [f for f in to_alice if f["type"] == "error"]
+        assert {(f["code"], f["action"]) for f in refused} == {("rate_limited", "sendMessage"), ("rate_limited", "createRoom")}
+        assert all(f["retryAfterMs"] > 0 for f in refused)
+        assert len([f for f in refused if f["action"] == "sendMessage"]) == 25
+        assert len([f for f in to_alice if f["type"] == "roomCreated"]) == 3
+    finally:
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_one_user_cannot_open_more_connections_than_the_cap(limited):

@@ -11,7 +11,7 @@ import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
 import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
 import { createConversations } from "./conversations.js";
-import { applyLimits, compileLimits, roomRule } from "./limits.js";
+import { applyLimits, compileLimits, rateLimitedText, roomRule } from "./limits.js";
 import { byId, el, strong } from "./dom.js";
 import { createNotices } from "./notices.js";
 import { createSignIn } from "./signin.js";
@@ -300,7 +300,8 @@ function onError(frame) {
     return;
   }
   if (page.convo.onError(frame)) return;
-  const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
+  const text = frame.code === "rate_limited" && frame.action !== "sendMessage" ? rateLimitedText(frame)
+    : typeof frame.message === "string" ? frame.message : "The server refused a request.";
   if (frame.code === "not_in_room" && ["sendMessage", "typing", "history"].includes(frame.action)) {
     if (frame.action === "history") page.history.onRefused(frame);
     rejoinAll(); // the server forgot our rooms (a stale connection): join again, pending messages follow

@@ -7,6 +7,7 @@ import { DM_PREFIX, LOBBY, Room } from "./rooms.js";
 import { createBlocks } from "./blocks.js";
 import { createMembersPanel } from "./members.js";
 import { createStartForms } from "./startforms.js";
+import { rateLimitedText } from "./limits.js";
 
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
@@ -313,7 +314,8 @@ export function createConversations(host) {
    */
   function onError(frame) {
     const code = frame.code;
-    const text = typeof frame.message === "string" ? frame.message : "The server refused a request.";
+    const text = code === "rate_limited" ? rateLimitedText(frame)
+      : typeof frame.message === "string" ? frame.message : "The server refused a request.";
     if (blocks.onError(frame)) return true;
     switch (frame.action) {
       case "openDirect":

@@ -86,3 +86,22 @@ export function applyLimits(limits) {
   const passwordHint = document.getElementById("auth-password-hint");
   if (passwordHint) passwordHint.textContent = `At least ${limits.password.min} characters`;
 }
+
+const RATE_LIMITED_WHAT = {
+  createRoom: "creating rooms",
+  openDirect: "opening conversations",
+  addMember: "adding people",
+  history: "loading history",
+  typing: "typing signals",
+  join: "joining rooms",
+};
+
+/**
+ * What the page says for a rate_limited error of an action other than sendMessage (outbox.js has its own):
+ * "Slow down: too many requests creating rooms. Try again in 12 s." The limits are per user, on every tab.
+ */
+export function rateLimitedText(frame) {
+  const seconds = Math.max(1, Math.ceil((Number(frame.retryAfterMs) || 1000) / 1000));
+  const what = RATE_LIMITED_WHAT[frame.action];
+  return `Slow down: too many requests${what ? ` ${what}` : ""} (from all your tabs). Try again in ${seconds} s.`;
+}

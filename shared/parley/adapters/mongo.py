@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pymongo
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from parley.errors import RateLimited, StoreUnavailable
 from parley.limits import RateLimit
@@ -89,6 +91,7 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         db.connections.create_index("userId", name="by_user")
         db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
         db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
+        db.signups.create_index("expiresAt", expireAfterSeconds=0, name="ttl")  # adapters/mongo_signups.py
         # look-alike names (parley.usernames); sparse: a user stored before the field existed is skipped
         # until _backfill_skeletons gives it one
         db.users.create_index("usernameSkeleton", unique=True, sparse=True, name="username_skeleton_unique")
@@ -186,8 +189,18 @@ class MongoConnectionStore:
         )
 
     def add(self, *, connection: Connection) -> None:
+        """The record and, if the user has none, their rate record (``_rate_id``): one unordered insert. A retried
+        $connect (the record exists) replaces it, a second round trip on that path only."""
         doc = self._doc(connection)
-        self._c.replace_one({"_id": connection.id}, doc, upsert=True)
+        rate = {"_id": _rate_id(connection.user.id), "expiresAt": connection.expires_at}
+        try:
+            self._c.insert_many([doc, rate], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            if any(e.get("index") == 0 for e in errors):
+                self._c.replace_one({"_id": connection.id}, doc, upsert=True)
 
     def get(self, *, connection_id: str) -> Connection | None:
         return self._from(self._c.find_one({"_id": connection_id}, _NO_LOGS))
@@ -210,7 +223,7 @@ class MongoConnectionStore:
             if room not in (before.get("rooms") or ()):
                 undo["$pull"] = {"rooms": room}
             self._c.update_one({"_id": connection.id}, undo)
-            raise RateLimited("joins", wait)
+            raise RateLimited("joins", wait, per="on this connection")
         return self._from(before)
 
     def leave(self, *, connection_id: str, room: str) -> Connection | None:
@@ -252,46 +265,93 @@ class MongoConnectionStore:
         return self._c.update_many({"userId": user_id, "rooms": room}, {"$pull": {"rooms": room}}).modified_count
 
     def signal_typing(
-        self, *, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
+        self, *, user_id: str, connection_id: str, room: str, is_typing: bool, now: datetime, quiet: timedelta,
         limit: RateLimit | None = None,
     ) -> TypingSignal:
-        member = {"_id": connection_id, "rooms": room}
-        counted = {**member, **_under(limit, "typing", now)}
-        count = _count(limit, "typing", now)
+        member = {"_id": connection_id, "rooms": room, "ended": {"$ne": True}}
         if is_typing:
             due = {"$or": [{"typingAt": {"$exists": False}}, {"typingAt": {"$lte": now - quiet}}]}
-            recorded = self._c.find_one_and_update(
-                {"$and": [counted, due]}, {"$set": {"typingAt": now}, **count}, projection=_SIGNAL
-            )
+            found = self._use(connection_id, {"$and": [member, due]}, {"$set": {"typingAt": now}}, user_id, "typing", now, limit)
         else:
-            recorded = self._c.find_one_and_update(counted, {"$unset": {"typingAt": ""}, **count}, projection=_SIGNAL)
-        if recorded is not None:
-            return TypingSignal.SESSION_ENDED if recorded.get("ended") else TypingSignal.RELAY
-        found = self._c.find_one(member, projection={**_SIGNAL, "typingAt": 1, _LOG["typing"]: 1})  # only when refused
-        if found is None:
-            return TypingSignal.NOT_MEMBER
-        if found.get("ended"):
-            return TypingSignal.SESSION_ENDED
-        if is_typing and _aware(found.get("typingAt") or now - quiet) > now - quiet:
-            return TypingSignal.TOO_SOON
-        wait = limit.retry_after_ms(_log(found, "typing"), now) if limit else None
-        if wait is not None:
-            raise RateLimited("typing signals", wait)
-        return TypingSignal.TOO_SOON  # raced with a signal of another invocation: drop this one
+            found = self._use(connection_id, member, {"$unset": {"typingAt": ""}}, user_id, "typing", now, limit)
+        if found.matched and found.counted:
+            return TypingSignal.RELAY
+        conn = found.connection
+        refused = None
+        if conn is None or room not in (conn.get("rooms") or ()):
+            refused = TypingSignal.NOT_MEMBER
+        elif conn.get("ended"):
+            refused = TypingSignal.SESSION_ENDED
+        if refused is not None:
+            self._undo(found, user_id, "typing")
+            return refused
+        if not found.counted:
+            raise RateLimited("typing signals", found.wait)
+        return TypingSignal.TOO_SOON  # counted: every typing frame of a member counts, relayed or dropped
 
-    def use(self, *, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit) -> Usage:
-        member = {"_id": connection_id, **({"rooms": room} if room is not None else {})}
-        counted = self._c.find_one_and_update({**member, **_under(limit, kind, now)}, _count(limit, kind, now),
-                                              projection=_SIGNAL)
-        if counted is not None:
-            return Usage.SESSION_ENDED if counted.get("ended") else Usage.COUNTED
-        found = self._c.find_one({"_id": connection_id}, projection={**_SIGNAL, "rooms": 1, _LOG[kind]: 1})  # refused
-        if found is not None and found.get("ended"):
-            return Usage.SESSION_ENDED
-        if found is None or (room is not None and room not in (found.get("rooms") or ())):
-            return Usage.NOT_MEMBER
-        wait = limit.retry_after_ms(_log(found, kind), now)
-        raise RateLimited(_WHAT[kind], wait or 1)
+    def use(
+        self, *, user_id: str, connection_id: str, room: str | None, kind: str, now: datetime, limit: RateLimit
+    ) -> Usage:
+        member = {"_id": connection_id, "ended": {"$ne": True}, **({"rooms": room} if room is not None else {})}
+        found = self._use(connection_id, member, {}, user_id, kind, now, limit)
+        if found.matched and found.counted:
+            return Usage.COUNTED
+        conn = found.connection
+        usage = None
+        if conn is None:
+            usage = Usage.NO_CONNECTION
+        elif conn.get("ended"):
+            usage = Usage.SESSION_ENDED
+        elif room is not None and room not in (conn.get("rooms") or ()):
+            usage = Usage.NOT_MEMBER
+        if usage is not None:
+            if usage is not Usage.NO_CONNECTION:
+                self._undo(found, user_id, kind)
+            return usage
+        if not found.counted:
+            raise RateLimited(_WHAT[kind], found.wait)
+        return Usage.COUNTED  # the record changed between the update and the read (joined meanwhile): counted
+
+    def _use(
+        self, connection_id: str, member: dict, update: dict, user_id: str, kind: str, now: datetime,
+        limit: RateLimit | None,
+    ) -> _Found:
+        """One update of two records: the connection's (when ``member`` matches it) and the user's rate record (when
+        the user is under ``limit``). Each gets ``update``, the use's time in the ``kind`` log and a fresh mark
+        (``op``). Both matched: done, one round trip. Otherwise a read of both tells which did (by the mark) and why
+        not; a rate record that is missing (expired, or a connection older than rate records) is made, counting
+        this use (``_Found.counted``)."""
+        if limit is None:  # no limit: only the connection's part
+            matched = self._c.update_one(member, update).matched_count if update else 0
+            if matched:
+                return _Found(True, True)
+            doc = self._c.find_one({"_id": connection_id}, {**_SIGNAL, "rooms": 1})
+            return _Found(False, True, doc, logged=False)
+        op = secrets.token_hex(8)
+        rate_id = _rate_id(user_id)
+        mark = {"$push": {_LOG[kind]: {"$each": [now], "$slice": -limit.count}}, "$set": {**update.get("$set", {}), "op": op}}
+        if "$unset" in update:
+            mark["$unset"] = update["$unset"]
+        result = self._c.update_many({"$or": [member, {"_id": rate_id, **_under(limit, kind, now)}]}, mark)
+        if result.matched_count == 2:
+            return _Found(True, True)
+        docs = {d["_id"]: d for d in self._c.find({"_id": {"$in": [connection_id, rate_id]}},
+                                                   {**_SIGNAL, "rooms": 1, "op": 1, "expiresAt": 1, _LOG[kind]: 1})}
+        conn, rate = docs.get(connection_id), docs.get(rate_id)
+        matched = conn is not None and conn.get("op") == op
+        if rate is None:  # made now, with this use in it (an upsert on _id: two at once both count)
+            expires = (conn or {}).get("expiresAt") or now + limit.window
+            self._c.update_one({"_id": rate_id}, {"$push": {_LOG[kind]: {"$each": [now], "$slice": -limit.count}},
+                                                  "$max": {"expiresAt": expires}}, upsert=True)
+            return _Found(matched, True, conn)
+        if rate.get("op") == op:
+            return _Found(matched, True, conn)
+        return _Found(matched, False, conn, limit.retry_after_ms(_log(rate, kind), now) or 1)
+
+    def _undo(self, found: _Found, user_id: str, kind: str) -> None:
+        """Take back a use that was counted for the user but refused (only on this, the refused path)."""
+        if found.logged:
+            self._c.update_one({"_id": _rate_id(user_id)}, {"$pop": {_LOG[kind]: 1}})
 
     def earlier(self, *, connection: Connection, now: datetime) -> list[Earlier]:
         at = connection.connected_at
@@ -308,9 +368,30 @@ class MongoConnectionStore:
             self._c.update_many({"_id": {"$in": connection_ids}}, {"$set": {"aliveAt": now}})
 
 
-# Rate-limit logs on the connection record (see parley.limits): the times of the last uses of each kind.
-_LOG = {"send": "limits.send", "typing": "limits.typing", "join": "limits.join"}
-_WHAT = {"send": "messages", "typing": "typing signals", "join": "joins"}
+# Rate-limit logs (see parley.limits): the times of the last uses of each kind. Joins are logged on the connection
+# record; the other kinds on the user's rate record (_rate_id), a document of the connections collection with no
+# userId and no rooms, so no query for a user's or a room's connections finds it, and an expiresAt (the TTL index).
+_LOG = {kind: f"limits.{kind}" for kind in ("send", "typing", "join", "create_room", "open_direct", "add_member", "history")}
+_WHAT = {"send": "messages", "typing": "typing signals", "join": "joins", "create_room": "rooms created",
+         "open_direct": "direct conversations opened", "add_member": "members added", "history": "history requests"}
+
+
+def _rate_id(user_id: str) -> str:
+    """The user's rate record's _id: no connection id has U+001F in it."""
+    return f"user\x1f{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    matched: bool  # the connection's part of the update applied
+    counted: bool  # the use was counted on the user's rate record
+    connection: dict | None = None  # read only when not both
+    wait: int | None = None  # over the limit: ms until a use fits
+    logged: bool = True  # counted on a rate record (there is something to take back)
+
+    def __post_init__(self) -> None:
+        if not self.counted:
+            object.__setattr__(self, "logged", False)
 
 
 def _under(limit: RateLimit | None, kind: str, now: datetime) -> dict:

@@ -214,10 +214,15 @@ def _parse_room_action(action: str, data: dict) -> Command:
 # queries read anyway; ping reads and writes nothing (it keeps the socket open, with no database read, even while
 # the database is down); every other frame reads the mark first (service.require_open_session).
 _NO_MARK_READ = (SendMessage, Join, Typing, Ping)
+# These are rate-limited per user (parley.limits): the limit is counted in the same round trip as the mark's read.
+_COUNTED = {History: "history", CreateRoom: "create_room", OpenDirect: "open_direct", AddMember: "add_member"}
 
 
 def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
-    if not isinstance(command, _NO_MARK_READ):
+    kind = _COUNTED.get(type(command))
+    if kind is not None:
+        service.count_use(ports, caller=caller, kind=kind)
+    elif not isinstance(command, _NO_MARK_READ):
         service.require_open_session(ports, caller=caller)
     match command:
         case Ping():

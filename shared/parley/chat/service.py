@@ -109,6 +109,18 @@ def require_open_session(ports: Ports, *, caller: Caller) -> None:
         raise SessionEnded()
 
 
+def count_use(ports: Ports, *, caller: Caller, kind: str) -> None:
+    """``require_open_session`` and the user's rate limit of ``kind`` (``parley.limits.PER_USER``: createRoom,
+    openDirect, addMember, history) in one round trip. Raises ``SessionEnded`` or ``RateLimited``; a connection
+    with no record goes on (as ``require_open_session`` lets it)."""
+    usage = ports.connections.use(
+        user_id=caller.user.id, connection_id=caller.connection_id, room=None, kind=kind, now=ports.clock(),
+        limit=ports.limits.per_user(kind),
+    )
+    if usage is Usage.SESSION_ENDED:
+        raise SessionEnded()
+
+
 def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
     """Forget the connection and tell each of its rooms when its user is no longer present there."""
     removed = ports.connections.remove(connection_id=connection_id)
@@ -206,7 +218,7 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
 def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
     access = room_access(ports.rooms, user_id=caller.user.id, room=room)
     signal = ports.connections.signal_typing(
-        connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET,
+        user_id=caller.user.id, connection_id=caller.connection_id, room=room, is_typing=is_typing, now=ports.clock(), quiet=TYPING_QUIET,
         limit=ports.limits.typing,
     )
     if signal is TypingSignal.SESSION_ENDED:
@@ -250,6 +262,7 @@ def _count_send(ports: Ports, caller: Caller, room: str) -> Access:
     joined it. Raises Forbidden, SessionEnded, NotInRoom or RateLimited."""
     access = room_access(ports.rooms, user_id=caller.user.id, room=room)
     usage = ports.connections.use(
+        user_id=caller.user.id,
         connection_id=caller.connection_id,
         room=room if access.kind is Kind.PUBLIC else None,
         kind="send",
@@ -258,7 +271,7 @@ def _count_send(ports: Ports, caller: Caller, room: str) -> Access:
     )
     if usage is Usage.SESSION_ENDED:
         raise SessionEnded()
-    if usage is Usage.NOT_MEMBER:
+    if usage in (Usage.NOT_MEMBER, Usage.NO_CONNECTION):
         raise NotInRoom(room)
     return access
 
