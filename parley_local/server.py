@@ -24,13 +24,11 @@ from .http_api import HttpApi
 from .lambda_api import ROUTE as INVOKE_ROUTE
 from .lambda_api import LambdaApi
 from .lambda_runtime import (
-    LOCAL_ACCESS_KEY_ID,
-    LOCAL_SECRET_ACCESS_KEY,
-    LOCAL_SESSION_TOKEN,
     PER_FUNCTION_VARS,
     FunctionHost,
     Invoker,
     apply_environment,
+    fresh_credentials,
     lambda_environment,
     restore_environment,
 )
@@ -113,7 +111,8 @@ class LocalGateway:
         self._previous_switch_interval: float | None = None
         self._stopping = False
         self.websocket_api: WebSocketApi | None = None
-        self.credentials = StackCredentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LOCAL_SESSION_TOKEN)
+        # this run's keys: the only ones the Invoke and @connections APIs accept (unless env_vars sets others)
+        self.credentials = fresh_credentials()
         self._known_credentials: dict[str, StackCredentials] = {}
 
     # ------------------------------------------------------------------ URLs
@@ -264,7 +263,7 @@ class LocalGateway:
         )
         shared = {str(k): str(v) for k, v in (self.env_vars.get("Parameters") or {}).items()}
         for logical_id, spec in self.stack.functions.items():
-            env = lambda_environment(spec)
+            env = lambda_environment(spec, self.credentials)
             # boto3's lambda client (botocore honours service-specific endpoint variables) invokes the
             # template's functions through this gateway's Invoke API
             env["AWS_ENDPOINT_URL_LAMBDA"] = self.http_url
