@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .lambda_runtime import HandlerLoadError
-from .server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway
+from .server import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway
 from .cloudformation import TemplateError
 
 EMBEDDED_URI = "mongomock://localhost"
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connection-duration", type=float, default=MAX_CONNECTION_S, help="seconds before any connection closes (default 7200)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S,
                         help="seconds a client has to send a request's headers (default 10)")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S,
+                        help="seconds a client has, once its headers are in, to send the request's body; a slower "
+                        "body gets 408 and the connection is closed (default 10)")
     parser.add_argument(
         "--functions-in",
         choices=[f.value for f in FunctionsIn],
@@ -129,6 +132,7 @@ async def serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_connection_duration=args.max_connection_duration,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         functions_in=FunctionsIn(args.functions_in),
     )
     stop = asyncio.Event()
