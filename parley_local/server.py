@@ -8,6 +8,7 @@ It knows API Gateway, never the app.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -249,8 +250,7 @@ class LocalGateway:
         return app
 
     def _bind(self) -> socket.socket:
-        infos = socket.getaddrinfo(self.host or None, self.requested_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, type_, proto, _, address = infos[0]
+        family, type_, proto, address = _bind_address(self.host, self.requested_port)
         sock = socket.socket(family, type_, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -336,6 +336,30 @@ class LocalGateway:
         with _running_lock:
             if self in _running:
                 _running.remove(self)
+
+def _bind_address(host: str, port: int) -> tuple[int, int, int, Any]:
+    """Where a listening socket for ``host`` binds: the first address getaddrinfo gives ("" is every interface)."""
+    family, type_, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    return family, type_, proto, address
+
+
+def exposure_warning(host: str) -> str | None:
+    """None when ``host`` binds a loopback address only; else the warning to print (issue 22, section 6): the
+    gateway has no TLS, accepts the local keys' signatures and runs the functions with whatever they are sent."""
+    try:
+        address = _bind_address(host, 0)[3][0]
+    except (socket.gaierror, UnicodeError):
+        return None  # nothing will be bound: the start fails with the reason
+    if ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+        return None
+    where = "every network interface" if ipaddress.ip_address(address.split("%", 1)[0]).is_unspecified else address
+    shown = host or "*"
+    detail = f" ({where})" if where != shown else ""
+    return (f"WARNING: listening on {shown}{detail}, not on loopback only: other machines that reach this one "
+            f"can call the HTTP API, open WebSockets and reach the Lambda Invoke and @connections APIs, in plain "
+            f"HTTP. Leave --host at 127.0.0.1 unless you mean it.")
+
 
 def _body_deadline(seconds: float) -> Callable[..., Any]:
     """Read every request's body before its handler, within ``seconds`` of the headers; a body slower than that
