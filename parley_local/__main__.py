@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .lambda_runtime import HandlerLoadError
-from .server import HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway
+from .server import BODY_TIMEOUT_S, HEADER_TIMEOUT_S, IDLE_TIMEOUT_S, MAX_CONNECTION_S, FunctionsIn, LocalGateway, exposure_warning
 from .cloudformation import TemplateError
 
 EMBEDDED_URI = "mongomock://localhost"
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="parley-local",
         description="Serve template.yaml locally: the HTTP API, the WebSocket API and its @connections API on one port.",
     )
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1; any other than loopback prints a warning)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="port (default 3000; 0 picks a free one)")
     parser.add_argument("--template", default="template.yaml", help="the SAM template (default template.yaml)")
     parser.add_argument("--env-vars", help="JSON file in SAM's --env-vars format; merged over the local profile")
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connection-duration", type=float, default=MAX_CONNECTION_S, help="seconds before any connection closes (default 7200)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT_S,
                         help="seconds a client has to send a request's headers (default 10)")
+    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT_S,
+                        help="seconds a client has, once its headers are in, to send the request's body; a slower "
+                        "body gets 408 and the connection is closed (default 10)")
     parser.add_argument(
         "--functions-in",
         choices=[f.value for f in FunctionsIn],
@@ -115,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    warning = exposure_warning(args.host)
+    if warning is not None:  # printed, whatever --log-level says
+        print(f"parley-local: {warning}", file=sys.stderr, flush=True)
     env_vars, overrides, database = parley_profile()
     for key, values in _load_env_vars(args.env_vars).items():
         env_vars.setdefault(key, {}).update({k: str(v) for k, v in values.items()})
@@ -129,6 +136,7 @@ async def serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         max_connection_duration=args.max_connection_duration,
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         functions_in=FunctionsIn(args.functions_in),
     )
     stop = asyncio.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from .kit import HandlerLoadError, LambdaContext, handler_file, import_handler
 from .cloudformation import REGION
+from .sigv4 import StackCredentials
 from .template import FunctionSpec
 
 log = logging.getLogger("parley_local.lambda")
@@ -41,9 +43,16 @@ PER_FUNCTION_VARS = frozenset(
 )
 
 
-LOCAL_ACCESS_KEY_ID = "AKIALOCALGATEWAY0000"
-LOCAL_SECRET_ACCESS_KEY = "local-gateway-fake-secret-key"
-LOCAL_SESSION_TOKEN = "local-gateway-fake-session-token"
+def fresh_credentials() -> StackCredentials:
+    """A new access key, secret and session token for one run of the local stack (issue 22, section 6).
+
+    The gateway accepts Invoke and ``@connections`` calls signed with these only, so whoever can sign with them
+    can invoke a function with any authorizer context it likes. They are never written in the source, on a
+    command line, in a file or in a log: the functions get them in their environment (on the gateway's threads)
+    or over the socket pair to their own process (lambda_process.py)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    access_key = "ASIA" + "".join(secrets.choice(alphabet) for _ in range(16))  # the shape of STS temporary keys
+    return StackCredentials(access_key, secrets.token_urlsafe(30), secrets.token_urlsafe(96))
 
 
 class InvocationError(Exception):
@@ -55,8 +64,9 @@ class InvocationError(Exception):
         self.error_message = error_message
 
 
-def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, str]:
-    """The variables the Lambda service sets for a function (SAM local sets the same fakes)."""
+def lambda_environment(spec: FunctionSpec, credentials: StackCredentials, region: str = REGION) -> dict[str, str]:
+    """The variables the Lambda service sets for a function (SAM local sets the same fakes), with this run's
+    credentials (``fresh_credentials``)."""
     return {
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
@@ -71,9 +81,9 @@ def lambda_environment(spec: FunctionSpec, region: str = REGION) -> dict[str, st
         "LAMBDA_TASK_ROOT": str(spec.code_uri),
         "AWS_SAM_LOCAL": "true",
         # the local stack's credentials: the gateway's Invoke and @connections endpoints check signatures against them
-        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
-        "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_SESSION_TOKEN": credentials.token or "",
     }
 
 
@@ -109,6 +119,15 @@ def _modules_under(directories: list[Path]) -> dict[str, ModuleType]:
     return found
 
 
+def _forget_boto3_default_session() -> None:
+    """A cold start on Lambda is a new process, so boto3's default session (and the credentials it resolved
+    and keeps) starts afresh: here too, since every run of the gateway makes new keys (``fresh_credentials``)
+    and a session of an earlier run in this process would sign with keys no longer accepted."""
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None:
+        boto3.DEFAULT_SESSION = None
+
+
 class FunctionHost:
     """Imports a stack's handlers and invokes them off the event loop."""
 
@@ -130,6 +149,7 @@ class FunctionHost:
 
         ``before_each(spec)`` runs before each function's module is imported (to set its environment).
         """
+        _forget_boto3_default_session()
         self._stashed = _modules_under(self._code_dirs)
         for name in self._stashed:
             del sys.modules[name]
@@ -175,6 +195,7 @@ class FunctionHost:
                 sys.path.remove(path)
         self._added_paths = []
         self.loaded.clear()
+        _forget_boto3_default_session()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

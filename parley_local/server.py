@@ -8,6 +8,7 @@ It knows API Gateway, never the app.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -20,17 +21,16 @@ from typing import Any
 
 from aiohttp import web
 
+from .answers import json_response
 from .http_api import HttpApi
 from .lambda_api import ROUTE as INVOKE_ROUTE
 from .lambda_api import LambdaApi
 from .lambda_runtime import (
-    LOCAL_ACCESS_KEY_ID,
-    LOCAL_SECRET_ACCESS_KEY,
-    LOCAL_SESSION_TOKEN,
     PER_FUNCTION_VARS,
     FunctionHost,
     Invoker,
     apply_environment,
+    fresh_credentials,
     lambda_environment,
     restore_environment,
 )
@@ -49,6 +49,12 @@ MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024  # HTTP API request payload limit
 # sockets open. aiohttp's keepalive_timeout is exactly that timer (it starts when the connection is made and is
 # not extended by incoming bytes); it also closes keep-alive connections idle that long.
 HEADER_TIMEOUT_S = 10.0
+# And a request's body within this many seconds of its headers, else it is answered 408 and the socket closed:
+# a body sent a byte a second cannot hold a socket (and the handler waiting for it) either (issue 22, section 6).
+BODY_TIMEOUT_S = 10.0
+# What aiohttp still reads (and ignores) of a request its handler did not read to the end, before it closes the
+# socket: 10 s by default, with no care for how slowly it comes, so a 408'd slow body kept its socket that long.
+LINGERING_S = 1.0
 # The event loop releases the GIL at every select() and then waits for it behind the handler threads: up to
 # Python's switch interval (5 ms) each time, so every @connections post paid it (the convoy effect). A shorter
 # interval while the gateway runs halved p50 latency at K = 10 in `python -m bench e2e` (docs/benchmarks.md).
@@ -89,6 +95,7 @@ class LocalGateway:
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
         header_timeout: float = HEADER_TIMEOUT_S,
+        body_timeout: float = BODY_TIMEOUT_S,
         functions_in: FunctionsIn = FunctionsIn.THREADS,
     ) -> None:
         self.template_path = Path(template_path)
@@ -102,6 +109,7 @@ class LocalGateway:
         self.max_workers = max_workers
         self.shutdown_timeout = shutdown_timeout
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.functions_in = functions_in
         self.port: int | None = None
         self.warnings: list[str] = []
@@ -113,7 +121,8 @@ class LocalGateway:
         self._previous_switch_interval: float | None = None
         self._stopping = False
         self.websocket_api: WebSocketApi | None = None
-        self.credentials = StackCredentials(LOCAL_ACCESS_KEY_ID, LOCAL_SECRET_ACCESS_KEY, LOCAL_SESSION_TOKEN)
+        # this run's keys: the only ones the Invoke and @connections APIs accept (unless env_vars sets others)
+        self.credentials = fresh_credentials()
         self._known_credentials: dict[str, StackCredentials] = {}
 
     # ------------------------------------------------------------------ URLs
@@ -198,7 +207,8 @@ class LocalGateway:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         app = self._application(self.stack, self._host)
         self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout,
+            lingering_time=LINGERING_S,
         )
         await self._runner.setup()
         site = web.SockSite(self._runner, sock)
@@ -220,7 +230,7 @@ class LocalGateway:
     def _application(self, stack: LocalStack, host: Invoker) -> web.Application:
         """One route per emulated API; whatever none of them claims is the HTTP API's."""
         assert self.port is not None
-        app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES)
+        app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES, middlewares=[_body_deadline(self.body_timeout)])
         http_api = HttpApi(stack, host, port=self.port)
         app.router.add_route("*", INVOKE_ROUTE, LambdaApi(stack, host, self._known_credentials).handle)
         if stack.websocket_api is not None:
@@ -240,8 +250,7 @@ class LocalGateway:
         return app
 
     def _bind(self) -> socket.socket:
-        infos = socket.getaddrinfo(self.host or None, self.requested_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, type_, proto, _, address = infos[0]
+        family, type_, proto, address = _bind_address(self.host, self.requested_port)
         sock = socket.socket(family, type_, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -264,7 +273,7 @@ class LocalGateway:
         )
         shared = {str(k): str(v) for k, v in (self.env_vars.get("Parameters") or {}).items()}
         for logical_id, spec in self.stack.functions.items():
-            env = lambda_environment(spec)
+            env = lambda_environment(spec, self.credentials)
             # boto3's lambda client (botocore honours service-specific endpoint variables) invokes the
             # template's functions through this gateway's Invoke API
             env["AWS_ENDPOINT_URL_LAMBDA"] = self.http_url
@@ -327,6 +336,50 @@ class LocalGateway:
         with _running_lock:
             if self in _running:
                 _running.remove(self)
+
+def _bind_address(host: str, port: int) -> tuple[int, int, int, Any]:
+    """Where a listening socket for ``host`` binds: the first address getaddrinfo gives ("" is every interface)."""
+    family, type_, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    return family, type_, proto, address
+
+
+def exposure_warning(host: str) -> str | None:
+    """None when ``host`` binds a loopback address only; else the warning to print (issue 22, section 6): the
+    gateway has no TLS, accepts the local keys' signatures and runs the functions with whatever they are sent."""
+    try:
+        address = _bind_address(host, 0)[3][0]
+    except (socket.gaierror, UnicodeError):
+        return None  # nothing will be bound: the start fails with the reason
+    if ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+        return None
+    where = "every network interface" if ipaddress.ip_address(address.split("%", 1)[0]).is_unspecified else address
+    shown = host or "*"
+    detail = f" ({where})" if where != shown else ""
+    return (f"WARNING: listening on {shown}{detail}, not on loopback only: other machines that reach this one "
+            f"can call the HTTP API, open WebSockets and reach the Lambda Invoke and @connections APIs, in plain "
+            f"HTTP. Leave --host at 127.0.0.1 unless you mean it.")
+
+
+def _body_deadline(seconds: float) -> Callable[..., Any]:
+    """Read every request's body before its handler, within ``seconds`` of the headers; a body slower than that
+    is answered 408 and its connection closed. aiohttp keeps what it read, so handlers' ``request.read()`` gets
+    it back; a body over client_max_size still raises its 413 here as it did there."""
+
+    @web.middleware
+    async def deadline(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                await asyncio.wait_for(request.read(), seconds)
+            except TimeoutError:
+                log.warning("closed a connection from %s: its request body took over %g s", request.remote, seconds)
+                response = json_response(408, {"message": "Request Timeout"})
+                response.force_close()
+                return response
+        return await handler(request)
+
+    return deadline
+
 
 def _upgrade_or(websocket: Callable[[web.Request], Any], other: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
     """The stage's path: a WebSocket upgrade goes to the WebSocket API, any other request to the HTTP API."""

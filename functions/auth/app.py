@@ -1,6 +1,7 @@
 """The HTTP API: sign-up, log-in, history, presence, the room list and directory, config and the web page (FastAPI behind Mangum)."""
 
 import asyncio
+import base64
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -571,4 +572,18 @@ def handler(event: dict, context) -> dict:
     if loop is None:
         loop = _thread_loop.loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    return _asgi(event, context)
+    return _asgi(_encodable(event), context)
+
+
+def _encodable(event: dict) -> dict:
+    """The event, its body as the bytes it stands for when its text holds a lone surrogate: the event's JSON can
+    carry ``"\\ud800"``, UTF-8 cannot, and Mangum's ``body.encode()`` raised (a 500, issue 22 section 5). As
+    bytes (base64, as API Gateway hands over a binary body) they are not UTF-8, so the JSON parse refuses them."""
+    body = event.get("body")
+    if isinstance(body, str) and not event.get("isBase64Encoded"):
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = body.encode("utf-8", "surrogatepass")
+            return {**event, "body": base64.b64encode(raw).decode("ascii"), "isBase64Encoded": True}
+    return event

@@ -105,3 +105,66 @@ async def test_header_bytes_that_are_not_utf8_are_a_4xx_not_a_500(parley):
         port, b"GET /prod?token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://\xff\xfe\r\n\r\n")
     assert upgrade.split(b" ", 2)[1].startswith(b"4"), upgrade[:200]
+
+
+SLOW_BODY_CLIENTS = 10
+
+
+async def _slow_body_client(port: int, path: str, held: float, *, every: float = 1.0) -> tuple[float | None, bytes]:
+    """Send a request's headers at once, announcing a 100-byte body, then the body one byte every ``every``
+    seconds; return (seconds after connecting at which the server closed the socket, or None if it was still
+    open after ``held`` seconds; whatever it answered)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answer = b""
+    writer.write(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100\r\n\r\n" % path.encode())
+    try:
+        while loop.time() - started < held:
+            writer.write(b" ")
+            await writer.drain()
+            try:
+                while loop.time() - started < held:  # read what comes until the next byte is due
+                    chunk = await asyncio.wait_for(reader.read(4096), every)
+                    if chunk == b"":
+                        return loop.time() - started, answer
+                    answer += chunk
+            except TimeoutError:
+                continue
+    except (ConnectionError, OSError):
+        return loop.time() - started, answer
+    finally:
+        writer.close()
+    return None, answer
+
+
+async def test_clients_that_send_their_body_a_byte_a_second_are_answered_408_and_disconnected(start_gateway):
+    """Issue 22, section 6: a body trickling in at 1 byte/s held its socket (and its handler) for good. On every
+    API of the port: the HTTP API, the Lambda Invoke API and @connections."""
+    gateway = await start_gateway(body_timeout=1.0)
+    paths = ["/items", "/2015-03-31/functions/anything/invocations", "/test/@connections/someone"]
+    results = await asyncio.gather(*(_slow_body_client(gateway.port, paths[i % len(paths)], held=6.0)
+                                     for i in range(SLOW_BODY_CLIENTS)))
+    held = [path for (closed, _), path in zip(results, [paths[i % len(paths)] for i in range(SLOW_BODY_CLIENTS)])
+            if closed is None]
+    assert not held, f"{len(held)} slow-body sockets still open after 6 s: {held}"
+    for closed, answer in results:
+        assert closed < 4.0, closed  # the deadline is 1 s: well before the 100 bytes were in
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    async with httpx.AsyncClient() as http:  # a body sent in time still goes through, in two parts
+        async def two_parts():
+            yield b'{"a":'
+            await asyncio.sleep(0.3)
+            yield b"1}"
+
+        answer = await http.post(f"{gateway.http_url}/items", content=two_parts())
+        assert answer.status_code == 200 and json.loads(answer.json()["body"]) == {"a": 1}
+
+
+def test_the_body_timeout_is_a_flag_of_parley_local():
+    from parley_local.__main__ import build_parser
+    from parley_local.server import BODY_TIMEOUT_S
+
+    assert build_parser().parse_args([]).body_timeout == BODY_TIMEOUT_S == 10.0
+    assert build_parser().parse_args(["--body-timeout", "2.5"]).body_timeout == 2.5

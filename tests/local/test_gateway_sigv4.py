@@ -1,11 +1,18 @@
 """Issue 11, finding 7: the local gateway's Lambda Invoke and @connections endpoints check SigV4 against the
-local stack's credentials, and refuse the way AWS does (403, the error type in x-amzn-ErrorType)."""
+local stack's credentials, and refuse the way AWS does (403, the error type in x-amzn-ErrorType).
+
+Issue 22, section 6: those credentials are made afresh at every start, so the ones once written in the source
+(or any a local process could know) are refused, and they reach the functions' process by no path another
+process can read (its command line, its start-up environment) nor any log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
 import boto3
@@ -33,10 +40,16 @@ async def refused(fn, **kwargs) -> tuple[int, str]:
     return info.value.response["ResponseMetadata"]["HTTPStatusCode"], info.value.response["Error"]["Code"]
 
 
+# The credentials parley_local/lambda_runtime.py held in its source until issue 22: anyone could sign with them.
+ONCE_HARD_CODED = {"aws_access_key_id": "AKIALOCALGATEWAY0000", "aws_secret_access_key": "local-gateway-fake-secret-key",
+                   "aws_session_token": "local-gateway-fake-session-token"}
+
+
 def outsiders(gateway) -> dict[str, dict]:
     """Kinds of callers that are not the stack, each a set of boto3 credentials."""
     good = gateway.credentials
     return {
+        "the keys once in the source": ONCE_HARD_CODED,
         "wrong secret": {**good.for_boto3(), "aws_secret_access_key": "not-the-secret"},
         "unknown key": {**good.for_boto3(), "aws_access_key_id": "AKIAOTHERACCOUNT0000"},
         "no session token": {**good.for_boto3(), "aws_session_token": None},
@@ -44,7 +57,7 @@ def outsiders(gateway) -> dict[str, dict]:
     }
 
 
-EXPECTED = {"wrong secret": "InvalidSignatureException", "unknown key": "UnrecognizedClientException",
+EXPECTED = {"the keys once in the source": "UnrecognizedClientException", "wrong secret": "InvalidSignatureException", "unknown key": "UnrecognizedClientException",
             "no session token": "UnrecognizedClientException", "another session token": "UnrecognizedClientException"}
 
 
@@ -136,3 +149,32 @@ async def test_a_forged_send_message_invoke_is_refused_and_nothing_is_delivered(
         answer = await asyncio.to_thread(lam.invoke, FunctionName=name, Payload=payload)
         assert answer["StatusCode"] == 200
         assert (await next_of(a, "message"))["message"]["text"] == "sent by an impostor"
+
+
+async def test_every_start_makes_new_keys_and_no_other_process_can_read_them(start_gateway, caplog):
+    """The functions' own process gets the keys over its socket pair: neither its command line nor the
+    environment it started with (both readable in /proc) holds them, and no log line does."""
+    from parley_local.server import FunctionsIn
+
+    caplog.set_level(logging.DEBUG)
+    first = await start_gateway(functions_in=FunctionsIn.PROCESS)
+    keys = first.credentials
+    assert keys.access_key != ONCE_HARD_CODED["aws_access_key_id"]
+    assert keys.secret_key != ONCE_HARD_CODED["aws_secret_access_key"]
+    assert len(keys.secret_key) >= 40 and len(keys.token or "") >= 100
+    child = first._host._proc.pid  # the functions' process
+    for exposed in (f"/proc/{child}/cmdline", f"/proc/{child}/environ"):
+        text = Path(exposed).read_bytes()
+        for value in (keys.access_key, keys.secret_key, keys.token):
+            assert value.encode() not in text, exposed
+    assert keys.secret_key not in os.environ.values()  # the gateway's own environment is what the child copied
+    # and they work: the child signs its @connections calls with them (the echo route posts back)
+    async with websockets.connect(first.ws_url + "?token=good") as ws:
+        await ws.send(json.dumps({"action": "echo"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["route"] == "echo"
+    await first.stop()
+    second = await start_gateway(functions_in=FunctionsIn.PROCESS)
+    assert second.credentials.access_key != keys.access_key and second.credentials.secret_key != keys.secret_key
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for value in (keys.access_key, keys.secret_key, keys.token, second.credentials.secret_key):
+        assert value not in logged
