@@ -108,11 +108,16 @@ def sam_transform(template: dict, parameters: dict[str, str]) -> dict:
         sam_template=template, parameter_values={"MongoDbUri": "mongodb://h/", **parameters})
 
 
+# The app's functions (SAM functions, with Globals); the deploy-time custom resources' plain functions
+# (ApiGatewayLogRoleFunction, MigrationFunction) set what they need themselves and are checked in test_template_account.
+APP = {"ConnectFunction", "DisconnectFunction", "MessageFunction", "FanoutFunction", "AuthorizerFunction", "AuthFunction"}
+
+
 def _roles_with_xray(stack: dict) -> dict[str, list]:
     """Each Lambda function's role -> its managed policies that are X-Ray's."""
     roles = {}
-    for resource in stack["Resources"].values():
-        if resource["Type"] == "AWS::Lambda::Function":
+    for name, resource in stack["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function" and name in APP:
             role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
             arns = stack["Resources"][role]["Properties"].get("ManagedPolicyArns", [])
             roles[role] = [a for a in arns if "xray" in str(a).lower()]
@@ -124,7 +129,7 @@ def test_the_xray_policy_and_tracing_config_come_only_with_active_tracing(templa
     stack = sam_transform(template, {"TracingMode": mode})
     roles = _roles_with_xray(stack)
     assert len(roles) == len(_functions(template))
-    functions = [r["Properties"] for r in stack["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    functions = [r["Properties"] for k, r in stack["Resources"].items() if r["Type"] == "AWS::Lambda::Function" and k in APP]
     if mode == "Disabled":
         assert roles == {role: [] for role in roles}  # no AWSXrayWriteOnlyAccess on any role
         assert all("TracingConfig" not in f for f in functions)  # Lambda's default: PassThrough
@@ -152,7 +157,7 @@ def test_the_tracing_layer_is_given_to_every_function_only_under_tracing_enabled
     tracing = next(k for k in layers if k.startswith("TracingLayer"))
     assert layers[tracing].get("Condition") == "TracingEnabled" and "Condition" not in layers[shared]
     for name, resource in stack["Resources"].items():
-        if resource["Type"] == "AWS::Lambda::Function":
+        if resource["Type"] == "AWS::Lambda::Function" and name in APP:
             assert resource["Properties"]["Layers"] == [
                 {"Ref": shared}, {"Fn::If": ["TracingEnabled", {"Ref": tracing}, {"Ref": "AWS::NoValue"}]}], name
     assert template["Conditions"]["TracingEnabled"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
@@ -166,7 +171,7 @@ def test_the_functions_and_the_shared_layer_follow_the_architecture_parameter(te
     assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
     stack = sam_transform(template, {"Architecture": "arm64"})
     for name, resource in stack["Resources"].items():
-        if resource["Type"] == "AWS::Lambda::Function":
+        if resource["Type"] == "AWS::Lambda::Function" and name in APP:
             assert resource["Properties"]["Architectures"] == [{"Ref": "Architecture"}], name
     tracing = template["Resources"]["TracingLayer"]
     assert tracing["Properties"]["CompatibleArchitectures"] == ["x86_64", "arm64"]  # pure Python (tests/test_build.py)
