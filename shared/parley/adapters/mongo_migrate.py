@@ -22,9 +22,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymongo
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from parley.adapters.mongo import _call_lock
+from parley.adapters.mongo import CALL_TIMEOUT_S, _call_lock
 from parley.errors import StoreUnavailable
 from parley.usernames import skeleton
 
@@ -191,6 +192,9 @@ def migrate(db, *, message_retention_days: int = 0) -> MigrationReport:
     Raises ``MigrationFailed`` for a conflict it will not resolve, ``StoreUnavailable`` if the database fails."""
     run = _Run(db)
     try:
+        if not _is_mock(db):  # reachable? in seconds: under a long deadline, server selection would wait it all out
+            with pymongo.timeout(CALL_TIMEOUT_S):
+                run.call(db.command, "ping")
         run.retention(message_retention_days)
         for index in INDEXES:
             run.ensure(index)
