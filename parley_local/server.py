@@ -28,6 +28,7 @@ from .lambda_api import LambdaApi
 from .lambda_runtime import (
     PER_FUNCTION_VARS,
     FunctionHost,
+    InvocationError,
     Invoker,
     apply_environment,
     fresh_credentials,
@@ -37,7 +38,7 @@ from .lambda_runtime import (
 from .lambda_process import FunctionProcess, Setup
 from .management_api import ManagementApi
 from .sigv4 import StackCredentials
-from .cloudformation import TemplateError
+from .cloudformation import ACCOUNT_ID, REGION, TemplateError
 from .template import LocalStack, read_stack, rewrite_urls
 from .websocket_api import IDLE_TIMEOUT_S, MAX_CONNECTION_S, Connection, WebSocketApi
 
@@ -205,6 +206,7 @@ class LocalGateway:
             apply_environment(self._union_env)  # the values the whole process runs with
             self._previous_switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        await self._run_custom_resources()
         app = self._application(self.stack, self._host)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0, keepalive_timeout=self.header_timeout,
@@ -215,6 +217,49 @@ class LocalGateway:
         await site.start()
         for warning in self.warnings:
             log.warning("%s", warning)
+
+    async def _run_custom_resources(self) -> None:
+        """Send each RunAtStart custom resource's function a Create, as CloudFormation does at deploy time, and wait
+        for its answer (a PUT to the event's ResponseURL, here a throwaway local server); FAILED, no answer or a
+        crash stops the start with TemplateError. Parley's DatabaseMigration: indexes before any request."""
+        import json
+        import uuid
+        from http.server import BaseHTTPRequestHandler
+
+        from .fakes import serve_http
+
+        assert self.stack is not None and self._host is not None
+        for resource_id, provider, properties in self.stack.run_at_start:
+            answers: list[dict[str, Any]] = []
+
+            class Capture(BaseHTTPRequestHandler):
+                def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+                    answers.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                    self.send_response(200)
+                    self.end_headers()
+
+                def log_message(self, *args: Any) -> None:
+                    pass
+
+            with serve_http(Capture) as url:
+                event = {
+                    "RequestType": "Create",
+                    "ServiceToken": self.stack.functions[provider].arn,
+                    "ResponseURL": f"{url}/{resource_id}",
+                    "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/local",
+                    "RequestId": str(uuid.uuid4()),
+                    "LogicalResourceId": resource_id,
+                    "ResourceType": "Custom::Local",
+                    "ResourceProperties": properties,
+                }
+                try:
+                    await self._host.invoke(provider, event)
+                except InvocationError as exc:
+                    raise TemplateError(f"{resource_id}: its function {provider} failed: {exc}") from exc
+            answer = answers[-1] if answers else {"Status": "FAILED", "Reason": "the function sent no answer"}
+            if answer.get("Status") != "SUCCESS":
+                raise TemplateError(f"{resource_id}: {answer.get('Reason')}")
+            log.info("%s: %s %s", resource_id, answer.get("Reason"), answer.get("Data") or "")
 
     def _process_setup(self) -> Setup:
         return Setup(

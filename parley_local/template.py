@@ -83,6 +83,9 @@ class LocalStack:
     http_api_ids: dict[str, str]
     warnings: list[str]
     http_cors: dict[str, CorsConfig] = field(default_factory=dict)  # HttpApi logical id -> its CorsConfiguration
+    # custom resources the gateway runs (a Create) before it serves, as CloudFormation runs them at deploy:
+    # (the resource's logical id, its provider function's logical id, its resolved properties)
+    run_at_start: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- reading the stack
@@ -118,6 +121,27 @@ def _custom_resource_providers(resources: dict[str, Any]) -> set[str]:
     return providers
 
 
+RUN_AT_START = "RunAtStart"  # Metadata: {LocalGateway: RunAtStart} on a custom resource
+
+
+def _run_at_start(resources: dict[str, Any], resolver: Resolver) -> list[tuple[str, str, dict[str, Any]]]:
+    """The custom resources marked ``Metadata: {LocalGateway: RunAtStart}`` whose ServiceToken is !GetAtt F.Arn:
+    the gateway loads F (even an AWS::Lambda::Function) and sends it a Create before serving. Other custom
+    resources (ApiGatewayLogRoleCheck: an AWS account setting) have no local meaning and are not run."""
+    found = []
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or (resource.get("Metadata") or {}).get("LocalGateway") != RUN_AT_START:
+            continue
+        props = dict(resource.get("Properties") or {})
+        token = props.get("ServiceToken")
+        target = token.get("Fn::GetAtt") if isinstance(token, dict) else None
+        if target is None:
+            raise TemplateError(f"{logical_id}: a RunAtStart custom resource needs ServiceToken: !GetAtt <Function>.Arn")
+        provider = str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
+        found.append((logical_id, provider, resolver.resolve(props)))
+    return found
+
+
 def read_stack(
     template_path: str | Path,
     parameter_overrides: dict[str, str] | None = None,
@@ -150,12 +174,19 @@ def read_stack(
     functions: dict[str, FunctionSpec] = {}
     by_arn: dict[str, str] = {}
     providers = _custom_resource_providers(resources)  # deploy-time functions: nothing to serve, nothing to warn
+    run_at_start = _run_at_start(resources, resolver)
+    started_by = {provider for _, provider, _ in run_at_start}
     for logical_id, resource in resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function":
+        plain = resource.get("Type") == "AWS::Lambda::Function" and logical_id in started_by
+        if resource.get("Type") != "AWS::Serverless::Function" and not plain:
             if resource.get("Type") == "AWS::Lambda::Function" and logical_id not in providers:
                 warnings.append(f"{logical_id}: AWS::Lambda::Function is not served locally (use AWS::Serverless::Function)")
             continue
-        props = resolver.resolve(_merge_globals(function_globals, resource.get("Properties") or {}))
+        if plain:  # no Globals; Code is its CodeUri
+            props = resolver.resolve(dict(resource.get("Properties") or {}))
+            props["CodeUri"] = props.get("Code")
+        else:
+            props = resolver.resolve(_merge_globals(function_globals, resource.get("Properties") or {}))
         code_uri = props.get("CodeUri")
         handler = props.get("Handler")
         if not isinstance(code_uri, str) or not isinstance(handler, str):
@@ -198,6 +229,7 @@ def read_stack(
         http_routes=http_routes,
         http_api_ids=http_api_ids,
         warnings=warnings,
+        run_at_start=[r for r in run_at_start if r[1] in functions],
         http_cors=http_cors,
     )
 

@@ -108,8 +108,19 @@ class Client:
         return self.stack.invoke("DisconnectFunction", event)
 
 
+def migrate_database() -> None:
+    """What the DatabaseMigration custom resource does at deploy time (functions/migrate/app.py), for the
+    database of the test's environment (local_env): the handlers themselves never create an index."""
+    from parley.adapters import mongo, mongo_migrate
+
+    db = mongo.database(os.environ["MONGODB_URI"], os.environ.get("MONGODB_DB", "parley"))
+    mongo_migrate.migrate(db, message_retention_days=int(os.environ.get("MESSAGE_RETENTION_DAYS") or 0))
+
+
 class Stack:
-    def __init__(self, template: dict, api: ManagementApiState):
+    def __init__(self, template: dict, api: ManagementApiState, *, migrate: bool = True):
+        if migrate:  # deployed: the stack's migration has run before any handler is called
+            migrate_database()
         self.template = template
         self.api = api
         self.handlers = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from parley.adapters import mongo, mongo_accounts, mongo_rooms
+from parley.adapters import mongo, mongo_migrate, mongo_accounts, mongo_rooms
 from parley.chat import rooms, service
 from parley.ports import Caller, Ports
 from parley.model import Connection, utcnow
@@ -28,7 +28,7 @@ class Recording:
 
 def test_a_private_room_of_300_is_one_broadcast_to_every_members_connection(local_env):
     db = mongo.database(local_env["uri"], local_env["db"])  # mongomock, or MONGODB_URI's server
-    mongo.ensure_indexes(db)
+    mongo_migrate.migrate(db)
     users = mongo_accounts.MongoUserStore(db)
     people = [users.create(username=f"user{i:03d}", password_hash="x").ref for i in range(MEMBERS)]
     connections = mongo.MongoConnectionStore(db)

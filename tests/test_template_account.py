@@ -155,6 +155,29 @@ def test_only_auto_deploys_the_check(mode, exists):
         assert r.condition(template["Resources"][name]["Condition"]) is exists, (mode, name)
 
 
+# ---------------------------------------------------------------- DatabaseMigration (issue 20)
+def test_the_migration_runs_on_every_relevant_change_before_the_database_functions(deployed):
+    resources = deployed["Resources"]
+    migration = resources["DatabaseMigration"]["Properties"]
+    assert migration["ServiceToken"] == {"Fn::GetAtt": ["MigrationFunction", "Arn"]}
+    # a change of any of these is an Update: the migration runs again
+    assert migration["MessageRetentionDays"] == {"Ref": "MessageRetentionDays"}
+    assert "MigrationVersion" in migration and "SharedLayer" in str(migration["SharedLayer"])
+    graph = _graph(deployed)
+    for name in DB_FUNCTIONS:  # new code serves once its indexes exist; nothing the migration needs waits on them
+        assert _reaches(graph, name, "DatabaseMigration"), name
+        assert not _reaches(graph, "DatabaseMigration", name), name
+    function = resources["MigrationFunction"]["Properties"]
+    assert function["VpcConfig"] == resources["ConnectFunction"]["Properties"]["VpcConfig"]  # like the others
+    assert function["Layers"] == [{"Ref": next(n for n in resources if n.startswith("SharedLayer"))}]
+    role = resources["MigrationFunctionRole"]["Properties"]
+    (policy,) = role["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert granted == {"secretsmanager:GetSecretValue", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert all("*" not in str(s["Resource"]) for s in statements)
+
+
 # ---------------------------------------------------------------- FanoutMaxConcurrency
 def test_no_function_reserves_concurrency_by_default(deployed):
     r = _resolver()
@@ -172,7 +195,7 @@ def test_kms_decrypt_is_granted_only_with_kms_key_arn_and_only_to_the_secrets_re
     assert policy["Condition"] == "HasKmsKey"
     readers = {name for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"
                and "MONGODB_URI_SECRET_ARN" in str(r["Properties"].get("Environment"))}
-    assert readers == DB_FUNCTIONS
+    assert readers == DB_FUNCTIONS | {"MigrationFunction"}  # the deploy-time migration reads it too
     roles = {resources[name]["Properties"]["Role"]["Fn::GetAtt"][0] for name in readers}
     assert {r["Ref"] for r in policy["Properties"]["Roles"]} == roles
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]

@@ -251,7 +251,7 @@ def test_an_unreachable_database_is_counted_by_the_handlers(template, management
 
     monkeypatch.setenv("PARLEY_ENV", "aws")
     monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1/")  # nothing listens there
-    stack = Stack(template, management_api)
+    stack = Stack(template, management_api, migrate=False)
     capsys.readouterr()
     assert stack.invoke("ConnectFunction", real_event("connect.json")) == {"statusCode": 500}
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"_aws"')]

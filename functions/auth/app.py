@@ -248,14 +248,6 @@ FORBIDDEN = {403: {"model": Problem}}
 NOT_A_MEMBER = "you are not a member of this room"
 
 
-def database_ready() -> None:
-    # a no-op after the first successful call in the container
-    mongo.ensure_indexes_once(db, message_retention_days=settings.message_retention_days)
-
-
-NEEDS_DB = [Depends(database_ready)]
-
-
 def _safe(text: object) -> str:
     return str(text).encode("utf-8", "replace").decode("utf-8")
 
@@ -308,7 +300,7 @@ def source_ip(request: Request) -> str:
     return address if isinstance(address, str) and address else "unknown"
 
 
-@app.post("/auth/signup", status_code=201, dependencies=NEEDS_DB, response_model=SessionOut,
+@app.post("/auth/signup", status_code=201, response_model=SessionOut,
           responses={409: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE})
 def signup(body: Credentials, request: Request) -> dict:
     try:
@@ -341,7 +333,6 @@ DEVICE_COOKIE_HEADER = {
 
 @app.post(
     "/auth/login",
-    dependencies=NEEDS_DB,
     response_model=SessionOut,
     responses={200: {"headers": DEVICE_COOKIE_HEADER}, **UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
 )
@@ -379,7 +370,7 @@ def _secure_cookies(request: Request) -> bool:
     return not settings.local or request.url.scheme == "https"
 
 
-@app.post("/auth/refresh", dependencies=NEEDS_DB, response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.post("/auth/refresh", response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def refresh(session: CurrentSession) -> dict:
     try:
         return accounts.refresh(users, issuer, claims=session[1]).to_json()
@@ -387,7 +378,7 @@ def refresh(session: CurrentSession) -> dict:
         raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-@app.post("/auth/logout", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.post("/auth/logout", status_code=204, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def logout(session: CurrentSession) -> Response:
     stored, claims = session
     accounts.logout(users, claims=claims)
@@ -395,7 +386,7 @@ def logout(session: CurrentSession) -> Response:
     return Response(status_code=204)
 
 
-@app.post("/auth/logout-all", status_code=204, dependencies=NEEDS_DB, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.post("/auth/logout-all", status_code=204, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def logout_all(session: CurrentSession) -> Response:
     stored, claims = session
     accounts.logout_everywhere(users, claims=claims)
@@ -406,7 +397,6 @@ def logout_all(session: CurrentSession) -> Response:
 @app.post(
     "/auth/password",
     status_code=204,
-    dependencies=NEEDS_DB,
     responses={**UNAUTHORIZED, 403: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE},
 )
 def change_password(body: PasswordChange, session: CurrentSession, request: Request) -> Response:
@@ -435,23 +425,23 @@ def change_password(body: PasswordChange, session: CurrentSession, request: Requ
     return Response(status_code=204)
 
 
-@app.get("/auth/me", dependencies=NEEDS_DB, response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def me(user: Authed) -> dict:
     return user.to_json()
 
 
-@app.get("/blocks", dependencies=NEEDS_DB, response_model=BlocksOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/blocks", response_model=BlocksOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def my_blocks(session: CurrentSession) -> dict:
     """The people you blocked (``block``/``unblock`` over the WebSocket change it); no read beyond the token's."""
     return {"blocks": [b.to_json() for b in session[0].blocked]}
 
 
-@app.get("/rooms", dependencies=NEEDS_DB, response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms", response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def my_rooms(user: Authed) -> dict:
     return {"rooms": chat_rooms.list_rooms(_ports(), user_id=user.id)}
 
 
-@app.get("/rooms/public", dependencies=NEEDS_DB, response_model=DirectoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/public", response_model=DirectoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def public_rooms(
     user: Authed,
     limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
@@ -464,7 +454,7 @@ def public_rooms(
     return {"rooms": items, "next": chat_rooms.directory_cursor(page.next_after)}
 
 
-@app.get("/rooms/{room}/messages", dependencies=NEEDS_DB, response_model=HistoryOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
+@app.get("/rooms/{room}/messages", response_model=HistoryOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_messages(
     room: Room,
     user: Authed,
@@ -478,7 +468,7 @@ def room_messages(
         raise HTTPException(403, NOT_A_MEMBER) from None
 
 
-@app.get("/rooms/{room}/presence", dependencies=NEEDS_DB, response_model=PresenceOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
+@app.get("/rooms/{room}/presence", response_model=PresenceOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_presence(room: Room, user: Authed) -> dict:
     try:
         users_online = service.presence(_ports(), room=room, user_id=user.id)
@@ -572,7 +562,8 @@ def handler(event: dict, context) -> dict:
     if loop is None:
         loop = _thread_loop.loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    return _asgi(_encodable(event), context)
+    with mongo.request_deadline(context):  # every database call ends in time for a 503 (context vars reach the app)
+        return _asgi(_encodable(event), context)
 
 
 def _encodable(event: dict) -> dict:

@@ -32,7 +32,8 @@ def handler(event: dict, context) -> dict:
         logger.info("connection refused: origin not allowed", extra={"origin": origin[:200]})
         return _policy("anonymous", "Deny", method_arn)
     try:
-        stored, claims = accounts.current_session(users, issuer, token=token)
+        with mongo.request_deadline(context):  # ends before the function's Timeout, answered below
+            stored, claims = accounts.current_session(users, issuer, token=token)
     except InvalidToken as exc:
         logger.info("connection refused: invalid token", extra={"reason": str(exc)})
         return _policy("anonymous", "Deny", method_arn)

@@ -28,8 +28,8 @@ def handler(event: dict, context) -> dict:
         logger.warning("$connect without an authorizer context", extra={"connection_id": ws.connection_id})
         return {"statusCode": 401}
     try:
-        runtime.ready()
-        service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
+        with runtime.deadline(context):
+            service.connect(runtime.ports(ws, counter(metrics)), caller=caller)
     except SessionEnded:  # ended between the authorizer and here: refused as the authorizer now would (Deny)
         logger.info("connection refused: the session ended", extra={"connection_id": ws.connection_id})
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)

@@ -23,8 +23,8 @@ def handler(event: dict, context) -> dict:
         logger.warning("rejected a malformed event", extra={"reason": str(exc)})
         return {"statusCode": 400}
     try:
-        runtime.ready()
-        service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
+        with runtime.deadline(context):
+            service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
     except Exception as exc:
         count_if_database_down(exc, settings.metrics_namespace)
         logger.exception("could not remove the connection", extra={"connection_id": ws.connection_id})

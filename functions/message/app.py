@@ -32,12 +32,12 @@ def handler(event: dict, context) -> dict:
     ports = runtime.ports(ws, counter(metrics))
     echo = frames.echo_of(ws.body)
     try:
-        runtime.ready()
-        caller = runtime.caller(ws)
-        if caller is None:
-            raise NOT_SIGNED_IN
-        require_session(ports, caller=caller)
-        frames.dispatch(ports, caller, frames.parse(ws.body))
+        with runtime.deadline(context):
+            caller = runtime.caller(ws)
+            if caller is None:
+                raise NOT_SIGNED_IN
+            require_session(ports, caller=caller)
+            frames.dispatch(ports, caller, frames.parse(ws.body))
     except ChatError as exc:
         logger.info("request refused", extra={"code": exc.code.value, "action": echo.action})
         reply(ports, connection_id=ws.connection_id, frame=frames.refusal_frame(exc, echo))

@@ -39,10 +39,10 @@ class ChatRuntime:
             users=mongo_accounts.MongoUserStore(db),
         )
 
-    def ready(self) -> None:
-        """Indexes exist (created on the first call in the container); raises ``StoreUnavailable`` if the
-        database cannot be reached, so call it where that error is handled."""
-        mongo.ensure_indexes_once(self.db, message_retention_days=self.settings.message_retention_days)
+    def deadline(self, context):
+        """The block in which every database call of this invocation ends before the function does: the time
+        ``context`` says is left, less a margin to answer (``mongo.request_deadline``)."""
+        return mongo.request_deadline(context)
 
     def ports(self, event: WebSocketEvent, metric: Callable[[str, float], None]) -> Ports:
         """The chat's ports for one invocation; needs no database round trip (replies can always be sent)."""

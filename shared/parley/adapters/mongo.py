@@ -23,11 +23,17 @@ from parley.errors import RateLimited, StoreUnavailable
 from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef
 from parley.ports import Earlier, TypingSignal, Usage
-from parley.usernames import skeleton
 
 TIMEOUT_MS = 3000
+# What a handler keeps for itself after its database calls: the time to answer (an internal_error frame through
+# the Management API, a 503) before Lambda's Timeout. See request_deadline.
+DEADLINE_MARGIN_S = 1.0
+MIN_BUDGET_S = 0.05
+# No store call waits longer than this, even inside a longer deadline: under a pymongo timeout() block, server
+# selection waits for the whole remaining time instead of serverSelectionTimeoutMS (pymongo's CSOT), so without a
+# cap a dead database would hold a 29 s MessageFunction for 28 s.
+CALL_TIMEOUT_S = 5.0
 _clients: dict[str, Any] = {}
-_indexed: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 # mongomock is not thread-safe (concurrent writes break its iterators); the local gateway runs handlers on
 # threads, so calls into an in-memory database take turns. A real server needs no such lock.
@@ -70,57 +76,26 @@ def database(uri: str, name: str):
     return client_for(uri)[name]
 
 
-def ensure_indexes_once(db, *, message_retention_days: int = 0) -> None:
-    """Create the indexes on the first use in this container (idempotent on the server, cheap after)."""
-    key = (id(db.client), db.name)
-    if key in _indexed:
-        return
-    with _call_lock(db):
-        ensure_indexes(db, message_retention_days=message_retention_days)
-    with _lock:
-        _indexed.add(key)
+def deadline(seconds: float | None):
+    """Every database call in the block ends within ``seconds`` of entering it (pymongo's client-side operation
+    timeout, which also sends the server maxTimeMS); one that would not raises a timeout, which the stores turn into
+    ``StoreUnavailable``. None: no deadline beyond the client's own timeouts. mongomock ignores it."""
+    return pymongo.timeout(seconds) if seconds is not None else contextlib.nullcontext()
 
 
-def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
-    try:
-        _ensure_retention(db.messages, message_retention_days)
-        db.users.create_index("usernameKey", unique=True, name="username_unique_ci")
-        db.messages.create_index([("room", 1), ("_id", 1)], name="room_time")
-        db.messages.create_index("dedupKey", unique=True, sparse=True, name="user_client_msg_unique")
-        db.connections.create_index("rooms", name="by_room")
-        db.connections.create_index("userId", name="by_user")
-        db.connections.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
-        db.login_failures.create_index("expiresAt", expireAfterSeconds=0, name="ttl")
-        db.signups.create_index("expiresAt", expireAfterSeconds=0, name="ttl")  # adapters/mongo_signups.py
-        # look-alike names (parley.usernames); sparse: a user stored before the field existed is skipped
-        # until _backfill_skeletons gives it one
-        db.users.create_index("usernameSkeleton", unique=True, sparse=True, name="username_skeleton_unique")
-        _backfill_skeletons(db.users)
-        # rooms and memberships (adapters/mongo_rooms.py): the public directory, a room's members, a user's rooms
-        db.rooms.create_index([("kind", 1), ("lastActivityAt", -1), ("_id", 1)], name="directory")
-        db.memberships.create_index([("room", 1), ("joinedAt", 1)], name="room_members")
-        db.memberships.create_index("userId", name="by_user")
-    except PyMongoError as exc:
-        raise StoreUnavailable("could not prepare the database indexes") from exc
+def request_deadline(context, margin_s: float = DEADLINE_MARGIN_S):
+    """The deadline of one Lambda invocation: the time ``context.get_remaining_time_in_millis()`` says is left, less
+    ``margin_s`` for answering, so a stalled database ends in an answer and never in a Lambda timeout (which
+    throws the sandbox away). Without a context (a direct call), no deadline."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return contextlib.nullcontext()
+    return deadline(max(remaining() / 1000.0 - margin_s, MIN_BUDGET_S))
 
 
-def _backfill_skeletons(users) -> None:
-    """Give users stored before skeletons existed theirs. Two old names that look alike cannot both have one:
-    the later keeps none (it still signs in; a new look-alike of it is refused by the other's skeleton)."""
-    for doc in users.find({"usernameSkeleton": {"$exists": False}}, {"username": 1}).sort("createdAt", 1):
-        with contextlib.suppress(DuplicateKeyError):
-            users.update_one({"_id": doc["_id"]}, {"$set": {"usernameSkeleton": skeleton(doc["username"])}})
-
-
-def _ensure_retention(messages, days: int) -> None:
-    """A TTL index on ``createdAt`` named after its duration, so a changed MESSAGE_RETENTION_DAYS replaces it
-    (drop and create: both MongoDB and mongomock have them; mongomock has no ``collMod``). 0 removes it."""
-    wanted = f"retention_{days}d" if days > 0 else None
-    for name in messages.index_information():
-        if name.startswith("retention_") and name != wanted:
-            messages.drop_index(name)
-    if wanted:
-        messages.create_index("createdAt", expireAfterSeconds=days * 86_400, name=wanted)
+def _timed_out(exc: BaseException) -> bool:
+    """A call that hit the deadline (or a server's maxTimeMS): the database did not answer in time."""
+    return isinstance(exc, PyMongoError) and exc.timeout
 
 
 def _guarded(cls):
@@ -130,10 +105,14 @@ def _guarded(cls):
         @functools.wraps(fn)
         def call(*args, **kwargs):
             try:
-                with args[0]._call_lock:
+                with args[0]._call_lock, pymongo.timeout(CALL_TIMEOUT_S):  # within the request's deadline, if any
                     return fn(*args, **kwargs)
             except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
                 raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
+            except PyMongoError as exc:
+                if not _timed_out(exc):  # ExecutionTimeout (the deadline, or maxTimeMS on the server) is an OperationFailure
+                    raise
+                raise StoreUnavailable(f"the database did not answer in time ({type(exc).__name__})") from exc
 
         return call
 

@@ -4,7 +4,7 @@
 ``ownerUsername`` (private), ``members`` (direct: both users), ``recent`` (the newest message ids and senders,
 sorted, at most RECENT), ``messageCount``. ``memberships``: ``_id`` = room + U+001F + user id (so a user is a
 member once), ``room``, ``userId``, ``username``, ``kind``, ``joinedAt``, ``readId``. The indexes are made in
-``mongo.ensure_indexes``. Queries stay within what both mongomock and a real server support.
+``mongo_migrate.INDEXES`` (created at deploy time). Queries stay within what both mongomock and a real server support.
 """
 
 from __future__ import annotations
