@@ -67,7 +67,7 @@ def test_the_custom_resource_answers_cloudformation(local_env, monkeypatch):
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     answers: list[tuple] = []
-    monkeypatch.setattr(app, "send", lambda event, status, reason, data=None: answers.append((status, reason, data)))
+    monkeypatch.setattr(app, "send", lambda event, status, reason, data=None, **_: answers.append((status, reason, data)))
     event = {"RequestType": "Create", "ResponseURL": "https://example.invalid/", "LogicalResourceId": "DatabaseMigration",
              "ResourceProperties": {"MessageRetentionDays": "7"}}
     app.handler(event, LambdaContext("MigrationFunction", timeout_s=60))

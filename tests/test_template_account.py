@@ -129,7 +129,9 @@ def test_the_log_role_check_runs_outside_the_vpc_with_least_privilege(deployed):
     assert check["Properties"] == {"ServiceToken": {"Fn::GetAtt": ["ApiGatewayLogRoleFunction", "Arn"]},
                                    "RoleArn": {"Fn::GetAtt": ["ApiGatewayLogRole", "Arn"]}}
     function = resources["ApiGatewayLogRoleFunction"]["Properties"]
-    assert "VpcConfig" not in function and "Layers" not in function  # not a SAM function: no Globals
+    assert "VpcConfig" not in function  # not a SAM function: no Globals, never in the VPC (it must answer CloudFormation)
+    (layer,) = function["Layers"]  # the shared layer alone (parley.custom_resource), under its versioned SAM name
+    assert layer["Ref"].startswith("SharedLayer")
     module, _, name = function["Handler"].partition(".")
     source = (ROOT / function["Code"] / f"{module}.py").read_text()
     assert f"def {name}(" in source
