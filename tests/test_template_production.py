@@ -33,7 +33,7 @@ def _props(template, logical_id):
 def _opens_mongodb(template, logical_id) -> bool:
     """Read from the code, not from the template: the handler opens the database itself or through ChatRuntime."""
     source = function_path(template, logical_id).read_text()
-    return "mongodb_uri(" in source or "ChatRuntime" in source
+    return "mongodb_uri(" in source or "mongodb_database(" in source or "ChatRuntime" in source
 
 
 def _secret_policies(props):
