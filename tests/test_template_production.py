@@ -109,7 +109,10 @@ def test_handlers_read_both_secrets_at_import_and_the_fanout_needs_none(template
         _, authorizer = load_function(template, "AuthorizerFunction")
     from parley.adapters.mongo import _clients
 
+    from parley.adapters.mongo import RenewableDatabase
+
     assert uri in _clients  # the authorizer opened the URI the secret holds (a port of its own: no one else did)
+    assert isinstance(authorizer.users._db, RenewableDatabase)  # re-read when the secret rotates
     assert authorizer.issuer.secret == "j" * 64
 
 
