@@ -80,18 +80,14 @@ def secretsmanager(monkeypatch):
         yield boto3.client("secretsmanager", region_name="us-east-1")
 
 
-def test_the_mongodb_uri_is_read_from_secrets_manager_once(secretsmanager, monkeypatch):
+def test_the_mongodb_uri_is_read_from_secrets_manager(secretsmanager):
     from parley.adapters import secrets
 
     arn = secretsmanager.create_secret(Name="parley-mongodb", SecretString=URI + "\n")["ARN"]
     settings = Settings.from_env({**AWS_ONLY_ARNS, "MONGODB_URI_SECRET_ARN": arn})
     assert settings.mongodb_uri == "" and settings.mongodb_uri_secret_arn == arn
     assert "s3cr3t" not in repr(settings)
-    reads = []
-    real = secrets.read_secret
-    monkeypatch.setattr(secrets, "read_secret", lambda secret_id: reads.append(secret_id) or real(secret_id))
     assert secrets.mongodb_uri(settings) == URI  # trailing whitespace of a hand-made secret is dropped
-    assert reads == [arn]
 
 
 def test_the_runtime_connects_to_the_uri_in_the_secret(secretsmanager, monkeypatch):
@@ -109,9 +105,13 @@ def test_the_runtime_connects_to_the_uri_in_the_secret(secretsmanager, monkeypat
 def test_a_given_uri_wins_and_no_secret_is_read(monkeypatch):
     from parley.adapters import secrets
 
-    monkeypatch.setattr(secrets, "read_secret", lambda secret_id: pytest.fail("read a secret"))
+    monkeypatch.setattr(secrets, "mongodb_uri_reader", lambda *a, **k: pytest.fail("read a secret"))
     settings = Settings.from_env({**AWS_ONLY_ARNS, "MONGODB_URI": URI, "MONGODB_URI_SECRET_ARN": "arn:unused"})
     assert secrets.mongodb_uri(settings) == URI
+    from parley.adapters import mongo
+
+    monkeypatch.setattr(mongo, "database", lambda uri, name: ("fixed", uri, name))
+    assert secrets.mongodb_database(settings) == ("fixed", URI, "parley")  # a plain database: never renewed
     local = Settings.from_env({"PARLEY_ENV": "local", "MONGODB_URI_SECRET_ARN": "arn:from-the-template"})
     assert secrets.mongodb_uri(local) == "mongomock://localhost"  # local mode never reads Secrets Manager
 

@@ -33,7 +33,7 @@ def _props(template, logical_id):
 def _opens_mongodb(template, logical_id) -> bool:
     """Read from the code, not from the template: the handler opens the database itself or through ChatRuntime."""
     source = function_path(template, logical_id).read_text()
-    return "mongodb_uri(" in source or "ChatRuntime" in source
+    return "mongodb_uri(" in source or "mongodb_database(" in source or "ChatRuntime" in source
 
 
 def _secret_policies(props):
@@ -109,7 +109,10 @@ def test_handlers_read_both_secrets_at_import_and_the_fanout_needs_none(template
         _, authorizer = load_function(template, "AuthorizerFunction")
     from parley.adapters.mongo import _clients
 
+    from parley.adapters.mongo import RenewableDatabase
+
     assert uri in _clients  # the authorizer opened the URI the secret holds (a port of its own: no one else did)
+    assert isinstance(authorizer.users._db, RenewableDatabase)  # re-read when the secret rotates
     assert authorizer.issuer.secret == "j" * 64
 
 

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from parley import accounts, devices, origins
 from parley.client_limits import client_limits
 from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms, mongo_signups
-from parley.adapters.secrets import mongodb_uri
+from parley.adapters.secrets import mongodb_database
 from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
 from parley.config import Settings
@@ -52,7 +52,7 @@ from parley.tokens import Claims
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
+db = mongodb_database(settings)  # in AWS, renewed when the secret's URI changes
 users = mongo_accounts.MongoUserStore(db)
 messages = mongo.MongoMessageStore(db)
 connections = mongo.MongoConnectionStore(db)

@@ -7,7 +7,7 @@ is missing (it is the identity source); a call without one anyway raises ``Unaut
 
 from parley import accounts, origins
 from parley.adapters import mongo, mongo_accounts
-from parley.adapters.secrets import mongodb_uri
+from parley.adapters.secrets import mongodb_database
 from parley.config import Settings
 from parley.errors import InvalidToken, StoreUnavailable
 from parley.observability import count_if_database_down, make_logger, tracing
@@ -15,7 +15,7 @@ from parley.observability import count_if_database_down, make_logger, tracing
 settings = Settings.from_env()
 logger = make_logger()
 issuer = accounts.token_issuer(settings)
-users = mongo_accounts.MongoUserStore(mongo.database(mongodb_uri(settings), settings.mongodb_db))
+users = mongo_accounts.MongoUserStore(mongodb_database(settings))
 traced = tracing(settings.tracing)
 
 

@@ -12,7 +12,7 @@ import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from parley.config import ConfigurationError, Settings
 from parley.devices import DeviceCookies
@@ -39,15 +39,22 @@ class Session:
 
 
 def token_issuer(settings: Settings) -> TokenIssuer:
-    """The issuer with the signing key from the environment (local) or Secrets Manager (AWS)."""
-    secret = settings.jwt_secret
-    if secret is None:
-        if not settings.jwt_secret_arn:
-            raise ConfigurationError("set JWT_SECRET_ARN (the stack's secret) or, locally, JWT_SECRET")
-        from parley.adapters.secrets import read_secret
+    """The issuer with the signing key from the environment (``JWT_SECRET``: local mode, tests; one key that
+    never changes), else the keys of the secret ``JWT_SECRET_ARN`` names (AWS): its current version signs, its
+    previous one still verifies for ``settings.previous_key_window`` after a rotation, and both are re-read
+    every ``secrets_max_age_seconds`` (``parley.adapters.secrets.SecretsManagerKeys``)."""
+    if settings.jwt_secret is not None:
+        return TokenIssuer(secret=settings.jwt_secret, issuer=settings.jwt_issuer, ttl_seconds=settings.token_ttl_seconds)
+    if not settings.jwt_secret_arn:
+        raise ConfigurationError("set JWT_SECRET_ARN (the stack's secret) or, locally, JWT_SECRET")
+    from parley.adapters.secrets import SecretsManagerKeys
 
-        secret = read_secret(settings.jwt_secret_arn)
-    return TokenIssuer(secret=secret, issuer=settings.jwt_issuer, ttl_seconds=settings.token_ttl_seconds)
+    keys = SecretsManagerKeys(
+        settings.jwt_secret_arn,
+        max_age=timedelta(seconds=settings.secrets_max_age_seconds),
+        window=settings.previous_key_window,
+    )
+    return TokenIssuer(keys=keys, issuer=settings.jwt_issuer, ttl_seconds=settings.token_ttl_seconds)
 
 
 def new_session_id() -> str:

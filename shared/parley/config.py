@@ -22,12 +22,18 @@ _LOCAL_SECRET = _secrets.token_urlsafe(48)
 class Settings:
     env: str = "aws"
     mongodb_uri: str = ""  # given directly (local mode, tests); in AWS the URI is in Secrets Manager instead
-    mongodb_uri_secret_arn: str | None = None  # read once per container by parley.adapters.secrets.mongodb_uri
+    mongodb_uri_secret_arn: str | None = None  # re-read every secrets_max_age_seconds (parley.adapters.secrets)
     mongodb_db: str = "parley"
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "parley"
     token_ttl_seconds: int = 12 * 3600
+    # how long a container keeps a secret it read before reading it again (the MongoDB URI, the JWT keys): a
+    # rotation reaches every warm container within this time (docs/architecture.md, "Secrets")
+    secrets_max_age_seconds: int = 300
+    # how long after a JWT key rotation (the new AWSCURRENT version's creation) the previous key still verifies;
+    # None: a token's lifetime plus secrets_max_age_seconds, so no token signed with it is refused before its exp
+    jwt_previous_key_seconds: int | None = None
     management_api_endpoint: str | None = None
     websocket_url: str | None = None
     allowed_origins: tuple[str, ...] = ()
@@ -54,6 +60,13 @@ class Settings:
     @property
     def local(self) -> bool:
         return self.env == "local"
+
+    @property
+    def previous_key_window(self) -> timedelta:
+        """How long the previous JWT key still verifies after a rotation (``jwt_previous_key_seconds``)."""
+        if self.jwt_previous_key_seconds is not None:
+            return timedelta(seconds=self.jwt_previous_key_seconds)
+        return timedelta(seconds=self.token_ttl_seconds + self.secrets_max_age_seconds)
 
     @property
     def limits(self) -> Limits:
@@ -97,6 +110,11 @@ class Settings:
             jwt_secret_arn=arn,
             jwt_issuer=env.get("JWT_ISSUER", "parley") or "parley",
             token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 12 * 3600, low=60, high=30 * 86400),
+            secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300, low=1, high=3600),
+            jwt_previous_key_seconds=(
+                _int(env, "JWT_PREVIOUS_KEY_SECONDS", 0, low=0, high=31 * 86400)
+                if env.get("JWT_PREVIOUS_KEY_SECONDS") not in (None, "") else None
+            ),
             management_api_endpoint=env.get("MANAGEMENT_API_ENDPOINT") or None,
             websocket_url=env.get("WEBSOCKET_URL") or None,
             allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
@@ -126,6 +144,11 @@ def check_mongodb_uri(uri: str, *, local: bool) -> None:
         raise ConfigurationError("the in-memory mongomock:// database is for PARLEY_ENV=local only")
     if not uri.startswith(("mongodb://", "mongodb+srv://", "mongomock://")):
         raise ConfigurationError("MONGODB_URI must start with mongodb:// or mongodb+srv://")
+
+
+def check_signing_key(secret: str) -> None:
+    """Raise ``ConfigurationError`` unless ``secret`` could be a random JWT key (never echoes it)."""
+    _check_secret(secret, local=False)
 
 
 def _check_secret(secret: str, *, local: bool) -> None:

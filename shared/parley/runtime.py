@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from parley.adapters import apigw, fanout, mongo, mongo_accounts, mongo_rooms
-from parley.adapters.secrets import mongodb_uri
+from parley.adapters.secrets import mongodb_database
 from parley.config import Settings
 from parley.events import WebSocketEvent
 from parley.model import utcnow
@@ -28,7 +28,7 @@ class ChatRuntime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatRuntime:
-        db = mongo.database(mongodb_uri(settings), settings.mongodb_db)
+        db = mongodb_database(settings)  # in AWS, renewed when the secret's URI changes
         return cls(
             settings=settings,
             connections=mongo.MongoConnectionStore(db),

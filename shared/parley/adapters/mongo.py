@@ -1,7 +1,8 @@
 """MongoDB adapters (pymongo) for the stores in ``parley.ports``.
 
 One ``MongoClient`` per process (a Lambda container), with short timeouts so a dead database fails in
-seconds. The ``mongomock://`` scheme gives the local gateway and tests an embedded in-memory database,
+seconds. In AWS the URI comes from a secret that may rotate: ``RenewableDatabase`` re-reads it and replaces the
+client behind the stores (see there). The ``mongomock://`` scheme gives the local gateway and tests an embedded in-memory database,
 shared by every function in the process. Queries stay within what both mongomock and a real server support.
 """
 
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import pymongo
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from parley.errors import RateLimited, StoreUnavailable
 from parley.limits import RateLimit
@@ -83,6 +86,120 @@ def deadline(seconds: float | None):
     return pymongo.timeout(seconds) if seconds is not None else contextlib.nullcontext()
 
 
+log = logging.getLogger("parley.mongo")
+# MongoDB's AuthenticationFailed; Atlas answers a removed user or a wrong password with its own code 8000
+# ("bad auth : authentication failed", codeName AtlasError)
+_AUTH_FAILED = 18
+_ATLAS_ERROR = 8000
+
+
+def auth_failed(exc: OperationFailure) -> bool:
+    """Whether the server refused our credentials (the operation itself never ran: authentication is part of
+    opening the connection, before any command is sent on it)."""
+    if exc.code == _AUTH_FAILED:
+        return True
+    return exc.code == _ATLAS_ERROR and "auth" in str(exc).lower()
+
+
+class RenewableDatabase:
+    """A database whose URI comes from a secret that may rotate, with a client that is replaced when it does.
+
+    ``read(force)`` answers the URI: from a cache kept for its max age when ``force`` is false, from the secret
+    store when true (``parley.adapters.secrets.mongodb_uri_reader``). The stores built over this object stay
+    valid across a replacement: ``db.users`` (or ``db["users"]``) is a proxy that resolves the collection on the
+    current client at each call. ``_guarded`` (every public store method) calls ``check()`` first, so a new URI
+    is used within the max age; and on an authentication failure it calls ``renew()`` and, when the URI
+    changed, runs the method once more on the new client. A client that is replaced is closed at the next
+    replacement (a call on another thread may still be using it)."""
+
+    def __init__(self, name: str, read: Callable[[bool], str]) -> None:
+        self._name, self._read = name, read
+        self._lock = threading.Lock()
+        self._uri = read(False)
+        self._db = database(self._uri, name)
+        self._retired: list[Any] = []
+
+    def __repr__(self) -> str:  # never the URI
+        return f"RenewableDatabase({self._name!r})"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def client(self):
+        return self._db.client
+
+    def current(self):
+        """The database on the current client."""
+        return self._db
+
+    def __getattr__(self, collection: str):
+        if collection.startswith("_"):
+            raise AttributeError(collection)
+        return _Collection(self, collection)
+
+    def __getitem__(self, collection: str):
+        return _Collection(self, collection)
+
+    def check(self) -> None:
+        """Replace the client if the secret's URI (as cached for its max age) is not the one in use. A failed
+        read keeps the current client (logged by type only)."""
+        try:
+            uri = self._read(False)
+        except Exception as exc:
+            log.error("could not re-read the MongoDB URI; keeping the current client", extra={"error": type(exc).__name__})
+            return
+        if uri != self._uri:
+            self._replace(uri)
+
+    def renew(self) -> bool:
+        """Read the URI from the secret store now (the database refused our credentials): True if it changed
+        and the client was replaced, False if it is the same (or could not be read)."""
+        try:
+            uri = self._read(True)
+        except Exception as exc:
+            log.error("could not re-read the MongoDB URI after an authentication failure", extra={"error": type(exc).__name__})
+            return False
+        if uri == self._uri:
+            return False
+        self._replace(uri)
+        return True
+
+    def _replace(self, uri: str) -> None:
+        with self._lock:
+            if uri == self._uri:
+                return
+            old, self._uri = self._uri, uri
+            self._db = database(uri, self._name)
+            with _lock:
+                retired = _clients.pop(old, None)
+            for client in self._retired:
+                with contextlib.suppress(Exception):
+                    client.close()
+            self._retired = [retired] if retired is not None else []
+        log.info("the MongoDB URI changed; a new client replaces the old one")
+
+
+class _Collection:
+    """A collection of a ``RenewableDatabase``, resolved on its current client at every use (``with_options``
+    too: its options are kept and applied to the current client's collection each time)."""
+
+    __slots__ = ("_db", "_name", "_options")
+
+    def __init__(self, db: RenewableDatabase, name: str, options: dict | None = None) -> None:
+        self._db, self._name, self._options = db, name, options or {}
+
+    def with_options(self, **options) -> _Collection:
+        return _Collection(self._db, self._name, {**self._options, **options})
+
+    def __getattr__(self, attr: str):
+        collection = self._db.current()[self._name]
+        if self._options:
+            collection = collection.with_options(**self._options)
+        return getattr(collection, attr)
+
+
 def request_deadline(context, margin_s: float = DEADLINE_MARGIN_S):
     """The deadline of one Lambda invocation: the time ``context.get_remaining_time_in_millis()`` says is left, less
     ``margin_s`` for answering, so a stalled database ends in an answer and never in a Lambda timeout (which
@@ -99,20 +216,35 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 def _guarded(cls):
-    """Turn a lost or unreachable server into ``StoreUnavailable`` on every public method of a store."""
+    """Wrap every public method of a store: a lost or unreachable server becomes ``StoreUnavailable``; over a
+    ``RenewableDatabase`` (the store's ``_db``), the URI is checked first, and a call the server refuses for
+    its credentials is made once more after re-reading the secret, if that gave a new URI (safe to repeat: the
+    refused connection never ran a command; a method whose earlier operations ran is repeated whole, see
+    docs/architecture.md, "Secrets")."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            try:
-                with args[0]._call_lock, pymongo.timeout(CALL_TIMEOUT_S):  # within the request's deadline, if any
-                    return fn(*args, **kwargs)
-            except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
-                raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
-            except PyMongoError as exc:
-                if not _timed_out(exc):  # ExecutionTimeout (the deadline, or maxTimeMS on the server) is an OperationFailure
-                    raise
-                raise StoreUnavailable(f"the database did not answer in time ({type(exc).__name__})") from exc
+            store = args[0]
+            db = getattr(store, "_db", None)
+            renewable = isinstance(db, RenewableDatabase)
+            if renewable:
+                db.check()
+            for attempt in (1, 2):
+                try:
+                    with store._call_lock, pymongo.timeout(CALL_TIMEOUT_S):  # within the request's deadline, if any
+                        return fn(*args, **kwargs)
+                except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
+                    raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
+                except PyMongoError as exc:
+                    # the database refused our credentials: a rotated secret is read again, then one more try
+                    if (attempt == 1 and renewable and isinstance(exc, OperationFailure) and auth_failed(exc)
+                            and db.renew()):
+                        continue
+                    if not _timed_out(exc):  # ExecutionTimeout (the deadline, or maxTimeMS on the server) is an OperationFailure
+                        raise
+                    raise StoreUnavailable(f"the database did not answer in time ({type(exc).__name__})") from exc
+            raise AssertionError("unreachable")
 
         return call
 
@@ -138,6 +270,7 @@ class MongoConnectionStore:
     def __init__(self, db) -> None:
         self._c = db.connections
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     @staticmethod
     def _doc(c: Connection) -> dict:
@@ -398,6 +531,7 @@ class MongoMessageStore:
     def __init__(self, db) -> None:
         self._c = db.messages
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     @staticmethod
     def _from(doc: dict) -> Message:

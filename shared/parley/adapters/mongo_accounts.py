@@ -28,6 +28,7 @@ class MongoUserStore:
         # "A socket opened during a log-out"); it needs a filter on one document, which _id is
         self._linearizable = self._c.with_options(read_concern=ReadConcern("linearizable"))
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     @staticmethod
     def _from(doc: dict | None) -> StoredUser | None:
@@ -151,6 +152,7 @@ class MongoLoginAttempts:
     def __init__(self, db) -> None:
         self._c = db.login_failures
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     def locked_until(self, *, username: str, source_ip: str, device: str | None = None) -> datetime | None:
         """The latest pause of the three counters, or of the device's one (one read)."""

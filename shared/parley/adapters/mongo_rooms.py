@@ -96,6 +96,7 @@ class MongoRoomStore:
         self._messages = db.messages
         self._connections = db.connections
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     # ------------------------------------------------------------ rooms
     def get(self, *, room: str) -> Room | None:

@@ -20,6 +20,7 @@ class MongoSignupThrottle:
     def __init__(self, db) -> None:
         self._c = db.signups
         self._call_lock = _call_lock(db)
+        self._db = db  # a RenewableDatabase: _guarded renews its client
 
     def count(self, *, source_ip: str, now: datetime, limit: RateLimit) -> int | None:
         # one entry more than the limit, so taking back this sign-up's entry below keeps the last `count`
