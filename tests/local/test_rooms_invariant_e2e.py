@@ -145,6 +145,7 @@ async def stack():
         mp.delenv("JWT_SECRET", raising=False)
         env_vars, overrides, _ = parley_profile()
         env_vars["Parameters"]["MONGODB_DB"] = f"parley_test_{uuid.uuid4().hex[:10]}"
+        overrides["SignupLimit"] = "10000"  # the table signs up 3 users a case from one address
         async with LocalGateway(
             ROOT / "template.yaml", port=0, env_vars=env_vars, parameter_overrides=overrides, stack_name=STACK_NAME
         ) as gateway:
