@@ -17,9 +17,9 @@ from typing import Any
 
 import pymongo
 from pymongo import ReturnDocument
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from parley.errors import RateLimited, StoreUnavailable
+from parley.errors import RateLimited, StoreAuthFailed, StoreOverQuota, StoreRefused, StoreUnavailable
 from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef
 from parley.ports import Earlier, TypingSignal, Usage
@@ -100,6 +100,8 @@ def ensure_indexes(db, *, message_retention_days: int = 0) -> None:
         db.rooms.create_index([("kind", 1), ("lastActivityAt", -1), ("_id", 1)], name="directory")
         db.memberships.create_index([("room", 1), ("joinedAt", 1)], name="room_members")
         db.memberships.create_index("userId", name="by_user")
+    except OperationFailure as exc:
+        raise (_refusal(exc) or StoreUnavailable("could not prepare the database indexes")) from exc
     except PyMongoError as exc:
         raise StoreUnavailable("could not prepare the database indexes") from exc
 
@@ -134,6 +136,11 @@ def _guarded(cls):
                     return fn(*args, **kwargs)
             except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
                 raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
+            except OperationFailure as exc:  # a refusal the deployment must fix gets a metric of its own
+                refused = _refusal(exc)
+                if refused is None:
+                    raise
+                raise refused from exc
 
         return call
 
@@ -141,6 +148,28 @@ def _guarded(cls):
         if callable(fn) and not name.startswith("_"):
             setattr(cls, name, wrap(fn))
     return cls
+
+
+AUTHENTICATION_FAILED = 18  # MongoDB's AuthenticationFailed
+ATLAS_ERROR = 8000  # Atlas's proxy answers with this one code, and says why in the message
+
+
+def _refusal(exc: OperationFailure) -> StoreRefused | None:
+    """What a refusal of the database means for the deployment, or None when it is none of these: credentials
+    refused (code 18; Atlas answers 8000 AtlasError "bad auth : Authentication failed.") or a write over the
+    plan's storage (Atlas: 8000 "you are over your space quota, using 512 MB of 512 MB"), alone or as one of a
+    bulk write's errors. The server's message is matched, never passed on (nothing of the request is in it, but
+    the metric and the fixed text are all an operator needs)."""
+    errors = [{"code": exc.code, "errmsg": (exc.details or {}).get("errmsg") or str(exc)}]
+    if isinstance(exc, BulkWriteError):
+        errors = list((exc.details or {}).get("writeErrors") or ())
+    for error in errors:
+        code, message = error.get("code"), str(error.get("errmsg") or "").lower()
+        if code == AUTHENTICATION_FAILED or (code == ATLAS_ERROR and "auth" in message):
+            return StoreAuthFailed("the database refused the credentials")
+        if code == ATLAS_ERROR and "quota" in message:
+            return StoreOverQuota("the database is over its storage quota")
+    return None
 
 
 def _aware(when: datetime | None) -> datetime | None:
