@@ -290,7 +290,9 @@ class MongoConnectionStore:
         return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}}, _NO_LOGS)]
 
     def leave_all(self, *, user_id: str, room: str) -> int:
-        """Take ``room`` out of every connection of the user; how many had it."""
+        """Take ``room`` out of every connection of the user; how many had it. An ``update_many`` is not retried by
+        the driver; a ``$pull`` is safe to run again, partly applied or not (a retried removeMember does), though the
+        count it returns then is not how many had it before the first run."""
         return self._c.update_many({"userId": user_id, "rooms": room}, {"$pull": {"rooms": room}}).modified_count
 
     def signal_typing(
