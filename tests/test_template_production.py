@@ -190,12 +190,17 @@ def _alarms(template):
     return {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
 
 
-def _metric_names(alarm):
+def _metric_names(alarm, resolve=lambda x: x):
+    """(namespace, name, dimensions) of each metric the alarm watches; the dimensions sorted by name (CloudWatch
+    matches them as a set), their values resolved by ``resolve`` (a Ref of a function is its name)."""
+    def key(namespace, name, dimensions):
+        return namespace, name, json.dumps(sorted(resolve(dimensions or []), key=lambda d: d["Name"]), sort_keys=True)
+
     if "MetricName" in alarm:
-        return {(alarm["Namespace"], alarm["MetricName"], json.dumps(alarm.get("Dimensions"), sort_keys=True))}
+        return {key(alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions"))}
     return {
-        (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"],
-         json.dumps(m["MetricStat"]["Metric"].get("Dimensions"), sort_keys=True))
+        key(m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"],
+            m["MetricStat"]["Metric"].get("Dimensions"))
         for m in alarm["Metrics"] if "MetricStat" in m
     }
 
@@ -220,18 +225,24 @@ def _emf(emit) -> list[dict]:
 def _emitted(blob: dict) -> set:
     meta = blob["_aws"]["CloudWatchMetrics"][0]
     (dims,) = meta["Dimensions"]
-    dimensions = json.dumps([{"Name": d, "Value": blob[d]} for d in dims], sort_keys=True)
+    dimensions = json.dumps(sorted(({"Name": d, "Value": blob[d]} for d in dims), key=lambda d: d["Name"]), sort_keys=True)
     return {(meta["Namespace"], m["Name"], dimensions) for m in meta["Metrics"]}
 
 
+CATCH_ALLS = {"ConnectFunction": "functions/connect/app.py", "DisconnectFunction": "functions/disconnect/app.py",
+              "MessageFunction": "functions/message/app.py", "AuthFunction": "functions/auth/app.py"}
+
+
 def test_the_code_alarms_watch_exactly_what_the_code_emits(template, monkeypatch):
-    from parley.errors import StoreUnavailable
-    from parley.observability import count_if_database_down, counter, make_metrics
+    from parley.errors import StoreAuthFailed, StoreOverQuota, StoreUnavailable
+    from parley.observability import count_if_database_down, count_internal_error, counter, make_metrics
+    from parley_local.kit import LambdaContext
 
     monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
     namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     metrics = make_metrics(namespace)
     add = counter(metrics)
+    resolver = Resolver(template, {"MongoDbUri": "mongodb://h/"})
 
     def chat_metrics():
         for name in ("FanoutSlices", "FanoutSlicesPostedHere", "DeliveryFailures"):  # as SlicedBroadcaster/service do
@@ -239,14 +250,37 @@ def test_the_code_alarms_watch_exactly_what_the_code_emits(template, monkeypatch
         metrics.flush_metrics()
 
     emitted = set().union(*map(_emitted, _emf(chat_metrics)))
-    emitted |= set().union(*map(_emitted, _emf(lambda: count_if_database_down(StoreUnavailable("x"), namespace))))
+    errors = set()  # what the catch-alls emit: each function's InternalErrors, the database's own metrics
+    for logical_id in CATCH_ALLS:  # on AWS, context.function_name is what !Ref of the function gives
+        context = LambdaContext(resolver.function_name(logical_id))
+        for exc in (RuntimeError("a bug"), StoreUnavailable("x"), StoreAuthFailed("x"), StoreOverQuota("x")):
+            errors |= set().union(*map(_emitted, _emf(lambda: count_internal_error(exc, namespace, context))))
+    emitted |= errors
     assert _emf(lambda: count_if_database_down(ValueError("not the database"), namespace)) == []
-    alarms = _alarms(template)
-    for name in ("FanoutFallbackAlarm", "DeliveryFailuresAlarm", "DatabaseUnavailableAlarm"):
-        assert _metric_names(alarms[name]) <= emitted, (name, _metric_names(alarms[name]), emitted)
+    watched = set()
+    for name, alarm in _alarms(template).items():
+        if alarm.get("Namespace", namespace) == namespace and any(k[0] == namespace for k in _metric_names(alarm)):
+            assert _metric_names(alarm, resolver.resolve) <= emitted, (name, _metric_names(alarm, resolver.resolve), emitted)
+            watched |= _metric_names(alarm, resolver.resolve)
+    assert errors <= watched, errors - watched  # every error the catch-alls count has an alarm
+    assert len({k for k in errors if k[1] == "InternalErrors"}) == len(CATCH_ALLS)  # one per function
     # and the code emits them where the alarms say
     assert '"FanoutSlicesPostedHere"' in (ROOT / "shared/parley/adapters/fanout.py").read_text()
     assert '"DeliveryFailures"' in (ROOT / "shared/parley/chat/service.py").read_text()
+    for path in CATCH_ALLS.values():
+        assert "count_internal_error(exc, settings.metrics_namespace, " in (ROOT / path).read_text(), path
+
+
+def test_the_gateways_own_errors_are_alarmed(template):
+    """What never reaches a catch-all (an invoke that failed or timed out, a crash) still reaches the user as a
+    5xx or an integration error: those are alarmed on the APIs themselves (ApiId: the API's own metrics)."""
+    alarms = _alarms(template)
+    assert _metric_names(alarms["HttpApi5xxAlarm"]) == {
+        ("AWS/ApiGateway", "5xx", json.dumps([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}], sort_keys=True))}
+    assert _metric_names(alarms["WebSocketIntegrationErrorsAlarm"]) == {
+        ("AWS/ApiGateway", "IntegrationError", json.dumps([{"Name": "ApiId", "Value": {"Ref": "WebSocketApi"}}], sort_keys=True))}
+    assert template["Resources"]["HttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+    assert template["Resources"]["WebSocketApi"]["Properties"]["ProtocolType"] == "WEBSOCKET"
 
 
 def test_an_unreachable_database_is_counted_by_the_handlers(template, management_api, local_env, monkeypatch, capsys):
@@ -284,8 +318,13 @@ def test_the_dashboard_is_valid_json_over_this_stack(template):
         assert resolver.function_name(name) in text, name
     alarms = next(w for w in body["widgets"] if w["type"] == "alarm")["properties"]["alarms"]
     assert len(alarms) >= 10 and all(":local:" in a for a in alarms)  # GetAtt of alarms of this template
-    for metric in ("DatabaseUnavailable", "DeliveryFailures", "FanoutSlicesPostedHere", "ConnectCount"):
+    for metric in ("DatabaseUnavailable", "DeliveryFailures", "FanoutSlicesPostedHere", "ConnectCount",
+                   "InternalErrors", "DatabaseAuthFailures", "DatabaseOverQuota"):
         assert metric in text
+    for name in ("ConnectInternalErrorsAlarm", "DisconnectInternalErrorsAlarm", "MessageInternalErrorsAlarm",
+                 "AuthInternalErrorsAlarm", "DatabaseAuthFailuresAlarm", "DatabaseOverQuotaAlarm", "HttpApi5xxAlarm",
+                 "WebSocketIntegrationErrorsAlarm", "DatabaseUnavailableAlarm"):  # what users see, on the dashboard
+        assert resolver.resolve({"Fn::GetAtt": [name, "Arn"]}) in alarms, name
 
 
 def test_tracing_is_a_parameter_on_the_functions_and_off_by_default(template):

@@ -45,7 +45,7 @@ from parley.model import (
     USERNAME_PATTERN,
     UserRef,
 )
-from parley.observability import count_if_database_down, make_logger, tracing
+from parley.observability import count_internal_error, make_logger, tracing
 from parley.ports import Ports, StoredUser
 from parley.tokens import Claims
 
@@ -264,8 +264,17 @@ async def refused_input(request: Request, exc: RequestValidationError) -> JSONRe
 @app.exception_handler(StoreUnavailable)
 async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
     logger.warning("database unavailable", extra={"path": request.url.path, "reason": str(exc)})
-    count_if_database_down(exc, settings.metrics_namespace)
+    count_internal_error(exc, settings.metrics_namespace, request.scope.get("aws.context"))
     return JSONResponse({"detail": "the service is temporarily unavailable; try again"}, status_code=503)
+
+
+@app.exception_handler(Exception)
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The catch-all (Starlette's ServerErrorMiddleware calls it, then raises ``exc`` on for Mangum to log): the
+    500 is counted as ``InternalErrors`` of this function, since Mangum answers it and Lambda sees no error."""
+    logger.error("request failed", extra={"path": request.url.path, "error": type(exc).__name__})
+    count_internal_error(exc, settings.metrics_namespace, request.scope.get("aws.context"))
+    return JSONResponse({"detail": "something went wrong; try again"}, status_code=500)
 
 
 def bearer_user(authorization: Annotated[str | None, Header()] = None) -> UserRef:

@@ -9,7 +9,7 @@ from parley import accounts, origins
 from parley.adapters import mongo, mongo_accounts
 from parley.adapters.secrets import mongodb_database
 from parley.config import Settings
-from parley.errors import InvalidToken, StoreUnavailable
+from parley.errors import InvalidToken, StoreRefused, StoreUnavailable
 from parley.observability import count_if_database_down, make_logger, tracing
 
 settings = Settings.from_env()
@@ -37,7 +37,7 @@ def handler(event: dict, context) -> dict:
     except InvalidToken as exc:
         logger.info("connection refused: invalid token", extra={"reason": str(exc)})
         return _policy("anonymous", "Deny", method_arn)
-    except StoreUnavailable as exc:  # counted, then raised: API Gateway refuses the handshake with 500
+    except (StoreUnavailable, StoreRefused) as exc:  # counted, then raised: API Gateway refuses the handshake with 500
         count_if_database_down(exc, settings.metrics_namespace)
         raise
     context = {

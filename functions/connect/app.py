@@ -4,7 +4,7 @@ from parley.chat import service
 from parley.config import Settings
 from parley.errors import SessionEnded, TooManyConnections
 from parley.events import InvalidEvent, WebSocketEvent
-from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
+from parley.observability import count_internal_error, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
 
 settings = Settings.from_env()
@@ -39,7 +39,7 @@ def handler(event: dict, context) -> dict:
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
         return {"statusCode": 429, "body": str(exc)}
     except Exception as exc:
-        count_if_database_down(exc, settings.metrics_namespace)
+        count_internal_error(exc, settings.metrics_namespace, context)
         logger.exception("could not register the connection", extra={"connection_id": ws.connection_id})
         return {"statusCode": 500}
     metrics.add_metric(name="Connections", unit="Count", value=1)

@@ -3,7 +3,7 @@
 from parley.chat import service
 from parley.config import Settings
 from parley.events import InvalidEvent, WebSocketEvent
-from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
+from parley.observability import count_internal_error, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
 
 settings = Settings.from_env()
@@ -26,7 +26,7 @@ def handler(event: dict, context) -> dict:
         with runtime.deadline(context):
             service.disconnect(runtime.ports(ws, counter(metrics)), connection_id=ws.connection_id)
     except Exception as exc:
-        count_if_database_down(exc, settings.metrics_namespace)
+        count_internal_error(exc, settings.metrics_namespace, context)
         logger.exception("could not remove the connection", extra={"connection_id": ws.connection_id})
         return {"statusCode": 500}
     logger.info("disconnected", extra={"status": ws.request_context.get("disconnectStatusCode")})

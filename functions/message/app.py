@@ -9,7 +9,7 @@ from parley.chat.service import reply, require_session
 from parley.config import Settings
 from parley.errors import ChatError, ErrorCode
 from parley.events import InvalidEvent, WebSocketEvent
-from parley.observability import count_if_database_down, counter, make_logger, make_metrics, tracing
+from parley.observability import count_internal_error, counter, make_logger, make_metrics, tracing
 from parley.runtime import ChatRuntime
 
 settings = Settings.from_env()
@@ -44,7 +44,7 @@ def handler(event: dict, context) -> dict:
         if exc.code is ErrorCode.SESSION_ENDED:  # told why; now the socket goes
             runtime.close(ws, [ws.connection_id])
     except Exception as exc:
-        count_if_database_down(exc, settings.metrics_namespace)
+        count_internal_error(exc, settings.metrics_namespace, context)
         logger.exception("message handler failed", extra={"action": echo.action})
         try:
             frame = frames.error_frame(ErrorCode.INTERNAL_ERROR, "something went wrong; try again", echo)

@@ -116,6 +116,19 @@ class StoreUnavailable(RuntimeError):
     """The database could not be reached in time."""
 
 
+class StoreRefused(RuntimeError):
+    """The database answered but refused the operation for a reason no retry by the client fixes: the deployment
+    must (its credentials, its plan). The request fails as any internal error does; the metric says which."""
+
+
+class StoreAuthFailed(StoreRefused):
+    """The database refused the credentials (MongoDB code 18 AuthenticationFailed; Atlas: 8000 "bad auth")."""
+
+
+class StoreOverQuota(StoreRefused):
+    """The database refused a write over the plan's storage (Atlas: 8000 AtlasError "over your space quota")."""
+
+
 class ReplyTooLarge(ChatError):
     """A payload over API Gateway's 128 KB message limit (``parley.wire``): it is never posted, so the caller
     gets this error instead of nothing. Lists are cut to fit before that; reaching this is a server bug."""

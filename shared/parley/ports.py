@@ -253,8 +253,16 @@ class RoomStore(Protocol):
         """Mark (or unmark) the direct room of ``members`` as blocked by member ``by``; the room record is made if
         there is none yet, so a conversation opened later is blocked too. One write."""
 
-    def change_member_count(self, *, room: str, delta: int) -> Room | None:
-        """Add ``delta`` to the member count; the room after the change."""
+    def recount_members(self, *, room: str, at: datetime) -> None:
+        """Set the member count to the number of memberships of the room, counted now (an indexed count, then a
+        write: two round trips). Absolute, so it is safe to run again and any later change repairs one a crash
+        skipped; ``at`` (taken before the count) keeps an older count from overwriting a newer one."""
+
+    def begin_removal(self, *, room: str, user_id: str) -> None:
+        """Note on the room that ``user_id``'s removal began (``Room.removing``), so a retry finishes it."""
+
+    def end_removal(self, *, room: str, user_id: str) -> None:
+        """The removal finished: take the note back."""
 
     def set_owner(self, *, room: str, owner: UserRef | None) -> None: ...
 

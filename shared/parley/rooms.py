@@ -67,6 +67,7 @@ class Room:
     last_message: Message | None = None
     recent: tuple[Recent, ...] = ()  # oldest first, at most RECENT
     message_count: int = 0
+    removing: tuple[str, ...] = ()  # ids of users whose removeMember began and has not finished (a retry finishes it)
 
 
 @dataclass(frozen=True, slots=True)

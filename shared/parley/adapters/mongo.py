@@ -22,7 +22,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
-from parley.errors import RateLimited, StoreUnavailable
+from parley.errors import RateLimited, StoreAuthFailed, StoreOverQuota, StoreRefused, StoreUnavailable
 from parley.limits import RateLimit
 from parley.model import Connection, HistoryPage, Message, UserRef
 from parley.ports import Earlier, TypingSignal, Usage
@@ -87,18 +87,12 @@ def deadline(seconds: float | None):
 
 
 log = logging.getLogger("parley.mongo")
-# MongoDB's AuthenticationFailed; Atlas answers a removed user or a wrong password with its own code 8000
-# ("bad auth : authentication failed", codeName AtlasError)
-_AUTH_FAILED = 18
-_ATLAS_ERROR = 8000
 
 
 def auth_failed(exc: OperationFailure) -> bool:
     """Whether the server refused our credentials (the operation itself never ran: authentication is part of
-    opening the connection, before any command is sent on it)."""
-    if exc.code == _AUTH_FAILED:
-        return True
-    return exc.code == _ATLAS_ERROR and "auth" in str(exc).lower()
+    opening the connection, before any command is sent on it); ``_refusal`` reads the codes."""
+    return isinstance(_refusal(exc), StoreAuthFailed)
 
 
 class RenewableDatabase:
@@ -237,13 +231,15 @@ def _guarded(cls):
                 except ConnectionFailure as exc:  # includes ServerSelectionTimeoutError, AutoReconnect, timeouts
                     raise StoreUnavailable(f"the database did not answer ({type(exc).__name__})") from exc
                 except PyMongoError as exc:
+                    refused = _refusal(exc) if isinstance(exc, OperationFailure) else None
                     # the database refused our credentials: a rotated secret is read again, then one more try
-                    if (attempt == 1 and renewable and isinstance(exc, OperationFailure) and auth_failed(exc)
-                            and db.renew()):
+                    if attempt == 1 and renewable and isinstance(refused, StoreAuthFailed) and db.renew():
                         continue
-                    if not _timed_out(exc):  # ExecutionTimeout (the deadline, or maxTimeMS on the server) is an OperationFailure
-                        raise
-                    raise StoreUnavailable(f"the database did not answer in time ({type(exc).__name__})") from exc
+                    if _timed_out(exc):  # ExecutionTimeout (the deadline, or maxTimeMS on the server) is an OperationFailure
+                        raise StoreUnavailable(f"the database did not answer in time ({type(exc).__name__})") from exc
+                    if refused is not None:  # a refusal the deployment must fix gets a metric of its own
+                        raise refused from exc
+                    raise
             raise AssertionError("unreachable")
 
         return call
@@ -252,6 +248,28 @@ def _guarded(cls):
         if callable(fn) and not name.startswith("_"):
             setattr(cls, name, wrap(fn))
     return cls
+
+
+AUTHENTICATION_FAILED = 18  # MongoDB's AuthenticationFailed
+ATLAS_ERROR = 8000  # Atlas's proxy answers with this one code, and says why in the message
+
+
+def _refusal(exc: OperationFailure) -> StoreRefused | None:
+    """What a refusal of the database means for the deployment, or None when it is none of these: credentials
+    refused (code 18; Atlas answers 8000 AtlasError "bad auth : Authentication failed.") or a write over the
+    plan's storage (Atlas: 8000 "you are over your space quota, using 512 MB of 512 MB"), alone or as one of a
+    bulk write's errors. The server's message is matched, never passed on (nothing of the request is in it, but
+    the metric and the fixed text are all an operator needs)."""
+    errors = [{"code": exc.code, "errmsg": (exc.details or {}).get("errmsg") or str(exc)}]
+    if isinstance(exc, BulkWriteError):
+        errors = list((exc.details or {}).get("writeErrors") or ())
+    for error in errors:
+        code, message = error.get("code"), str(error.get("errmsg") or "").lower()
+        if code == AUTHENTICATION_FAILED or (code == ATLAS_ERROR and "auth" in message):
+            return StoreAuthFailed("the database refused the credentials")
+        if code == ATLAS_ERROR and "quota" in message:
+            return StoreOverQuota("the database is over its storage quota")
+    return None
 
 
 def _aware(when: datetime | None) -> datetime | None:
@@ -373,7 +391,9 @@ class MongoConnectionStore:
         return [self._from(d) for d in self._c.find({"userId": {"$in": list(set(user_ids))}}, _NO_LOGS)]
 
     def leave_all(self, *, user_id: str, room: str) -> int:
-        """Take ``room`` out of every connection of the user; how many had it."""
+        """Take ``room`` out of every connection of the user; how many had it. An ``update_many`` is not retried by
+        the driver; a ``$pull`` is safe to run again, partly applied or not (a retried removeMember does), though the
+        count it returns then is not how many had it before the first run."""
         return self._c.update_many({"userId": user_id, "rooms": room}, {"$pull": {"rooms": room}}).modified_count
 
     def signal_typing(

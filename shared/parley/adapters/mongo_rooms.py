@@ -42,6 +42,7 @@ def _room(doc: dict | None) -> Room | None:
         direct_members=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("members") or ()),
         recent=tuple(Recent(id=r["i"], user_id=r["u"]) for r in doc.get("recent") or ()),
         message_count=int(doc.get("messageCount") or 0),
+        removing=tuple(doc.get("removing") or ()),
     )
 
 
@@ -169,11 +170,18 @@ class MongoRoomStore:
             upsert=True,
         )
 
-    def change_member_count(self, *, room: str, delta: int) -> Room | None:
-        doc = self._rooms.find_one_and_update(
-            {"_id": room}, {"$inc": {"memberCount": delta}}, projection=_NO_RECENT, return_document=ReturnDocument.AFTER
-        )
-        return _room(doc)
+    def recount_members(self, *, room: str, at: datetime) -> None:
+        # Counted, not incremented: a $inc lost to a crash (or applied twice by a retry) would stay wrong for
+        # good; a count converges. The guard on memberCountAt keeps a slower, older count from landing last.
+        count = self._members.count_documents({"room": room})  # the (room, joinedAt) index
+        newer = {"$or": [{"memberCountAt": {"$exists": False}}, {"memberCountAt": {"$lte": at}}]}
+        self._rooms.update_one({"_id": room, **newer}, {"$set": {"memberCount": count, "memberCountAt": at}})
+
+    def begin_removal(self, *, room: str, user_id: str) -> None:
+        self._rooms.update_one({"_id": room}, {"$addToSet": {"removing": user_id}})
+
+    def end_removal(self, *, room: str, user_id: str) -> None:
+        self._rooms.update_one({"_id": room}, {"$pull": {"removing": user_id}})
 
     def set_owner(self, *, room: str, owner: UserRef | None) -> None:
         if owner is None:

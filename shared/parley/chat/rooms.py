@@ -60,8 +60,9 @@ def add_member(ports: Ports, *, caller: Caller, room: str, username: str) -> Non
     refuse_if_blocked(user, by_user_id=caller.user.id)
     now = ports.clock()
     if not ports.rooms.add_membership(membership=Membership(room=room, user=user.ref, kind=Kind.PRIVATE, joined_at=now)):
+        ports.rooms.recount_members(room=room, at=now)  # a retry after a crash before the count: it converges
         raise InvalidRequest(f"'{user.username}' is already a member of this room")
-    ports.rooms.change_member_count(room=room, delta=1)
+    ports.rooms.recount_members(room=room, at=now)
     members = [m.user for m in ports.rooms.members(room=room)]
     connections = _fresh(ports, ports.connections.of_users(user_ids=[u.id for u in members]))
     added = {"type": "added", "room": room, "kind": Kind.PRIVATE.value, "owner": found.owner.to_json(),
@@ -73,34 +74,66 @@ def add_member(ports: Ports, *, caller: Caller, room: str, username: str) -> Non
 
 def remove_member(ports: Ports, *, caller: Caller, room: str, username: str) -> None:
     """The owner removes anyone else; any member removes themself. The membership is deleted and the room
-    taken out of the removed user's connections before any frame is sent (see docs/protocol.md)."""
-    access = room_access(ports.rooms, user_id=caller.user.id, room=room)
+    taken out of the removed user's connections before any frame is sent (see docs/protocol.md).
+
+    Safe to retry: the room notes the removal first (``Room.removing``) and forgets it last, so a retry after a
+    failure at any step, by the owner or by the user leaving, runs every step again instead of answering "not a
+    member": each is idempotent (a delete, a ``$pull``, a count) and the frames are sent at least once."""
+    is_self = username.lower() == caller.user.username.lower()
+    try:
+        access = room_access(ports.rooms, user_id=caller.user.id, room=room)
+    except Forbidden:  # not a member of a private room: unless it is their own unfinished removal
+        found = None if is_direct_name(room) or not is_self else ports.rooms.get(room=room)
+        if found is None or caller.user.id not in found.removing:
+            raise
+        return _remove(ports, found, caller.user, resumed=True)
     if access.membership is None:
+        if is_self and access.room is not None and caller.user.id in access.room.removing:
+            return _unlist_public(ports, room, caller.user)  # access.room is public here
         if access.kind is Kind.PUBLIC:
             raise InvalidRequest("this room is not in your rooms")
         raise Forbidden()
     if access.kind is Kind.DIRECT:
         raise InvalidRequest("a direct conversation cannot be left")
-    is_self = username.lower() == caller.user.username.lower()
     if access.kind is Kind.PUBLIC:
         if not is_self:
             raise InvalidRequest("in a public room you can only remove yourself")
-        if ports.rooms.remove_membership(room=room, user_id=caller.user.id) is not None:
-            ports.rooms.change_member_count(room=room, delta=-1)
-        _send(ports, [c.id for c in ports.connections.of_users(user_ids=[caller.user.id])], {"type": "removed", "room": room})
-        return
+        ports.rooms.begin_removal(room=room, user_id=caller.user.id)
+        return _unlist_public(ports, room, caller.user)
     found = ports.rooms.get(room=room)
-    is_owner = found is not None and found.owner is not None and found.owner.id == caller.user.id
+    if found is None:
+        raise Forbidden()
+    is_owner = found.owner is not None and found.owner.id == caller.user.id
     if not is_self and not is_owner:
         raise Forbidden()
     target = caller.user if is_self else _user(ports, username).ref
-    if ports.rooms.remove_membership(room=room, user_id=target.id) is None:
+    if target.id in found.removing:
+        return _remove(ports, found, target, resumed=True)
+    if not is_self and ports.rooms.membership(room=room, user_id=target.id) is None:  # self: room_access read it
         raise InvalidRequest(f"'{target.username}' is not a member of this room")
+    ports.rooms.begin_removal(room=room, user_id=target.id)
+    _remove(ports, found, target, resumed=False)
+
+
+def _unlist_public(ports: Ports, room: str, user: UserRef) -> None:
+    """The steps of a user's removal of a public room from their rooms that ``begin_removal`` noted (the
+    connections stay joined: leaving is ``leave``); each may run again."""
+    ports.rooms.remove_membership(room=room, user_id=user.id)
+    ports.rooms.recount_members(room=room, at=ports.clock())
+    _send(ports, [c.id for c in ports.connections.of_users(user_ids=[user.id])], {"type": "removed", "room": room})
+    ports.rooms.end_removal(room=room, user_id=user.id)
+
+
+def _remove(ports: Ports, found: Room, target: UserRef, *, resumed: bool) -> None:
+    """The steps of a removal of a private room's member that ``begin_removal`` noted; each may run again. A resumed removal cannot know what the first run sent, so it
+    sends every frame again (a presence offline and the owner as it is now included)."""
+    room = found.name
+    ports.rooms.remove_membership(room=room, user_id=target.id)
     # From here the removed user is no longer a member: every delivery reads memberships after this point.
-    was_present = ports.connections.leave_all(user_id=target.id, room=room) > 0
-    ports.rooms.change_member_count(room=room, delta=-1)
-    new_owner: UserRef | None = None
-    if found is not None and found.owner is not None and found.owner.id == target.id:
+    was_present = ports.connections.leave_all(user_id=target.id, room=room) > 0 or resumed
+    ports.rooms.recount_members(room=room, at=ports.clock())
+    new_owner: UserRef | None = found.owner if resumed and found.owner is not None and found.owner.id != target.id else None
+    if found.owner is not None and found.owner.id == target.id:
         eldest = ports.rooms.eldest_member(room=room)
         new_owner = eldest.user if eldest else None
         ports.rooms.set_owner(room=room, owner=new_owner)
@@ -114,6 +147,7 @@ def remove_member(ports: Ports, *, caller: Caller, room: str, username: str) -> 
     if new_owner is not None:
         _send(ports, connections, {"type": "ownerChanged", "room": room, "owner": new_owner.to_json()})
     _send(ports, connections, {"type": "memberRemoved", "room": room, "user": target.to_json()})
+    ports.rooms.end_removal(room=room, user_id=target.id)
 
 
 def open_direct(ports: Ports, *, caller: Caller, username: str) -> Room:

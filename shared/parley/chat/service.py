@@ -299,7 +299,7 @@ def _audience(ports: Ports, room: str, kind: Kind) -> list[Connection]:
 def _list_public_room(ports: Ports, user: UserRef, room: str, now: datetime) -> None:
     """Joining a public room lists it in the user's rooms (until they remove themself with removeMember)."""
     if ports.rooms.add_membership(membership=Membership(room=room, user=user, kind=Kind.PUBLIC, joined_at=now)):
-        ports.rooms.change_member_count(room=room, delta=1)
+        ports.rooms.recount_members(room=room, at=now)  # counted, not incremented: docs/reliability.md
 
 
 def _live(ports: Ports, room: str) -> list[Connection]:
