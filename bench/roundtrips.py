@@ -229,7 +229,7 @@ def run(opts) -> Result:
     real = bool(os.environ.get("MONGODB_URI"))
     per_size: dict[int, list[dict]] = {}
     with ManagementServer(0.0) as server, environment(local_environment(server.endpoint)):
-        from parley.adapters import mongo, mongo_accounts, mongo_rooms
+        from parley.adapters import mongo, mongo_accounts, mongo_migrate, mongo_rooms
 
         uri = os.environ["MONGODB_URI"]
         if real:
@@ -242,6 +242,8 @@ def run(opts) -> Result:
         for lid in ("AuthorizerFunction", "ConnectFunction", "MessageFunction", "DisconnectFunction", "AuthFunction"):
             handlers[lid], modules[lid] = load_function(template, lid)
         raw_db = mongo.database(uri, os.environ["MONGODB_DB"])
+        mongo_migrate.migrate(raw_db)  # as a deploy does before any handler runs (the unique indexes dedupe retries)
+        recorder.take()  # the migration's own calls are not an operation's
         db = raw_db if real else CountingDatabase(raw_db, recorder)
         if not real:  # the same stores the handlers built, over the counting database
             for module in modules.values():
