@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TEMPLATE ?= template.yaml
 BENCH_ARGS ?=
 
-.PHONY: help setup rehearse run test lint unit bench clean build deploy screenshot spec lock
+.PHONY: help setup rehearse run test lint unit bench clean build deploy publish page screenshot spec lock
 
 help:
 	@echo "make run    start Parley locally at http://$(HOST):$(PORT) (in-memory database unless MONGODB_URI is set)"
@@ -23,6 +23,9 @@ help:
 	@echo "make lint   cfn-lint (with the serverless rules), checkov and sam validate --lint on template.yaml"
 	@echo "make bench  run the benchmarks (BENCH_ARGS=--quick for a quick run; see docs/benchmarks.md)"
 	@echo "make build  sam build (ARCH=arm64 for Graviton; the runtime's python must exist, see README)"
+	@echo "make deploy sam deploy --guided, then make publish"
+	@echo "make publish  upload the web page (content-hashed) to the deployed stack's bucket (STACK=, REGION= or samconfig.toml)"
+	@echo "make page   write the page as it is published to .aws-sam/page/ (to look at it)"
 	@echo "make lock   re-pin the requirements.txt files sam build installs, from pyproject.toml's ranges"
 	@echo "make spec   regenerate docs/openapi.json and the served copy of docs/asyncapi.yaml"
 
@@ -116,6 +119,19 @@ build: $(SAM_VENV)/.installed
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam deploy --guided
+	$(MAKE) publish
+
+# The web page (template.yaml's PageBucket Metadata: functions/auth/static/) into the stack's bucket, under
+# content-hashed names (parley_local/page.py; boto3, no AWS CLI needed): hashed files first with immutable
+# caching, index.html last with no-cache. The bucket's name is the stack's PageBucketName output; the stack is
+# STACK (default: samconfig.toml's stack_name), REGION likewise. Run it after every deploy that changes the page.
+STACK ?=
+REGION ?=
+publish: $(VENV)/.installed-local
+	$(BIN)/python -m parley_local.page publish --template $(TEMPLATE) $(if $(STACK),--stack-name $(STACK)) $(if $(REGION),--region $(REGION))
+
+page: $(VENV)/.installed-local
+	rm -rf .aws-sam/page && $(BIN)/python -m parley_local.page build .aws-sam/page --template $(TEMPLATE)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache .tools

@@ -201,6 +201,8 @@ class Resolver:
             return f"{scheme}://{fake_id(logical_id)}.execute-api.{self.region}.{URL_SUFFIX}"
         if attribute in ("ApiId", "Id"):
             return fake_id(logical_id)
+        if rtype == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+            return f"d{fake_id(logical_id, 13)}.cloudfront.net"  # rewrite_urls points https:// of it at the gateway
         return f"{logical_id}-{attribute}"
 
     # -- conditions

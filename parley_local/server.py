@@ -1,8 +1,9 @@
-"""The local API Gateway: one port serves the HTTP API, the WebSocket API, its @connections API and Lambda Invoke.
+"""The local API Gateway: one port serves the HTTP API, the WebSocket API, its @connections API and Lambda Invoke,
+and the CloudFront distribution in front of the HTTP API and the page's bucket when the template has one.
 
 It reads the template (template.py), runs the handlers in this process (lambda_runtime.py) and puts one
-module per emulated API on aiohttp's router: http_api.py, websocket_api.py, management_api.py, lambda_api.py.
-It knows API Gateway, never the app.
+module per emulated API on aiohttp's router: http_api.py, websocket_api.py, management_api.py, lambda_api.py,
+cloudfront.py. It knows API Gateway and CloudFront, never the app.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from .answers import json_response
+from .cloudfront import Distribution
 from .http_api import HttpApi
 from .lambda_api import ROUTE as INVOKE_ROUTE
 from .lambda_api import LambdaApi
@@ -278,6 +280,13 @@ class LocalGateway:
         app = web.Application(client_max_size=MAX_HTTP_BODY_BYTES, middlewares=[_body_deadline(self.body_timeout)])
         http_api = HttpApi(stack, host, port=self.port)
         app.router.add_route("*", INVOKE_ROUTE, LambdaApi(stack, host, self._known_credentials).handle)
+        # with a CloudFront distribution in the template, what no other API claims is the distribution's: its
+        # behaviors send the API's paths to the HTTP API and the rest to the page's bucket
+        rest = (
+            Distribution(stack.page, http_api.handle, lambda v: rewrite_urls(v, **self._url_rewrite())).handle
+            if stack.page is not None
+            else http_api.handle
+        )
         if stack.websocket_api is not None:
             self.websocket_api = WebSocketApi(
                 stack.websocket_api,
@@ -288,10 +297,10 @@ class LocalGateway:
             )
             management = ManagementApi(self.websocket_api, stage_path=self._stage_path, credentials=self._known_credentials)
             app.router.add_route("*", management.route, management.handle)
-            upgrade = _upgrade_or(self.websocket_api.handle, http_api.handle)
+            upgrade = _upgrade_or(self.websocket_api.handle, rest)
             for path in {self._stage_path or "/", f"{self._stage_path}/"}:
                 app.router.add_route("*", path, upgrade)
-        app.router.add_route("*", "/{tail:.*}", http_api.handle)
+        app.router.add_route("*", "/{tail:.*}", rest)
         return app
 
     def _bind(self) -> socket.socket:
@@ -307,15 +316,21 @@ class LocalGateway:
         sock.setblocking(False)
         return sock
 
-    def _build_environment(self) -> None:
+    def _url_rewrite(self) -> dict[str, Any]:
+        """rewrite_urls' arguments: the stack's API and distribution URLs become this gateway's."""
         assert self.stack is not None
         ws_api = self.stack.websocket_api
-        rewrite = dict(
+        return dict(
             websocket_api_id=ws_api.api_id if ws_api else None,
             http_api_ids=list(self.stack.http_api_ids.values()),
             base=self.http_url,
             ws_base=f"ws://{self._netloc}",
+            cloudfront_domains=[self.stack.page.domain] if self.stack.page else [],
         )
+
+    def _build_environment(self) -> None:
+        assert self.stack is not None
+        rewrite = self._url_rewrite()
         shared = {str(k): str(v) for k, v in (self.env_vars.get("Parameters") or {}).items()}
         for logical_id, spec in self.stack.functions.items():
             env = lambda_environment(spec, self.credentials)

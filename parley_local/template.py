@@ -73,6 +73,38 @@ class HttpRouteSpec:
 
 
 @dataclass
+class CacheBehavior:
+    """One of a CloudFront distribution's cache behaviors, as far as serving locally goes."""
+
+    path_pattern: str  # "*" for the default behavior
+    to_bucket: bool  # its origin is the page's bucket (else the HTTP API)
+    allowed_methods: frozenset[str]
+    headers: dict[str, str]  # what its response headers policy adds (values may name the stack's URLs)
+
+    def matches(self, path: str) -> bool:
+        """CloudFront's path pattern: ``*`` any characters (``/`` too), ``?`` one; case-sensitive, whole path."""
+        pattern = self.path_pattern if self.path_pattern.startswith(("/", "*")) else "/" + self.path_pattern
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        return re.fullmatch(regex, path, re.DOTALL) is not None
+
+
+@dataclass
+class PageSpec:
+    """A CloudFront distribution in front of the page's bucket (whose Metadata names the source directory)
+    and the HTTP API: the first behavior whose pattern matches a path serves it, else the default one."""
+
+    logical_id: str
+    domain: str  # the distribution's (fake) DomainName, which the template's URLs name
+    source: Path | None  # the bucket's LocalGateway: PageSource directory
+    default_root_object: str | None
+    behaviors: list[CacheBehavior]
+    default: CacheBehavior
+
+    def behavior_for(self, path: str) -> CacheBehavior:
+        return next((b for b in self.behaviors if b.matches(path)), self.default)
+
+
+@dataclass
 class LocalStack:
     """What the template declares, resolved to local values."""
 
@@ -86,6 +118,7 @@ class LocalStack:
     # custom resources the gateway runs (a Create) before it serves, as CloudFormation runs them at deploy:
     # (the resource's logical id, its provider function's logical id, its resolved properties)
     run_at_start: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    page: PageSpec | None = None  # a CloudFront distribution in front of the HTTP API (and the page's bucket)
 
 
 # ---------------------------------------------------------------------------- reading the stack
@@ -231,6 +264,108 @@ def read_stack(
         warnings=warnings,
         run_at_start=[r for r in run_at_start if r[1] in functions],
         http_cors=http_cors,
+        page=_read_distribution(resolver, base_dir, warnings),
+    )
+
+
+PAGE_SOURCE = "PageSource"  # Metadata: {LocalGateway: {PageSource: <dir>}} on the page's bucket
+_ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
+
+
+def _names(value: Any, logical_id: str) -> bool:
+    """Whether a (raw) template value refers to the resource: !Ref, !GetAtt or ${...} in a !Sub."""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical_id:
+            return True
+        att = value.get("Fn::GetAtt")
+        if isinstance(att, list) and att and att[0] == logical_id:
+            return True
+        sub = value.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if isinstance(text, str) and re.search(r"\$\{" + re.escape(logical_id) + r"[.}]", text):
+            return True
+        return any(_names(v, logical_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, logical_id) for v in value)
+    return False
+
+
+def _policy_headers(resolver: Resolver, policy_ref: Any, where: str, warnings: list[str]) -> dict[str, str]:
+    """The headers a response headers policy of the template adds (a managed policy's id: none, with a warning)."""
+    if policy_ref is None:
+        return {}
+    target = policy_ref.get("Ref") if isinstance(policy_ref, dict) else None
+    resource = resolver.resources.get(str(target)) if target else None
+    if not resource or resource.get("Type") != "AWS::CloudFront::ResponseHeadersPolicy":
+        warnings.append(f"{where}: response headers policy {policy_ref!r} is not the template's; its headers are not added locally")
+        return {}
+    config = resolver.resolve((resource.get("Properties") or {}).get("ResponseHeadersPolicyConfig") or {})
+    security = config.get("SecurityHeadersConfig") or {}
+    headers: dict[str, str] = {}
+    if "ContentSecurityPolicy" in security:
+        headers["Content-Security-Policy"] = str(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    if "ContentTypeOptions" in security:
+        headers["X-Content-Type-Options"] = "nosniff"
+    if "ReferrerPolicy" in security:
+        headers["Referrer-Policy"] = str(security["ReferrerPolicy"]["ReferrerPolicy"])
+    if "FrameOptions" in security:
+        headers["X-Frame-Options"] = str(security["FrameOptions"]["FrameOption"])
+    if "StrictTransportSecurity" in security:
+        hsts = security["StrictTransportSecurity"]
+        headers["Strict-Transport-Security"] = f"max-age={hsts['AccessControlMaxAgeSec']}" + (
+            "; includeSubDomains" if hsts.get("IncludeSubdomains") else "") + ("; preload" if hsts.get("Preload") else "")
+    for item in (config.get("CustomHeadersConfig") or {}).get("Items") or []:
+        headers[str(item["Header"])] = str(item["Value"])
+    return headers
+
+
+def _read_distribution(resolver: Resolver, base_dir: Path, warnings: list[str]) -> PageSpec | None:
+    """The template's CloudFront distribution: which paths its behaviors send to the page's bucket (the bucket
+    whose Metadata names a PageSource directory) and which to the HTTP API, and the headers each adds."""
+    resources = resolver.resources
+    distributions = [lid for lid, r in resources.items() if r.get("Type") == "AWS::CloudFront::Distribution"]
+    if not distributions:
+        return None
+    if len(distributions) > 1:
+        warnings.append(f"several CloudFront distributions; only {distributions[0]} is served locally")
+    lid = distributions[0]
+    buckets = {
+        b: base_dir / str(r["Metadata"]["LocalGateway"][PAGE_SOURCE])
+        for b, r in resources.items()
+        if r.get("Type") == "AWS::S3::Bucket"
+        and isinstance((r.get("Metadata") or {}).get("LocalGateway"), dict)
+        and PAGE_SOURCE in r["Metadata"]["LocalGateway"]
+    }
+    config = (resources[lid].get("Properties") or {}).get("DistributionConfig") or {}
+    origins: dict[str, Path | None] = {}  # origin id -> the page's source directory, None for the HTTP API
+    for origin in config.get("Origins") or []:
+        bucket = next((b for b in buckets if _names(origin.get("DomainName"), b)), None)
+        origins[str(origin.get("Id"))] = buckets[bucket].resolve() if bucket else None
+        if bucket is None and "S3OriginConfig" in origin:
+            warnings.append(f"{lid}: origin {origin.get('Id')} is a bucket with no Metadata LocalGateway: {PAGE_SOURCE}")
+
+    def behavior(raw: dict[str, Any], pattern: str, where: str) -> CacheBehavior:
+        target = str(raw.get("TargetOriginId"))
+        if target not in origins:
+            raise TemplateError(f"{where}: TargetOriginId {target} is not one of the distribution's origins")
+        methods = frozenset(str(m) for m in resolver.resolve(raw.get("AllowedMethods") or ["GET", "HEAD"]))
+        headers = _policy_headers(resolver, raw.get("ResponseHeadersPolicyId"), where, warnings)
+        return CacheBehavior(pattern, origins[target] is not None, methods & _ALL_METHODS, headers)
+
+    behaviors = [
+        behavior(b, str(resolver.resolve(b.get("PathPattern"))), f"{lid}.CacheBehaviors[{i}]")
+        for i, b in enumerate(config.get("CacheBehaviors") or [])
+    ]
+    default = behavior(config.get("DefaultCacheBehavior") or {}, "*", f"{lid}.DefaultCacheBehavior")
+    sources = {p for p in origins.values() if p is not None}
+    root = config.get("DefaultRootObject")
+    return PageSpec(
+        logical_id=lid,
+        domain=str(resolver.get_att(lid, "DomainName")),
+        source=next(iter(sources)) if sources else None,
+        default_root_object=str(resolver.resolve(root)) if root else None,
+        behaviors=behaviors,
+        default=default,
     )
 
 
@@ -389,13 +524,23 @@ def _read_http_routes(
 # ---------------------------------------------------------------------------- URL rewriting
 
 
-def rewrite_urls(value: str, *, websocket_api_id: str | None, http_api_ids: list[str], base: str, ws_base: str) -> str:
-    """Point execute-api URLs of this stack's APIs at the local gateway.
+def rewrite_urls(
+    value: str,
+    *,
+    websocket_api_id: str | None,
+    http_api_ids: list[str],
+    base: str,
+    ws_base: str,
+    cloudfront_domains: list[str] | tuple[str, ...] = (),
+) -> str:
+    """Point execute-api URLs of this stack's APIs, and its CloudFront distribution's, at the local gateway.
 
     ``wss://<wsApiId>.execute-api.<region>.amazonaws.com`` becomes ``ws_base``,
-    ``https://<wsApiId>.execute-api...`` (the management API) and ``https://<httpApiId>.execute-api...``
-    become ``base``; the path after the host is kept.
+    ``https://<wsApiId>.execute-api...`` (the management API), ``https://<httpApiId>.execute-api...`` and
+    ``https://<distribution's domain>`` become ``base``; the path after the host is kept.
     """
+    for domain in cloudfront_domains:
+        value = re.sub(r"\bhttps://" + re.escape(domain) + r"(?![\w.-])", base, value)
     ids = [i for i in [websocket_api_id, *http_api_ids] if i]
     if not ids:
         return value

@@ -68,16 +68,18 @@ def test_the_websocket_authorizer_follows_the_same_setting(stack):
 
 
 def test_the_authorizer_allows_the_stacks_own_page_and_only_it_by_default(stack):
-    """On AWS the authorizer gets PAGE_ORIGIN (the HTTP API serving the page) and ALLOWED_ORIGINS empty by default."""
+    """On AWS the authorizer gets PAGE_ORIGIN (the CloudFront distribution serving the page) and ALLOWED_ORIGINS
+    empty by default."""
     import dataclasses
 
     from parley import origins
     from parley.config import Settings
 
-    page = "https://abc123.execute-api.us-east-1.amazonaws.com"
+    page = "https://d111111abcdef8.cloudfront.net"
     aws = dataclasses.replace(Settings.from_env(), env="aws", allowed_origins=(), page_origin=page)
     assert origins.websocket_allowed(aws, page) and origins.websocket_allowed(aws, page + "/")
-    for other in (ALLOWED, OTHER, "http://localhost:5173", page + ".evil.example.net", "https://abc123.execute-api.us-east-1.amazonaws.co"):
+    for other in (ALLOWED, OTHER, "http://localhost:5173", page + ".evil.example.net", "https://d111111abcdef8.cloudfront.ne",
+                  "https://abc123.execute-api.us-east-1.amazonaws.com"):
         assert not origins.websocket_allowed(aws, other), other
     listed = dataclasses.replace(aws, allowed_origins=(ALLOWED,))
     assert origins.websocket_allowed(listed, ALLOWED) and origins.websocket_allowed(listed, page)

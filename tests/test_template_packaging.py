@@ -56,14 +56,15 @@ def test_the_http_api_cors_follows_allowed_origins_and_parleys_cors_settings(tem
 
 
 def test_fastapi_and_the_authorizer_read_the_same_allowed_origins_and_only_the_authorizer_knows_the_page(template):
-    """The page's WebSocket is cross-origin (another API's host), its HTTP calls same-origin: only the authorizer
-    needs the HTTP API's origin, and AuthFunction must not name the HTTP API that integrates it (a cycle)."""
+    """The page's WebSocket is cross-origin (another API's host), its HTTP calls same-origin (CloudFront sends the
+    API's paths to the HTTP API): only the authorizer needs the page's origin, the distribution's, and AuthFunction
+    must not name the HTTP API that integrates it (a cycle)."""
     functions = _functions(template)
     auth = functions["AuthFunction"]["Environment"]["Variables"]["ALLOWED_ORIGINS"]
     authorizer = functions["AuthorizerFunction"]["Environment"]["Variables"]["ALLOWED_ORIGINS"]
     assert auth == authorizer == {"Ref": "AllowedOrigins"}
     page = functions["AuthorizerFunction"]["Environment"]["Variables"]["PAGE_ORIGIN"]
-    assert page == {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"}
+    assert page == {"Fn::Sub": "https://${PageDistribution.DomainName}"}
     assert "PAGE_ORIGIN" not in functions["AuthFunction"]["Environment"]["Variables"]
 
 

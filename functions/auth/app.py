@@ -1,4 +1,7 @@
-"""The HTTP API: sign-up, log-in, history, presence, the room list and directory, config and the web page (FastAPI behind Mangum)."""
+"""The HTTP API: sign-up, log-in, history, presence, the room list and directory, blocks and config (FastAPI behind Mangum).
+
+The web page is not served here: its files are published to the stack's bucket and served by CloudFront, which
+sends this API's paths here (template.yaml's PageDistribution; issue 20, section 5)."""
 
 import asyncio
 import base64
@@ -66,8 +69,6 @@ closer = (
     else None
 )
 room_store = mongo_rooms.MongoRoomStore(db)
-STATIC = Path(__file__).resolve().parent / "static"
-ASSETS = {p.name: p for p in STATIC.iterdir() if p.is_file() and p.name != "index.html"} if STATIC.is_dir() else {}
 
 # The interactive docs (/docs, which loads Swagger UI from a third-party CDN) and /openapi.json are served only
 # locally (PARLEY_ENV=local): the AWS stage answers 404 for both. docs/openapi.json is the published document
@@ -508,46 +509,6 @@ def asyncapi() -> Response:
     if not ASYNCAPI.is_file():
         return JSONResponse({"detail": "the AsyncAPI document is not built into this deployment"}, status_code=404)
     return FileResponse(ASYNCAPI, media_type="application/yaml")
-
-
-@app.get("/", include_in_schema=False)
-def index() -> Response:
-    page = STATIC / "index.html"
-    if not page.is_file():
-        return JSONResponse({"detail": "the web page is not built into this deployment"}, status_code=404)
-    return FileResponse(page, media_type="text/html; charset=utf-8", headers=_page_headers())
-
-
-@app.get("/static/{name}", include_in_schema=False)
-def asset(name: str) -> Response:
-    path = ASSETS.get(name)  # only files that exist in static/, never a path from the request
-    if path is None:
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
-    return FileResponse(path, headers=_page_headers())
-
-
-@app.get("/favicon.ico", include_in_schema=False)
-def favicon() -> Response:
-    path = ASSETS.get("favicon.svg")
-    if path is None:
-        return Response(status_code=404)
-    return FileResponse(path, media_type="image/svg+xml")
-
-
-def _page_headers() -> dict:
-    ws = settings.websocket_url or ""
-    ws_origin = "/".join(ws.split("/")[:3]) if ws else ""
-    csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self' {ws_origin}".rstrip()
-        + "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
-    return {
-        "Content-Security-Policy": csp,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-cache",
-    }
 
 
 class _NoBroadcast:

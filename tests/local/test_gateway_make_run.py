@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -49,6 +50,10 @@ def test_make_run(repo_root, tmp_path):
             assert time.monotonic() < deadline, "make run did not answer /health in time"
             time.sleep(0.3)
 
+        page = httpx.get(f"{base}/")  # the page as CloudFront serves it from the bucket: hashed names, their caching
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-cache"
+        (app,) = re.findall(r'src="(/static/app\.[0-9a-f]{10}\.js)"', page.text)
+        assert httpx.get(f"{base}{app}").headers["cache-control"] == "public, max-age=31536000, immutable"
         config = httpx.get(f"{base}/config.json").json()
         assert config["websocketUrl"] == f"ws://127.0.0.1:{port}/prod"
         token = httpx.post(f"{base}/auth/signup", json={"username": "newcomer", "password": "correct horse 1"}).json()["token"]

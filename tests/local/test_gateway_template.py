@@ -132,7 +132,9 @@ def test_the_project_template_is_served(repo_root):
         spec = stack.functions[route.function_id]
         module = spec.handler.rpartition(".")[0]
         assert (spec.code_uri / f"{module}.py").is_file(), route.route_key
-    assert {r.route_key for r in stack.http_routes} >= {"GET /", "ANY /{proxy+}"}
+    assert {r.route_key for r in stack.http_routes} >= {"ANY /{proxy+}"}
+    assert stack.page is not None and stack.page.source == repo_root / "functions" / "auth" / "static"
+    assert stack.page.behavior_for("/").to_bucket and not stack.page.behavior_for("/auth/login").to_bucket
 
 
 def test_cfn_tags_load(tmp_path):
