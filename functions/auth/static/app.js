@@ -5,8 +5,9 @@
 //   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
 //   notices.js the notice line           conversations.js (+ members.js, startforms.js) private and direct rooms, the sidebar
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
+//   tabs.js the other tabs of this browser (one sign-in: a log-out or log-in in one reaches the others)
 
-import { ApiError, loadConfig, me, tokenExpiry } from "./api.js";
+import { ApiError, loadConfig, me, resumeSession, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
 import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
@@ -20,7 +21,8 @@ import { createHistory } from "./history.js";
 import { createOutbox } from "./outbox.js";
 import { createPresence } from "./presence.js";
 import { createComposer } from "./composer.js";
-import { forgetSession, loadRooms, loadSession, saveRooms, saveSession } from "./storage.js";
+import { forgetRooms, loadRooms, saveRooms } from "./storage.js";
+import * as tabs from "./tabs.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -38,7 +40,7 @@ const ui = {
 };
 
 const state = {
-  session: null, // {token, user: {id, username}}
+  session: null, // {token, user: {id, username}}: the token in memory only (a reload gets a new one: resume)
   socket: null,
   rooms: new Map(), // name -> Room, in the order the user joined them
   active: LOBBY,
@@ -52,28 +54,35 @@ async function boot() {
   const limits = compileLimits(config.limits);
   applyLimits(limits);
   page = assemble(config.websocketUrl, limits);
-  const saved = loadSession();
-  if (!saved) {
-    showAuth();
-    return;
-  }
-  const exp = tokenExpiry(saved.token);
-  if (exp !== null && exp * 1000 <= Date.now()) {
-    forgetSession();
-    showAuth("Your session has expired. Log in again.");
-    return;
-  }
+  tabs.listen(onOtherTab);
+  await resume();
+}
+
+/**
+ * Sign in from this browser's session cookie (a reload, a new tab, a restarted browser): the log-in form when
+ * there is none or its session has ended, with a clear reason when the server cannot be reached.
+ */
+async function resume() {
+  let session = null;
   try {
-    await me(saved.token);
+    session = await resumeSession();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      forgetSession();
-      showAuth("Your session has expired. Log in again.");
-      return;
-    }
-    // the server is unreachable right now: carry on, the socket will keep trying
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 0 || status >= 500) showAuth(`Could not check whether you are signed in: ${err.message}`);
+    else showAuth(); // 401: not signed in (or signed out elsewhere); 403/415: not this page's own site
+    return;
   }
-  enterChat(saved);
+  if (!session || typeof session.token !== "string" || !session.user || state.session) return;
+  enterChat({ token: session.token, user: session.user });
+}
+
+/** Another tab of this browser signed out (so did this one: one cookie) or in (this one may follow). */
+function onOtherTab({ type, userId, message }) {
+  if (type === "signedOut" && state.session && state.session.user.id === userId) {
+    logOut(message || "You logged out in another tab.", { tell: false });
+  } else if (type === "signedIn" && !state.session && page) {
+    resume();
+  }
 }
 
 /** /config.json, asked again (backing off) until the server answers: nothing can be checked without it. */
@@ -93,7 +102,13 @@ async function configuration() {
 function assemble(websocketUrl, limits) {
   const activeRoom = () => state.rooms.get(state.active);
   const notices = createNotices();
-  const signin = createSignIn({ limits, onSignedIn: enterChat });
+  const signin = createSignIn({
+    limits,
+    onSignedIn: (session) => {
+      tabs.announce("signedIn", session.user.id);
+      enterChat(session);
+    },
+  });
   let outbox = null;
   const timeline = createTimeline({ activeRoom, myUser, onRetry: (cmid) => outbox.retry(cmid) });
   outbox = createOutbox({ state, send, timeline, notices });
@@ -162,7 +177,10 @@ function enterChat(session) {
   socket.start();
 }
 
-function logOut(message = "") {
+/** Sign this page out; `tell` the other tabs too (they share the sign-in) unless they told this one. */
+function logOut(message = "", { tell = true } = {}) {
+  const user = state.session ? state.session.user : null;
+  if (tell && user) tabs.announce("signedOut", user.id, message || "You logged out in another tab.");
   account.end();
   if (state.socket) state.socket.stop();
   state.socket = null;
@@ -172,7 +190,7 @@ function logOut(message = "") {
   state.session = null;
   state.active = LOBBY;
   page.convo.reset();
-  forgetSession();
+  forgetRooms();
   page.timeline.clear();
   ui.roomList.replaceChildren();
   page.composer.clear();
@@ -180,10 +198,9 @@ function logOut(message = "") {
   showAuth(message);
 }
 
-/** A renewed token (account.js): keep it for reloads and reconnect the socket with it. */
+/** A renewed token (account.js): reconnect the socket with it (it stays in memory). */
 function onRenewed(session) {
   state.session = session;
-  saveSession(session);
   if (state.socket) state.socket.renew(session.token);
 }
 
@@ -221,14 +238,14 @@ async function checkToken() {
   const session = state.session;
   const exp = tokenExpiry(session.token);
   if (exp !== null && exp * 1000 <= Date.now()) {
-    logOut("Your session has expired. Log in again.");
+    account.sessionEnded(); // a sleeping laptop: renewed from the session cookie if the session is still live
     return;
   }
   try {
     await me(session.token);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401 && state.session === session) {
-      logOut("Your session has ended. Log in again."); // expired, or ended by a log-out elsewhere
+      account.sessionEnded(); // expired (renewed from the cookie), or ended by a log-out elsewhere (signed out)
     }
   }
 }

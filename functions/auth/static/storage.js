@@ -1,6 +1,6 @@
-// What the page keeps across reloads of the tab (sessionStorage): the signed-in session and the open rooms.
+// What the page keeps across reloads of the tab (sessionStorage): the rooms it opened and the open one. Never the
+// token: it lives in memory, and a reload or a new tab gets a new one from the session cookie (api.resumeSession).
 
-const SESSION_KEY = "parley.session";
 const ROOMS_KEY = "parley.rooms";
 
 function loadJson(key) {
@@ -9,16 +9,6 @@ function loadJson(key) {
   } catch {
     return null;
   }
-}
-
-/** The saved {token, user}, or null. */
-export function loadSession() {
-  const saved = loadJson(SESSION_KEY);
-  return saved && typeof saved.token === "string" && saved.user ? saved : null;
-}
-
-export function saveSession(session) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, user: session.user }));
 }
 
 /** The saved {rooms: [name], active}, or null. */
@@ -32,7 +22,6 @@ export function saveRooms(rooms, active) {
   sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: kept.map((r) => r.name), active }));
 }
 
-export function forgetSession() {
-  sessionStorage.removeItem(SESSION_KEY);
+export function forgetRooms() {
   sessionStorage.removeItem(ROOMS_KEY);
 }
