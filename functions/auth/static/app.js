@@ -161,7 +161,7 @@ function enterChat(session) {
   if (savedRooms && Array.isArray(savedRooms.rooms)) {
     for (const name of savedRooms.rooms) if (page.limits.room.isName(name) && !names.includes(name)) names.push(name);
   }
-  state.rooms = new Map(names.map((name) => [name, new Room(name)]));
+  state.rooms = new Map(names.map((name) => [name, opened(new Room(name))])); // the rooms frame adds the others
   const active = savedRooms && state.rooms.has(savedRooms.active) ? savedRooms.active : LOBBY;
   switchRoom(active, { focus: true });
   setStatus({ state: "connecting" });
@@ -378,23 +378,35 @@ function onJoinSubmit(event) {
     ui.joinInput.focus();
     return;
   }
-  if (!state.rooms.has(name)) {
-    if (state.rooms.size >= limits.roomsPerConnection) {
-      ui.joinError.textContent = `You are in ${limits.roomsPerConnection} rooms already: leave one first.`;
+  const known = state.rooms.get(name);
+  if (!known || !known.opened) {
+    const joined = [...state.rooms.values()].filter((r) => page.convo.joinsOnOpen(r)).length;
+    if (joined >= limits.roomsPerConnection) {
+      ui.joinError.textContent = `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
       return;
     }
-    state.rooms.set(name, new Room(name));
+  }
+  if (!known) {
+    state.rooms.set(name, opened(new Room(name)));
     send({ action: "join", room: name }); // when offline, the next connection joins every room
   }
   ui.joinInput.value = "";
   switchRoom(name, { focus: true });
 }
 
+/** A room this page joins (after every reconnect too): the lobby, rooms opened here. */
+function opened(room) {
+  room.opened = true;
+  return room;
+}
+
 function leaveActiveRoom() {
   const room = page.activeRoom();
   if (!room || room.name === LOBBY) return;
   if (page.presence.typingIn(room)) page.presence.stop();
-  send({ action: "leave", room: room.name });
+  send({ action: "leave", room: room.name }); // presence on this connection…
+  // …and the user's list on every device (the others get "removed" and drop it too)
+  if (room.kind === "public") send({ action: "removeMember", room: room.name, username: myUser().username });
   page.outbox.forget(room);
   page.history.forget(room);
   state.rooms.delete(room.name);

@@ -16,9 +16,10 @@ export function loadRooms() {
   return loadJson(ROOMS_KEY);
 }
 
-/** Public rooms (the others come back from the server's room list) and the open one. */
+/** The public rooms this tab opened (it joins them again after a reload) and the open one; the user's list of
+ * rooms comes back from the server (the rooms frame). */
 export function saveRooms(rooms, active) {
-  const kept = [...rooms.values()].filter((r) => r.kind === "public" || r.name === active);
+  const kept = [...rooms.values()].filter((r) => (r.kind === "public" && r.opened) || r.name === active);
   sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: kept.map((r) => r.name), active }));
 }
 
