@@ -5,7 +5,8 @@
 //   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
 //   notices.js the notice line           conversations.js (+ members.js, startforms.js) private and direct rooms, the sidebar
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
-//   tabs.js the other tabs of this browser (one sign-in: a log-out or log-in in one reaches the others)
+//   notify.js system notifications      tabs.js the other tabs of this browser (one sign-in: a log-out or
+//   log-in in one reaches the others)
 
 import { ApiError, loadConfig, me, resumeSession, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
@@ -23,6 +24,7 @@ import { createPresence } from "./presence.js";
 import { createComposer } from "./composer.js";
 import { forgetRooms, loadRooms, saveRooms } from "./storage.js";
 import * as tabs from "./tabs.js";
+import { createNotify } from "./notify.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -129,9 +131,17 @@ function assemble(websocketUrl, limits) {
     updateTitle,
     el,
   });
+  const notify = createNotify({
+    state,
+    myUser,
+    openRoom: (name) => {
+      if (state.rooms.has(name)) switchRoom(name, { focus: true });
+    },
+    label: convo.label,
+  });
   timeline.wire({ onLoadOlder: history.loadOlder, onJumpLatest: composer.focus });
   window.addEventListener("pagehide", presence.stop);
-  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo };
+  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo, notify };
 }
 
 // ------------------------------------------------------------------------------------------ signed in or out
@@ -299,11 +309,13 @@ function onMessage(message) {
   const result = room.add(message, myUser().id);
   if (result.confirmed) page.outbox.confirm(result.confirmed);
   if (result.added && active) timeline.insert(room, result.index);
-  if (result.added && !active && message.user.id !== myUser().id) {
+  // unread too in the open room while the tab is hidden: the title counts it until the user comes back
+  if (result.added && (!active || document.visibilityState === "hidden") && message.user.id !== myUser().id) {
     room.unread += 1;
     renderRooms();
   }
   page.presence.onMessage(room, message.user);
+  if (result.added) page.notify.onMessage(room, message);
   if (active && result.added) {
     if (stick || message.user.id === myUser().id) timeline.scrollToBottom();
     else timeline.offerLatest();
@@ -417,9 +429,10 @@ function renderRooms() {
   page.convo.renderSidebar(); // direct messages and rooms, with their unread badges
 }
 
+/** "(2) #general · Parley": how many conversations have unread messages (not how many messages). */
 function updateTitle() {
   let unread = 0;
-  for (const room of state.rooms.values()) unread += room.unread;
+  for (const room of state.rooms.values()) if (room.unread) unread += 1;
   const room = page.activeRoom();
   const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
