@@ -162,7 +162,7 @@ def test_device_cookies_expire_and_bind_the_name_in_any_letter_case():
 def test_the_device_cookie_is_httponly_strict_and_only_for_the_login_route(stack):
     signup(stack)
     status, _, headers = login(stack, ip=HOME)  # API Gateway's event: X-Forwarded-Proto https
-    (set_cookie,) = headers["set-cookie"]
+    (set_cookie,) = [c for c in headers["set-cookie"] if "parley-device=" in c]  # (and the session cookie)
     attributes = {a.strip().split("=")[0].lower(): a.strip() for a in set_cookie.split(";")[1:]}
     assert set_cookie.startswith("__Secure-parley-device=")
     assert {"httponly", "secure", "samesite", "path", "max-age"} <= set(attributes)
@@ -333,3 +333,150 @@ def test_guessing_the_current_password_with_a_stolen_token_is_throttled(stack):
     right = {**guess, "currentPassword": STRONG}
     status, _, headers = stack.http("POST", "/auth/password", right, token=token, source_ip="203.0.113.5")
     assert status == 429 and int(headers["retry-after"]) >= 1
+
+
+# ---------------------------------------------------------------- 4. the browser's sign-in (issue 23)
+API_ORIGIN = "https://abc123.execute-api.us-east-1.amazonaws.com"  # the captured event's host
+
+
+def session_cookie(headers) -> str:
+    """The ``name=value`` of the session cookie a reply set."""
+    (set_cookie,) = [c for c in headers.get("set-cookie", []) if "parley-session=" in c]
+    return set_cookie.split(";")[0]
+
+
+def resume(stack, cookie: str | None, *, content_type="application/json", **extra: str):
+    """POST /auth/session as the page sends it (a JSON body, its own Origin), with the browser's cookie."""
+    import json
+
+    from tests.support import http_event
+
+    headers = {"origin": API_ORIGIN, "sec-fetch-site": "same-origin", **extra}
+    if content_type:
+        headers["content-type"] = content_type
+    event = http_event("POST", "/auth/session", headers={k: v for k, v in headers.items() if v}, body="{}")
+    if cookie:
+        event["cookies"] = [cookie]
+    reply = stack.invoke("AuthFunction", event)
+    body = json.loads(reply["body"]) if reply.get("body") else None
+    return reply["statusCode"], body, {**reply.get("headers", {}), "set-cookie": reply.get("cookies") or []}
+
+
+def test_the_session_cookie_is_httponly_strict_secure_and_only_for_the_session_route(stack):
+    first = stack.http("POST", "/auth/signup", {"username": "alice", "password": STRONG})
+    for status, _, headers in (first, login(stack, ip=HOME)):
+        assert status in (200, 201)
+        (set_cookie,) = [c for c in headers["set-cookie"] if "parley-session=" in c]
+        attributes = {a.strip().split("=")[0].lower(): a.strip() for a in set_cookie.split(";")[1:]}
+        assert set_cookie.startswith("__Secure-parley-session=")
+        assert {"httponly", "secure", "samesite", "path", "max-age"} <= set(attributes)
+        assert attributes["samesite"].lower() == "samesite=strict" and attributes["path"] == "Path=/auth/session"
+        assert attributes["max-age"] == f"Max-Age={30 * 86400}" and "domain" not in attributes
+        assert "parley-session" not in json_text(first[1])  # never in the body, where a script could read it
+    assert login(stack, password=WRONG, ip=HOME)[2].get("set-cookie") is None
+
+
+def json_text(body) -> str:
+    import json
+
+    return json.dumps(body)
+
+
+def test_the_session_cookie_gets_a_new_token_of_the_same_session(stack):
+    signup(stack)
+    _, body, headers = login(stack, ip=HOME)
+    cookie = session_cookie(headers)
+    status, resumed, again = resume(stack, cookie)
+    assert status == 200 and resumed["user"] == body["user"], resumed
+    sid = jwt.decode(body["token"], SECRET, algorithms=["HS256"], issuer="parley")["sid"]
+    assert jwt.decode(resumed["token"], SECRET, algorithms=["HS256"], issuer="parley")["sid"] == sid
+    assert stack.http("GET", "/auth/me", token=resumed["token"])[0] == 200 and allowed(stack, resumed["token"])
+    assert session_cookie(again).split("=", 1)[0] == cookie.split("=", 1)[0]  # re-issued: a sliding lifetime
+    assert resume(stack, session_cookie(again))[0] == 200  # the re-issued one works…
+    assert resume(stack, cookie)[0] == 200  # …and so does the old one: two tabs starting at once never race
+    assert stack.http("GET", "/auth/me", token=body["token"])[0] == 200  # nor does a tab's token end another's
+
+
+def test_no_forged_or_missing_session_cookie_signs_in(stack):
+    signup(stack)
+    signup(stack, name="bob")
+    cookie = session_cookie(login(stack, ip=HOME)[2])
+    name, value = cookie.split("=", 1)
+    user_id, sid, expires, signature = value.split(".")
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    bob_id = stack.http("POST", "/auth/login", {"username": "bob", "password": STRONG})[1]["user"]["id"]
+    for forged in (
+        None,
+        f"{name}={user_id}.{sid}.{expires}.{flipped}",
+        f"{name}={user_id}.{sid}.{int(expires) + 1}.{signature}",
+        f"{name}={bob_id}.{sid}.{expires}.{signature}",  # alice's signature on bob's id
+        f"{name}={user_id}.{sid}.{expires}",
+        f"parley-session={value}",  # the plain-HTTP name, over HTTPS
+    ):
+        status, body, headers = resume(stack, forged)
+        assert status == 401 and body["detail"] == "not signed in; log in", forged
+    assert resume(stack, cookie)[0] == 200  # the control
+
+
+def test_the_session_route_refuses_what_a_cross_site_request_could_send(stack):
+    signup(stack)
+    cookie = session_cookie(login(stack, ip=HOME)[2])
+    assert resume(stack, cookie, content_type="text/plain")[0] == 415  # a cross-site form's kind of body
+    assert resume(stack, cookie, content_type="application/x-www-form-urlencoded")[0] == 415
+    assert resume(stack, cookie, content_type="")[0] == 415
+    # a browser that sends no Sec-Fetch-Site is held to its Origin
+    assert resume(stack, cookie, origin="https://evil.example", **{"sec-fetch-site": ""})[0] == 403
+    assert resume(stack, cookie, origin="http://abc123.execute-api.us-east-1.amazonaws.com", **{"sec-fetch-site": ""})[0] == 403
+    assert resume(stack, cookie, origin="https://evil.example", **{"sec-fetch-site": "cross-site"})[0] == 403
+    assert resume(stack, cookie, **{"sec-fetch-site": "cross-site"})[0] == 403
+    # behind CloudFront the page's origin is the distribution's and Host the API's: the browser's same-origin rules
+    assert resume(stack, cookie, origin="https://d111111abcdef8.cloudfront.net")[0] == 200
+    assert resume(stack, cookie, **{"sec-fetch-site": "same-site"})[0] == 403
+    assert resume(stack, cookie, origin="", **{"sec-fetch-site": ""})[0] == 200  # a program, not a browser
+    assert resume(stack, cookie)[0] == 200
+
+
+def test_log_out_log_out_everywhere_and_a_password_change_end_the_session_cookie(stack):
+    signup(stack)
+    status, body, headers = login(stack, ip=HOME)
+    cookie = session_cookie(headers)
+    status, _, headers = stack.http("POST", "/auth/logout", token=body["token"], cookies=[cookie])
+    assert status == 204
+    (cleared,) = [c for c in headers["set-cookie"] if "parley-session=" in c]
+    assert "Max-Age=0" in cleared and "Path=/auth/session" in cleared
+    status, _, headers = resume(stack, cookie)  # a copy kept from before the log-out is worth nothing
+    assert status == 401 and any("parley-session=" in c for c in headers["set-cookie"])  # and is dropped
+
+    body, headers = login(stack, ip=HOME)[1:]
+    cookie, other = session_cookie(headers), session_cookie(login(stack, ip=HOME)[2])
+    assert stack.http("POST", "/auth/logout-all", token=body["token"])[0] == 204
+    assert resume(stack, cookie)[0] == 401 and resume(stack, other)[0] == 401
+
+    mine, theirs = (login(stack, ip=HOME) for _ in range(2))
+    change = {"currentPassword": STRONG, "newPassword": "velvet otter climbs 9 hills"}
+    assert stack.http("POST", "/auth/password", change, token=mine[1]["token"])[0] == 204
+    assert resume(stack, session_cookie(mine[2]))[0] == 200  # this browser stays signed in
+    assert resume(stack, session_cookie(theirs[2]))[0] == 401  # the other one does not
+
+
+def test_a_session_with_a_cookie_outlives_its_tokens_and_renewal_never_shortens_it(stack):
+    from datetime import timedelta
+
+    from parley.model import utcnow
+
+    signup(stack)
+    status, body, headers = login(stack, ip=HOME)
+    sid = jwt.decode(body["token"], SECRET, algorithms=["HS256"], issuer="parley")["sid"]
+    users = stack.modules["AuthFunction"].db.users
+
+    def lives_until():
+        (entry,) = [s for s in users.find_one({"username": "alice"})["sessions"] if s["id"] == sid]
+        expires = entry["expiresAt"]
+        return expires if expires.tzinfo else expires.replace(tzinfo=utcnow().tzinfo)
+
+    assert lives_until() > utcnow() + timedelta(days=29)
+    assert stack.http("POST", "/auth/refresh", token=body["token"])[0] == 200
+    assert lives_until() > utcnow() + timedelta(days=29)  # a 12-hour token's renewal did not cut it short
+    # another log-in drops expired sessions: this one is not expired although its first token will be
+    login(stack, ip=HOME)
+    assert resume(stack, session_cookie(headers))[0] == 200

@@ -19,8 +19,12 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     assert status == 201
     token = body["token"]
     stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password})
-    device = stack.http("POST", "/auth/login", {"username": "alice", "password": password})[2]["set-cookie"][0]
-    device = device.split(";", 1)[0]  # name=value, sent back as a browser would, with a right and a wrong password
+    cookies = stack.http("POST", "/auth/login", {"username": "alice", "password": password})[2]["set-cookie"]
+    # name=value, sent back as a browser would, with a right and a wrong password
+    (device,) = [c.split(";", 1)[0] for c in cookies if "parley-device=" in c]
+    (signed_in,) = [c.split(";", 1)[0] for c in cookies if "parley-session=" in c]  # the browser's sign-in
+    assert stack.http("POST", "/auth/session", {}, cookies=[signed_in])[0] == 200
+    stack.http("POST", "/auth/session", {}, cookies=[signed_in + "tampered"])
     stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password}, cookies=[device])
     stack.http("POST", "/auth/login", {"username": "alice", "password": password}, cookies=[device])
     stack.http("GET", "/auth/me", token=token)
@@ -55,6 +59,8 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     logs = out.out + out.err + caplog.text
     assert "alice" in logs or "connection" in logs  # something was logged
     device_value = device.split("=", 1)[1]
+    session_value = signed_in.split("=", 1)[1]
     for secret in (password, new_password, "password123", token, token.split(".")[2], renewed, other, text,
-                   device_value, device_value.split(".")[2], device_value.split(".")[3]):  # the cookie, its nonce, its MAC
+                   device_value, device_value.split(".")[2], device_value.split(".")[3],  # the cookie, its nonce, its MAC
+                   session_value, session_value.split(".")[3]):  # the session cookie and its MAC
         assert secret not in logs

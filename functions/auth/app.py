@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import AfterValidator, BaseModel, Field
 
-from parley import accounts, devices, origins
+from parley import accounts, devices, origins, session_cookies
 from parley.client_limits import client_limits
 from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms, mongo_signups
 from parley.adapters.secrets import mongodb_database
@@ -62,6 +62,7 @@ connections = mongo.MongoConnectionStore(db)
 login_attempts = mongo_accounts.MongoLoginAttempts(db)
 device_cookies = devices.DeviceCookies(issuer.secret)  # keyed from the JWT signing key (parley.devices)
 signup_throttle = mongo_signups.MongoSignupThrottle(db)
+sign_ins = session_cookies.SessionCookies(issuer.secret)  # keyed from the JWT signing key (parley.session_cookies)
 # ends the sockets of ended sessions (DELETE @connections/{id}); without an endpoint they are only marked
 closer = (
     apigw.ManagementApiBroadcaster(endpoint=settings.management_api_endpoint)
@@ -310,14 +311,41 @@ def source_ip(request: Request) -> str:
     return address if isinstance(address, str) and address else "unknown"
 
 
+SESSION_COOKIE_HEADER = {
+    "Set-Cookie": {
+        "description": "The browser's sign-in: a session cookie (HttpOnly, SameSite=Strict, Path=/auth/session, "
+        "30 days; Secure and named `__Secure-parley-session` except on plain-HTTP localhost) that "
+        "`POST /auth/session` trades for a new token while its session is live. Log-in also sets a device cookie.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _set_session_cookie(request: Request, response: Response, value: str | None) -> None:
+    if value is None:
+        return
+    secure = _secure_cookies(request)
+    response.set_cookie(session_cookies.cookie_name(secure=secure), value,
+                        max_age=int(session_cookies.LIFETIME.total_seconds()), path=session_cookies.COOKIE_PATH,
+                        secure=secure, httponly=True, samesite="strict")
+
+
+def _clear_session_cookie(request: Request, response: Response) -> None:
+    """Tell the browser to drop its session cookie (it only obeys a request sent with credentials)."""
+    secure = _secure_cookies(request)
+    response.delete_cookie(session_cookies.cookie_name(secure=secure), path=session_cookies.COOKIE_PATH,
+                           secure=secure, httponly=True, samesite="strict")
+
+
 @app.post("/auth/signup", status_code=201, response_model=SessionOut,
-          responses={409: {"model": Problem}, 429: {"model": Problem}, **UNAVAILABLE})
-def signup(body: Credentials, request: Request) -> dict:
+          responses={201: {"headers": SESSION_COOKIE_HEADER}, 409: {"model": Problem}, 429: {"model": Problem},
+                     **UNAVAILABLE})
+def signup(body: Credentials, request: Request, response: Response) -> dict:
     try:
-        return accounts.signup(
+        session = accounts.signup(
             users, issuer, username=body.username, password=body.password,
-            throttle=signup_throttle, limit=settings.limits.signup, source_ip=source_ip(request),
-        ).to_json()
+            throttle=signup_throttle, limit=settings.limits.signup, source_ip=source_ip(request), cookies=sign_ins,
+        )
     except TooManySignups as exc:  # per address: API Gateway's route throttle is one for every client
         raise HTTPException(
             429, "too many sign-ups from your address; try again later",
@@ -329,6 +357,8 @@ def signup(body: Credentials, request: Request) -> dict:
         raise _refused_field("password", exc) from None
     except InvalidRequest as exc:
         raise HTTPException(422, exc.reason) from None
+    _set_session_cookie(request, response, session.session_cookie)
+    return session.to_json()
 
 
 DEVICE_COOKIE_HEADER = {
@@ -344,7 +374,8 @@ DEVICE_COOKIE_HEADER = {
 @app.post(
     "/auth/login",
     response_model=SessionOut,
-    responses={200: {"headers": DEVICE_COOKIE_HEADER}, **UNAUTHORIZED, 429: {"model": Problem}, **UNAVAILABLE},
+    responses={200: {"headers": {**SESSION_COOKIE_HEADER, **DEVICE_COOKIE_HEADER}}, **UNAUTHORIZED,
+               429: {"model": Problem}, **UNAVAILABLE},
 )
 def login(body: Credentials, request: Request, response: Response) -> dict:
     secure = _secure_cookies(request)
@@ -359,6 +390,7 @@ def login(body: Credentials, request: Request, response: Response) -> dict:
             source_ip=source_ip(request),
             devices=device_cookies,
             device_cookies=[request.cookies[name]] if name in request.cookies else [],
+            cookies=sign_ins,
         )
     except (AuthenticationFailed, InvalidRequest):
         raise HTTPException(401, "wrong username or password") from None
@@ -371,6 +403,7 @@ def login(body: Credentials, request: Request, response: Response) -> dict:
     if session.device_cookie is not None:
         response.set_cookie(name, session.device_cookie, max_age=int(devices.LIFETIME.total_seconds()),
                             path=devices.COOKIE_PATH, secure=secure, httponly=True, samesite="strict")
+    _set_session_cookie(request, response, session.session_cookie)
     return session.to_json()
 
 
@@ -388,20 +421,68 @@ def refresh(session: CurrentSession) -> dict:
         raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
 
 
+def _same_origin_only(request: Request) -> None:
+    """CSRF guard of the cookie-authenticated route, on top of SameSite=Strict: a JSON body (a cross-site form
+    cannot send one, and a cross-origin script needs a CORS preflight, which grants no credentials), and, when
+    the browser says where the request comes from (Origin, Sec-Fetch-Site), this very origin."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPException(415, "send a JSON body ({}) with Content-Type: application/json")
+    # The browser's own judgment (Sec-Fetch-Site) when it gives one: behind CloudFront the page's origin is the
+    # distribution's while Host is the API's (AllViewerExceptHostHeader), so Origin cannot be compared with Host
+    # there. Only a browser that sends no Sec-Fetch-Site is held to Origin == this host.
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    if site is not None:
+        refused = site.lower() not in ("same-origin", "none")
+    else:
+        refused = origin is not None and origin.lower() != own
+    if refused:
+        raise HTTPException(403, "a session cookie is only accepted from this site's own page")
+
+
+@app.post(
+    "/auth/session",
+    response_model=SessionOut,
+    responses={200: {"headers": SESSION_COOKIE_HEADER}, **UNAUTHORIZED, **FORBIDDEN, 415: {"model": Problem},
+               **UNAVAILABLE},
+)
+def resume_session(request: Request, response: Response) -> Response | dict:
+    """A new token for the browser's session cookie (a new tab, a reload, a restarted browser), and the cookie
+    again with a new 30-day expiry. ``401`` (and the cookie dropped) when there is none or its session has ended."""
+    _same_origin_only(request)
+    name = session_cookies.cookie_name(secure=_secure_cookies(request))
+    try:
+        session = accounts.resume(users, issuer, cookies=sign_ins, cookie=request.cookies.get(name))
+    except InvalidToken:
+        refused = JSONResponse({"detail": "not signed in; log in"}, status_code=401)
+        if name in request.cookies:
+            _clear_session_cookie(request, refused)
+        return refused
+    _set_session_cookie(request, response, session.session_cookie)
+    return session.to_json()
+
+
 @app.post("/auth/logout", status_code=204, responses={**UNAUTHORIZED, **UNAVAILABLE})
-def logout(session: CurrentSession) -> Response:
+def logout(session: CurrentSession, request: Request) -> Response:
+    """Ends this token's session: its tokens, its sockets and the session cookie that names it."""
     stored, claims = session
     accounts.logout(users, claims=claims)
     close_sessions(connections, closer, user_id=stored.id, session_id=claims.session_id)
-    return Response(status_code=204)
+    done = Response(status_code=204)
+    _clear_session_cookie(request, done)
+    return done
 
 
 @app.post("/auth/logout-all", status_code=204, responses={**UNAUTHORIZED, **UNAVAILABLE})
-def logout_all(session: CurrentSession) -> Response:
+def logout_all(session: CurrentSession, request: Request) -> Response:
     stored, claims = session
     accounts.logout_everywhere(users, claims=claims)
     close_sessions(connections, closer, user_id=stored.id)
-    return Response(status_code=204)
+    done = Response(status_code=204)
+    _clear_session_cookie(request, done)
+    return done
 
 
 @app.post(

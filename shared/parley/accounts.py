@@ -21,6 +21,7 @@ from parley.limits import RateLimit
 from parley.model import UserRef, utcnow, valid_password, valid_username
 from parley.passwords import hash_password, needs_rehash, require_strong, verify_password
 from parley.ports import LoginAttempts, SignupThrottle, StoredUser, UserStore
+from parley.session_cookies import SessionCookies
 from parley.tokens import Claims, TokenIssuer
 
 
@@ -30,6 +31,7 @@ class Session:
     user: UserRef
     expires_at: datetime | None = None
     device_cookie: str | None = field(default=None, repr=False)  # a log-in's new device cookie (never in the body)
+    session_cookie: str | None = field(default=None, repr=False)  # the browser's sign-in (parley.session_cookies)
 
     def to_json(self) -> dict:
         out = {"token": self.token, "user": self.user.to_json()}
@@ -61,11 +63,19 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _start(users: UserStore, issuer: TokenIssuer, user: UserRef, now: datetime | None = None) -> Session:
+def _start(
+    users: UserStore, issuer: TokenIssuer, user: UserRef, now: datetime | None = None,
+    cookies: SessionCookies | None = None,
+) -> Session:
+    """A new session with its first token and, with ``cookies``, a session cookie: the session then lives on the
+    user's record as long as the cookie (its record's expiry is only ever moved later, ``UserStore.renew_session``)."""
     now = now or utcnow()
     session_id, expires_at = new_session_id(), issuer.expiry(now=now)
-    users.start_session(user_id=user.id, session_id=session_id, expires_at=expires_at, now=now)
-    return Session(token=issuer.issue(user, session_id=session_id, now=now), user=user, expires_at=expires_at)
+    lives_until = max(expires_at, cookies.expiry(now=now)) if cookies is not None else expires_at
+    users.start_session(user_id=user.id, session_id=session_id, expires_at=lives_until, now=now)
+    cookie = cookies.issue(user_id=user.id, session_id=session_id, now=now) if cookies is not None else None
+    return Session(token=issuer.issue(user, session_id=session_id, now=now), user=user, expires_at=expires_at,
+                   session_cookie=cookie)
 
 
 def signup(
@@ -77,16 +87,19 @@ def signup(
     throttle: SignupThrottle | None = None,
     limit: RateLimit | None = None,
     source_ip: str = "unknown",
+    cookies: SessionCookies | None = None,
     now: datetime | None = None,
 ) -> Session:
-    """Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password), ``UsernameTaken`` (the name, or one
+    """With ``cookies``, the session also gets a session cookie (``Session.session_cookie``).
+
+    Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password), ``UsernameTaken`` (the name, or one
     that looks like it, exists) or ``TooManySignups`` (``limit`` per source address: counted once the input is
     valid, before the password is hashed, so a taken name counts and a malformed request does not)."""
     username, password = valid_username(username), valid_password(password)
     require_strong(password, username=username)
     _count_signup(throttle, limit, source_ip=source_ip, now=now or utcnow())
     user = users.create(username=username, password_hash=hash_password(password))
-    return _start(users, issuer, user.ref)
+    return _start(users, issuer, user.ref, cookies=cookies)
 
 
 def _count_signup(throttle: SignupThrottle | None, limit: RateLimit | None, *, source_ip: str, now: datetime) -> None:
@@ -108,6 +121,7 @@ def login(
     source_ip: str = "unknown",
     devices: DeviceCookies | None = None,
     device_cookies: Iterable[str] = (),
+    cookies: SessionCookies | None = None,
     now: datetime | None = None,
 ) -> Session:
     """Unknown user and wrong password fail alike (same error, same argon2 work); repeated failures pause
@@ -130,7 +144,7 @@ def login(
         attempts.reset(username=username, source_ip=source_ip, device=device)
     if needs_rehash(user.password_hash):
         users.update_password_hash(user_id=user.id, password_hash=hash_password(password))
-    session = _start(users, issuer, user.ref, now)
+    session = _start(users, issuer, user.ref, now, cookies=cookies)
     if devices is None:
         return session
     # a new nonce at every log-in (OWASP): a cookie copied before it stops being this device's
@@ -165,6 +179,29 @@ def refresh(users: UserStore, issuer: TokenIssuer, *, claims: Claims, now: datet
         raise InvalidToken("the token's session has ended")
     token = issuer.issue(claims.user, session_id=claims.session_id, now=now)
     return Session(token=token, user=claims.user, expires_at=expires_at)
+
+
+def resume(
+    users: UserStore, issuer: TokenIssuer, *, cookies: SessionCookies, cookie: str | None, now: datetime | None = None
+) -> Session:
+    """A new token for the live session a session cookie names, and the cookie again with a new expiry (one read,
+    one write). Raises ``InvalidToken`` for a missing, tampered or expired cookie, or one whose session has ended
+    (log-out, log-out everywhere, a password change elsewhere, or the user is gone)."""
+    now = now or utcnow()
+    ref = cookies.read(cookie, now=now)
+    if ref is None:
+        raise InvalidToken("no valid session cookie")
+    stored = users.by_id(user_id=ref.user_id)
+    if stored is None or ref.session_id not in stored.sessions:
+        raise InvalidToken("the cookie's session has ended")
+    expires_at = issuer.expiry(now=now)
+    lives_until = max(expires_at, cookies.expiry(now=now))
+    if not users.renew_session(user_id=stored.id, session_id=ref.session_id, expires_at=lives_until):
+        raise InvalidToken("the cookie's session has ended")
+    return Session(
+        token=issuer.issue(stored.ref, session_id=ref.session_id, now=now), user=stored.ref, expires_at=expires_at,
+        session_cookie=cookies.issue(user_id=stored.id, session_id=ref.session_id, now=now),
+    )
 
 
 def logout(users: UserStore, *, claims: Claims) -> None:

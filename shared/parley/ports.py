@@ -117,7 +117,7 @@ class StoredUser:
     username: str
     password_hash: str
     created_at: datetime
-    sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> its newest token's exp
+    sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> until when it lives (token or cookie)
     blocked: tuple[UserRef, ...] = ()  # the people this user blocked, oldest first (parley.chat.blocks)
 
     def has_blocked(self, user_id: str) -> bool:
@@ -148,7 +148,8 @@ class UserStore(Protocol):
         """Record a live session on the user (the oldest is ended past a bounded number; expired ones go)."""
 
     def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
-        """Move a live session's expiry; False when it is no longer live."""
+        """Move a live session's expiry later (never earlier: a session cookie may outlive its tokens); False when
+        it is no longer live."""
 
     def session_live(self, *, user_id: str, session_id: str) -> bool:
         """Whether the session is still on the user's record (one read by id, linearizable on a real server: it

@@ -87,18 +87,7 @@ def open_page(browser: Browser, stack: Stack) -> Iterator[Callable[..., ChatPage
         context = browser.new_context(**context_options)
         page = context.new_page()
         chat = ChatPage(page=page, context=context)
-
-        def on_dialog(dialog) -> None:
-            chat.dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        def on_console(message) -> None:
-            if "Content Security Policy" in message.text or "Refused to" in message.text:
-                chat.problems.append(f"console: {message.text}")
-
-        page.on("dialog", on_dialog)
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: chat.problems.append(f"page error: {error}"))
+        chat.watch()
         opened.append(chat)
         return chat
 

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -121,6 +122,30 @@ class ChatPage:
     username: str = ""
     dialogs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    sockets: list[str] = field(default_factory=list)  # the URLs of the WebSockets the page opened, oldest first
+
+    def watch(self) -> None:
+        """Record the page's WebSockets and what it should never do (CSP refusals, uncaught errors)."""
+
+        def on_dialog(dialog) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        def on_console(message) -> None:
+            if "Content Security Policy" in message.text or "Refused to" in message.text:
+                self.problems.append(f"console: {message.text}")
+
+        self.page.on("dialog", on_dialog)
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
+
+    def new_tab(self) -> ChatPage:
+        """Another tab of the same browser (the same context: its cookies, its BroadcastChannel)."""
+        tab = ChatPage(page=self.context.new_page(), context=self.context, username=self.username,
+                       problems=self.problems)
+        tab.watch()
+        return tab
 
     def tid(self, test_id: str):
         return self.page.get_by_test_id(test_id)
@@ -191,7 +216,9 @@ class ChatPage:
         expect(self.messages(text).and_(self.page.locator('[data-status="sent"]'))).to_have_count(1)
 
     def session_token(self) -> str:
-        return self.page.evaluate("JSON.parse(sessionStorage.getItem('parley.session')).token")
+        """The token of the page's newest socket (the page keeps it in memory only: no storage holds it)."""
+        assert self.sockets, "the page opened no WebSocket"
+        return parse_qs(urlsplit(self.sockets[-1]).query)["token"][0]
 
 
 def exactly_once(chat: ChatPage, text: str, settle_ms: int = 700) -> None:

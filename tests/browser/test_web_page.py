@@ -68,7 +68,10 @@ def test_log_out_forgets_the_token_and_closes_the_socket(pair) -> None:
     expect(bob.online(alice.username)).to_be_visible()
     alice.tid("logout").click()
     expect(alice.tid("auth-view")).to_be_visible()
-    assert alice.page.evaluate("sessionStorage.getItem('parley.session')") is None
+    token = alice.session_token()
+    assert token not in json.dumps(alice.context.storage_state())  # in no cookie, localStorage…
+    assert token not in alice.page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
+    assert not [c for c in alice.context.cookies() if c["name"].endswith("parley-session")]  # the sign-in is gone
     expect(bob.online(alice.username)).to_have_count(0)  # her socket closed: she is offline
     alice.page.reload()
     expect(alice.tid("auth-view")).to_be_visible()

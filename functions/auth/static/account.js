@@ -1,8 +1,10 @@
 // The signed-in session on the page: renew the token before it expires (the socket reconnects with the new
 // one without the user noticing), sign out visibly when the server refuses, log out (here or everywhere) and
-// change the password. app.js calls begin() when the chat opens and end() when it closes.
+// change the password. app.js calls begin() when the chat opens and end() when it closes. The token stays in
+// memory: when it cannot be renewed (it expired while the computer slept), the session cookie is asked for a new
+// one, which works as long as the session is live.
 
-import { ApiError, request, tokenExpiry } from "./api.js";
+import { ApiError, request, resumeSession, tokenExpiry } from "./api.js";
 import { passwordRule } from "./limits.js";
 
 const MAX_LEAD_S = 600; // renew at most 10 minutes before the token expires…
@@ -75,7 +77,8 @@ export async function logout() {
   end();
   if (!session) return;
   try {
-    await request("/auth/logout", { method: "POST", token: session.token });
+    // with credentials, so that the browser obeys the reply's order to drop the session cookie
+    await request("/auth/logout", { method: "POST", token: session.token, credentials: "same-origin" });
   } catch {
     /* already ended, or unreachable: the token is forgotten anyway */
   }
@@ -93,21 +96,27 @@ async function renew() {
   if (!mine) return;
   clearTimeout(mine.timer);
   try {
-    const renewed = await request("/auth/refresh", { method: "POST", token: mine.session.token });
+    let renewed;
+    try {
+      renewed = await request("/auth/refresh", { method: "POST", token: mine.session.token });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 401)) throw err;
+      renewed = await resumeSession(); // the token expired (a sleeping laptop): the cookie's session may live on
+    }
     if (current !== mine) return;
     if (!renewed || typeof renewed.token !== "string") throw new ApiError(500, "Unexpected reply.");
+    // the cookie may meanwhile sign in someone else (another tab logged in as them): never switch users silently
+    if (renewed.user && renewed.user.id !== mine.session.user.id) throw new ApiError(401, ENDED);
     mine.session = { token: renewed.token, user: renewed.user || mine.session.user };
     mine.onRenewed(mine.session);
     schedule();
   } catch (err) {
     if (current !== mine) return;
-    const exp = tokenExpiry(mine.session.token);
-    const expired = exp !== null && exp * 1000 <= Date.now();
-    if ((err instanceof ApiError && err.status === 401) || expired) {
+    if (err instanceof ApiError && [401, 403, 415].includes(err.status)) {
       finish(ENDED);
       return;
     }
-    mine.timer = setTimeout(renew, RETRY_MS); // offline or a server error: try again while the token lasts
+    mine.timer = setTimeout(renew, RETRY_MS); // offline or a server error: try again (the cookie outlives the token)
   }
 }
 
@@ -170,7 +179,7 @@ async function onLogoutAll() {
   resetErrors();
   ui.logoutAll.disabled = true;
   try {
-    await request("/auth/logout-all", { method: "POST", token: current.session.token });
+    await request("/auth/logout-all", { method: "POST", token: current.session.token, credentials: "same-origin" });
     finish("You logged out everywhere.");
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) finish(ENDED);

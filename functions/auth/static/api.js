@@ -73,14 +73,21 @@ function sentence(text) {
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
+// Sign-up and log-in keep the session cookie they set (HttpOnly, for /auth/session only): a new tab or a
+// restarted browser trades it for a token (resumeSession). The log-in also keeps and sends this browser's device
+// cookie (for /auth/login only): with it, an attack on the name from elsewhere does not lock this browser out.
+// Every other request but log-outs omits cookies: the API is authorized by tokens, which live in memory only.
 export function signup(username, password) {
-  return request("/auth/signup", { method: "POST", body: { username, password } });
+  return request("/auth/signup", { method: "POST", body: { username, password }, credentials: "same-origin" });
 }
 
-// The log-in keeps and sends this browser's device cookie (HttpOnly, for /auth/login only): with it, an attack on
-// the name from elsewhere does not lock this browser out. Every other request omits cookies (tokens, not cookies).
 export function login(username, password) {
   return request("/auth/login", { method: "POST", body: { username, password }, credentials: "same-origin" });
+}
+
+/** A new token for this browser's sign-in (the session cookie): {token, user, expiresAt}; 401 when signed out. */
+export function resumeSession() {
+  return request("/auth/session", { method: "POST", body: {}, credentials: "same-origin" });
 }
 
 export function me(token) {

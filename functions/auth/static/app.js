@@ -5,8 +5,10 @@
 //   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
 //   notices.js the notice line           conversations.js (+ members.js, startforms.js) private and direct rooms, the sidebar
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
+//   notify.js system notifications      tabs.js the other tabs of this browser (one sign-in: a log-out or
+//   log-in in one reaches the others)
 
-import { ApiError, loadConfig, me, tokenExpiry } from "./api.js";
+import { ApiError, loadConfig, me, resumeSession, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import * as account from "./account.js";
 import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
@@ -20,7 +22,9 @@ import { createHistory } from "./history.js";
 import { createOutbox } from "./outbox.js";
 import { createPresence } from "./presence.js";
 import { createComposer } from "./composer.js";
-import { forgetSession, loadRooms, loadSession, saveRooms, saveSession } from "./storage.js";
+import { forgetRooms, loadRooms, saveRooms } from "./storage.js";
+import * as tabs from "./tabs.js";
+import { createNotify } from "./notify.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -38,7 +42,7 @@ const ui = {
 };
 
 const state = {
-  session: null, // {token, user: {id, username}}
+  session: null, // {token, user: {id, username}}: the token in memory only (a reload gets a new one: resume)
   socket: null,
   rooms: new Map(), // name -> Room, in the order the user joined them
   active: LOBBY,
@@ -52,28 +56,35 @@ async function boot() {
   const limits = compileLimits(config.limits);
   applyLimits(limits);
   page = assemble(config.websocketUrl, limits);
-  const saved = loadSession();
-  if (!saved) {
-    showAuth();
-    return;
-  }
-  const exp = tokenExpiry(saved.token);
-  if (exp !== null && exp * 1000 <= Date.now()) {
-    forgetSession();
-    showAuth("Your session has expired. Log in again.");
-    return;
-  }
+  tabs.listen(onOtherTab);
+  await resume();
+}
+
+/**
+ * Sign in from this browser's session cookie (a reload, a new tab, a restarted browser): the log-in form when
+ * there is none or its session has ended, with a clear reason when the server cannot be reached.
+ */
+async function resume() {
+  let session = null;
   try {
-    await me(saved.token);
+    session = await resumeSession();
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      forgetSession();
-      showAuth("Your session has expired. Log in again.");
-      return;
-    }
-    // the server is unreachable right now: carry on, the socket will keep trying
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 0 || status >= 500) showAuth(`Could not check whether you are signed in: ${err.message}`);
+    else showAuth(); // 401: not signed in (or signed out elsewhere); 403/415: not this page's own site
+    return;
   }
-  enterChat(saved);
+  if (!session || typeof session.token !== "string" || !session.user || state.session) return;
+  enterChat({ token: session.token, user: session.user });
+}
+
+/** Another tab of this browser signed out (so did this one: one cookie) or in (this one may follow). */
+function onOtherTab({ type, userId, message }) {
+  if (type === "signedOut" && state.session && state.session.user.id === userId) {
+    logOut(message || "You logged out in another tab.", { tell: false });
+  } else if (type === "signedIn" && !state.session && page) {
+    resume();
+  }
 }
 
 /** /config.json, asked again (backing off) until the server answers: nothing can be checked without it. */
@@ -93,7 +104,13 @@ async function configuration() {
 function assemble(websocketUrl, limits) {
   const activeRoom = () => state.rooms.get(state.active);
   const notices = createNotices();
-  const signin = createSignIn({ limits, onSignedIn: enterChat });
+  const signin = createSignIn({
+    limits,
+    onSignedIn: (session) => {
+      tabs.announce("signedIn", session.user.id);
+      enterChat(session);
+    },
+  });
   let outbox = null;
   const timeline = createTimeline({ activeRoom, myUser, onRetry: (cmid) => outbox.retry(cmid) });
   outbox = createOutbox({ state, send, timeline, notices });
@@ -114,9 +131,17 @@ function assemble(websocketUrl, limits) {
     updateTitle,
     el,
   });
+  const notify = createNotify({
+    state,
+    myUser,
+    openRoom: (name) => {
+      if (state.rooms.has(name)) switchRoom(name, { focus: true });
+    },
+    label: convo.label,
+  });
   timeline.wire({ onLoadOlder: history.loadOlder, onJumpLatest: composer.focus });
   window.addEventListener("pagehide", presence.stop);
-  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo };
+  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo, notify };
 }
 
 // ------------------------------------------------------------------------------------------ signed in or out
@@ -146,7 +171,7 @@ function enterChat(session) {
   if (savedRooms && Array.isArray(savedRooms.rooms)) {
     for (const name of savedRooms.rooms) if (page.limits.room.isName(name) && !names.includes(name)) names.push(name);
   }
-  state.rooms = new Map(names.map((name) => [name, new Room(name)]));
+  state.rooms = new Map(names.map((name) => [name, opened(new Room(name))])); // the rooms frame adds the others
   const active = savedRooms && state.rooms.has(savedRooms.active) ? savedRooms.active : LOBBY;
   switchRoom(active, { focus: true });
   setStatus({ state: "connecting" });
@@ -162,7 +187,10 @@ function enterChat(session) {
   socket.start();
 }
 
-function logOut(message = "") {
+/** Sign this page out; `tell` the other tabs too (they share the sign-in) unless they told this one. */
+function logOut(message = "", { tell = true } = {}) {
+  const user = state.session ? state.session.user : null;
+  if (tell && user) tabs.announce("signedOut", user.id, message || "You logged out in another tab.");
   account.end();
   if (state.socket) state.socket.stop();
   state.socket = null;
@@ -172,7 +200,7 @@ function logOut(message = "") {
   state.session = null;
   state.active = LOBBY;
   page.convo.reset();
-  forgetSession();
+  forgetRooms();
   page.timeline.clear();
   ui.roomList.replaceChildren();
   page.composer.clear();
@@ -180,10 +208,9 @@ function logOut(message = "") {
   showAuth(message);
 }
 
-/** A renewed token (account.js): keep it for reloads and reconnect the socket with it. */
+/** A renewed token (account.js): reconnect the socket with it (it stays in memory). */
 function onRenewed(session) {
   state.session = session;
-  saveSession(session);
   if (state.socket) state.socket.renew(session.token);
 }
 
@@ -221,14 +248,14 @@ async function checkToken() {
   const session = state.session;
   const exp = tokenExpiry(session.token);
   if (exp !== null && exp * 1000 <= Date.now()) {
-    logOut("Your session has expired. Log in again.");
+    account.sessionEnded(); // a sleeping laptop: renewed from the session cookie if the session is still live
     return;
   }
   try {
     await me(session.token);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401 && state.session === session) {
-      logOut("Your session has ended. Log in again."); // expired, or ended by a log-out elsewhere
+      account.sessionEnded(); // expired (renewed from the cookie), or ended by a log-out elsewhere (signed out)
     }
   }
 }
@@ -282,11 +309,13 @@ function onMessage(message) {
   const result = room.add(message, myUser().id);
   if (result.confirmed) page.outbox.confirm(result.confirmed);
   if (result.added && active) timeline.insert(room, result.index);
-  if (result.added && !active && message.user.id !== myUser().id) {
+  // unread too in the open room while the tab is hidden: the title counts it until the user comes back
+  if (result.added && (!active || document.visibilityState === "hidden") && message.user.id !== myUser().id) {
     room.unread += 1;
     renderRooms();
   }
   page.presence.onMessage(room, message.user);
+  if (result.added) page.notify.onMessage(room, message);
   if (active && result.added) {
     if (stick || message.user.id === myUser().id) timeline.scrollToBottom();
     else timeline.offerLatest();
@@ -361,23 +390,35 @@ function onJoinSubmit(event) {
     ui.joinInput.focus();
     return;
   }
-  if (!state.rooms.has(name)) {
-    if (state.rooms.size >= limits.roomsPerConnection) {
-      ui.joinError.textContent = `You are in ${limits.roomsPerConnection} rooms already: leave one first.`;
+  const known = state.rooms.get(name);
+  if (!known || !known.opened) {
+    const joined = [...state.rooms.values()].filter((r) => page.convo.joinsOnOpen(r)).length;
+    if (joined >= limits.roomsPerConnection) {
+      ui.joinError.textContent = `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
       return;
     }
-    state.rooms.set(name, new Room(name));
+  }
+  if (!known) {
+    state.rooms.set(name, opened(new Room(name)));
     send({ action: "join", room: name }); // when offline, the next connection joins every room
   }
   ui.joinInput.value = "";
   switchRoom(name, { focus: true });
 }
 
+/** A room this page joins (after every reconnect too): the lobby, rooms opened here. */
+function opened(room) {
+  room.opened = true;
+  return room;
+}
+
 function leaveActiveRoom() {
   const room = page.activeRoom();
   if (!room || room.name === LOBBY) return;
   if (page.presence.typingIn(room)) page.presence.stop();
-  send({ action: "leave", room: room.name });
+  send({ action: "leave", room: room.name }); // presence on this connection…
+  // …and the user's list on every device (the others get "removed" and drop it too)
+  if (room.kind === "public") send({ action: "removeMember", room: room.name, username: myUser().username });
   page.outbox.forget(room);
   page.history.forget(room);
   state.rooms.delete(room.name);
@@ -388,9 +429,10 @@ function renderRooms() {
   page.convo.renderSidebar(); // direct messages and rooms, with their unread badges
 }
 
+/** "(2) #general · Parley": how many conversations have unread messages (not how many messages). */
 function updateTitle() {
   let unread = 0;
-  for (const room of state.rooms.values()) unread += room.unread;
+  for (const room of state.rooms.values()) if (room.unread) unread += 1;
   const room = page.activeRoom();
   const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;

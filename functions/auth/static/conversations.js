@@ -11,6 +11,10 @@ import { rateLimitedText } from "./limits.js";
 
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
+// Public rooms the user joined but this page has not opened get no live messages (a public room's messages go to
+// the connections that joined it: presence stays per connection), so their unread counts come from the room list,
+// asked again this often while there are such rooms.
+const LISTED_ROOMS_REFRESH_MS = 60 * 1000;
 
 /** What the badge says: the count, "99+" when the server stopped counting, "" when nothing is unread. */
 export function badgeText(room) {
@@ -183,8 +187,8 @@ export function createConversations(host) {
     for (const item of frame.rooms) {
       if (!item || typeof item.room !== "string" || !limits.room.isName(item.room)) continue;
       listed.add(item.room);
-      // Public rooms stay the ones this page joined; private and direct ones are the user's wherever they are.
-      if (item.kind === "public" && !state.rooms.has(item.room)) continue;
+      // Every room the user is in, on every device: public rooms they joined (until they leave them), private
+      // and direct ones. A public room is joined on this connection (presence, typing, live messages) once opened.
       const room = ensureRoom(item.room);
       describe(room, item);
       if (room.name !== state.active && typeof item.unread === "number") {
@@ -417,7 +421,7 @@ export function createConversations(host) {
       ui.accessText.textContent = `You are no longer a member of ${label}: you cannot read or send anything new here.`;
       ui.input.placeholder = "You are no longer a member of this room";
     }
-    if (room.access && room.kind !== "public" && !room.opened) {
+    if (room.access && !room.opened) {
       room.opened = true; // from now on app.js joins it again after every reconnect
       if (!room.joined) send({ action: "join", room: room.name }); // presence, typing and the latest page
     }
@@ -428,15 +432,25 @@ export function createConversations(host) {
     maybeMarkRead();
   }
 
-  /** Whether app.js joins this room when the socket (re)opens: public rooms, and member rooms once opened. */
+  /** Whether app.js joins this room when the socket (re)opens: the lobby, and any other room once opened here. */
   function joinsOnOpen(room) {
     if (!room.access) return false;
-    return room.kind === "public" ? !room.name.startsWith(DM_PREFIX) || room.name === state.active : room.opened;
+    return room.name === LOBBY || room.opened;
   }
 
   function onOpen() {
     askRooms(); // the list, unread counts and anything that changed while the page was away
     blocks.load(); // whom the user blocked (another device may have changed it)
+  }
+
+  /** The unread counts of listed public rooms this page has not opened (it gets none of their messages). */
+  function refreshListed() {
+    for (const room of state.rooms.values()) {
+      if (room.kind === "public" && room.access && !joinsOnOpen(room)) {
+        askRooms();
+        return;
+      }
+    }
   }
 
   function askRooms() {
@@ -505,6 +519,7 @@ export function createConversations(host) {
     });
     document.addEventListener("visibilitychange", maybeMarkRead);
     window.addEventListener("focus", maybeMarkRead);
+    setInterval(refreshListed, LISTED_ROOMS_REFRESH_MS);
   }
 
   wire();

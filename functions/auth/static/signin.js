@@ -3,11 +3,10 @@
 import { ApiError, login, signup } from "./api.js";
 import { byId } from "./dom.js";
 import { passwordRule } from "./limits.js";
-import { saveSession } from "./storage.js";
 
 /**
  * @param {object} deps {limits, onSignedIn(session)}: the served limits (limits.js); called with {token, user}
- *   once the server has signed the user in (the session is saved for reloads already)
+ *   once the server has signed the user in (the browser keeps the session cookie; the token stays in memory)
  */
 export function createSignIn({ limits, onSignedIn }) {
   const ui = {
@@ -73,7 +72,6 @@ export function createSignIn({ limits, onSignedIn }) {
     try {
       const session = await (mode === "signup" ? signup : login)(username, password);
       if (!session || typeof session.token !== "string" || !session.user) throw new ApiError(500, "Unexpected reply.");
-      saveSession(session);
       ui.password.value = "";
       onSignedIn({ token: session.token, user: session.user });
     } catch (err) {

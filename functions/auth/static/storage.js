@@ -1,6 +1,6 @@
-// What the page keeps across reloads of the tab (sessionStorage): the signed-in session and the open rooms.
+// What the page keeps across reloads of the tab (sessionStorage): the rooms it opened and the open one. Never the
+// token: it lives in memory, and a reload or a new tab gets a new one from the session cookie (api.resumeSession).
 
-const SESSION_KEY = "parley.session";
 const ROOMS_KEY = "parley.rooms";
 
 function loadJson(key) {
@@ -11,28 +11,18 @@ function loadJson(key) {
   }
 }
 
-/** The saved {token, user}, or null. */
-export function loadSession() {
-  const saved = loadJson(SESSION_KEY);
-  return saved && typeof saved.token === "string" && saved.user ? saved : null;
-}
-
-export function saveSession(session) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: session.token, user: session.user }));
-}
-
 /** The saved {rooms: [name], active}, or null. */
 export function loadRooms() {
   return loadJson(ROOMS_KEY);
 }
 
-/** Public rooms (the others come back from the server's room list) and the open one. */
+/** The public rooms this tab opened (it joins them again after a reload) and the open one; the user's list of
+ * rooms comes back from the server (the rooms frame). */
 export function saveRooms(rooms, active) {
-  const kept = [...rooms.values()].filter((r) => r.kind === "public" || r.name === active);
+  const kept = [...rooms.values()].filter((r) => (r.kind === "public" && r.opened) || r.name === active);
   sessionStorage.setItem(ROOMS_KEY, JSON.stringify({ rooms: kept.map((r) => r.name), active }));
 }
 
-export function forgetSession() {
-  sessionStorage.removeItem(SESSION_KEY);
+export function forgetRooms() {
   sessionStorage.removeItem(ROOMS_KEY);
 }

@@ -91,7 +91,7 @@ class MongoUserStore:
     def renew_session(self, *, user_id: str, session_id: str, expires_at: datetime) -> bool:
         found = self._c.find_one_and_update(
             {"_id": user_id, "sessions.id": session_id},
-            {"$set": {"sessions.$.expiresAt": expires_at}},
+            {"$max": {"sessions.$.expiresAt": expires_at}},  # never earlier: a session cookie may outlive tokens
             projection={"_id": 1},
         )
         return found is not None
