@@ -426,12 +426,17 @@ def _forwarded_headers(resolver: Resolver, raw: dict[str, Any]) -> tuple[frozens
     if behavior == "allViewerAndWhitelistCloudFront":
         return None, viewer_address
     forwarded = set(listed) if behavior == "whitelist" else set()
+    cookies = [(config.get("CookiesConfig") or {}).get("CookieBehavior", "none")]
     cache = _own_resource(resolver, raw.get("CachePolicyId"), "AWS::CloudFront::CachePolicy")
     if cache is not None:
         cache_config = resolver.resolve((cache.get("Properties") or {}).get("CachePolicyConfig") or {})
-        key = (cache_config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}).get("HeadersConfig") or {}
+        in_key = cache_config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
+        key = in_key.get("HeadersConfig") or {}
         if key.get("HeaderBehavior") == "whitelist":
             forwarded |= {str(h).lower() for h in key.get("Headers") or []}
+        cookies.append((in_key.get("CookiesConfig") or {}).get("CookieBehavior", "none"))
+    if any(c != "none" for c in cookies):  # the Cookie header (locally every cookie, whichever a list names)
+        forwarded.add("cookie")
     forwarded.discard(VIEWER_ADDRESS)
     return frozenset(forwarded), viewer_address
 
