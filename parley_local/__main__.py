@@ -35,7 +35,8 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
     """Parley's local settings: (env_vars for every function, parameter overrides, database description).
 
     MONGODB_URI from the environment selects a real MongoDB; without it the embedded in-memory
-    database (mongomock) is used. JWT_SECRET from the environment is used, or a fresh one per run.
+    database (mongomock) is used. JWT_SECRET from the environment is used, or a fresh one per run; EDGE_SECRET
+(what the local CloudFront proves its requests with) is always a fresh one.
     """
     environ = dict(os.environ if environ is None else environ)
     uri = environ.get("MONGODB_URI") or EMBEDDED_URI
@@ -43,6 +44,9 @@ def parley_profile(environ: dict[str, str] | None = None) -> tuple[dict[str, dic
         "PARLEY_ENV": "local",
         "MONGODB_URI": uri,
         "JWT_SECRET": environ.get("JWT_SECRET") or secrets.token_urlsafe(48),
+        # what the emulated CloudFront adds as X-Parley-Edge (template.yaml's EdgeSecret names this variable), so the
+        # auth function trusts its CloudFront-Viewer-Address as in AWS: a fresh one per run
+        "EDGE_SECRET": secrets.token_urlsafe(36),
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here, whatever TracingMode says
     }
     if uri == EMBEDDED_URI:

@@ -2,6 +2,12 @@
 bucket, whose objects are the page's source directory as parley_local/page.py publishes it (content-hashed names,
 each object's Content-Type and Cache-Control), with the behavior's response headers policy added.
 
+A request for the HTTP API reaches it as CloudFront's would: from an edge's address (``EDGE_ADDRESS``, the
+event's sourceIp, shared by every viewer), with the viewer headers the behavior's policies forward (when the
+template declares them), ``CloudFront-Viewer-Address`` (the viewer's "ip:port") when its origin request policy
+adds it, and the origin's custom headers, whose ``{{resolve:secretsmanager:...}}`` values are the local values of
+the secrets they name (``secrets``).
+
 The bucket is private and read through origin access control without s3:ListBucket, so a missing key is S3's
 403 AccessDenied, as on AWS. The directory is published again whenever one of its files changes, so an edited
 module shows on the next reload (under a new name, as after `make publish`).
@@ -15,13 +21,18 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import page
-from .template import CacheBehavior, PageSpec
+from .template import VIEWER_ADDRESS, CacheBehavior, PageSpec, resolve_secret_references
 
 log = logging.getLogger("parley_local")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# where CloudFront's requests to the HTTP API come from, as API Gateway sees them (its sourceIp): one address for
+# every viewer, as an edge location's is for all of its viewers (TEST-NET-2: no viewer has it)
+EDGE_ADDRESS = "198.51.100.1"
 
 _ACCESS_DENIED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -33,9 +44,15 @@ class Distribution:
     """Serves what the template's distribution serves; ``rewrite`` points the stack's URLs in the behaviors'
     headers (the CSP's connect-src names the WebSocket API) at the local gateway."""
 
-    def __init__(self, spec: PageSpec, api: Handler, rewrite: Callable[[str], str]) -> None:
+    def __init__(
+        self, spec: PageSpec, api: Handler, rewrite: Callable[[str], str], secrets: dict[str, str] | None = None
+    ) -> None:
         self.spec = spec
         self.api = api
+        self._origin_headers = {
+            id(b): {k: resolve_secret_references(v, secrets or {}) for k, v in b.origin_headers.items()}
+            for b in [*spec.behaviors, spec.default]
+        }
         self._headers = {id(b): {k: rewrite(v) for k, v in b.headers.items()} for b in [*spec.behaviors, spec.default]}
         self._signature: tuple | None = None
         self._files: dict[str, page.PageFile] = {}
@@ -56,8 +73,25 @@ class Distribution:
         path = request.rel_url.raw_path
         behavior = self.spec.behavior_for(path)
         if not behavior.to_bucket:
-            return await self.api(request)
+            return await self.api(self._origin_request(request, behavior))
         return self._from_bucket(request, behavior, path)
+
+    def _origin_request(self, request: web.Request, behavior: CacheBehavior) -> web.Request:  # an _OriginRequest
+        """The request as CloudFront sends it to the HTTP API: from the edge's address, with the headers the
+        behavior forwards, the viewer's address and the origin's custom headers (which replace a viewer's)."""
+        own = {VIEWER_ADDRESS, *(name.lower() for name in self._origin_headers[id(behavior)])}
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in request.headers.items():
+            lname = name.lower()
+            if lname in own:
+                continue
+            # Host stays: it names this gateway, the HTTP API's local domain, as CloudFront names API Gateway's
+            if lname == "host" or behavior.forwarded_headers is None or lname in behavior.forwarded_headers:
+                headers.add(name, value)
+        if behavior.viewer_address:
+            headers["CloudFront-Viewer-Address"] = _viewer_address(request)
+        headers.update(self._origin_headers[id(behavior)])
+        return _OriginRequest(request, headers, EDGE_ADDRESS)  # type: ignore[return-value]
 
     def _from_bucket(self, request: web.Request, behavior: CacheBehavior, path: str) -> web.StreamResponse:
         headers = dict(self._headers[id(behavior)])
@@ -77,3 +111,24 @@ class Distribution:
             return web.Response(status=304, headers=headers)
         headers["Content-Type"] = found.content_type
         return web.Response(status=200, body=found.body, headers=headers)
+
+
+def _viewer_address(request: web.Request) -> str:
+    """CloudFront-Viewer-Address: the viewer's IP and source port, "ip:port" (an IPv6 address unbracketed)."""
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return f"{request.remote or '127.0.0.1'}:0"
+
+
+class _OriginRequest:
+    """The viewer's request with the origin request's headers and peer address (``web.Request.clone`` refuses a
+    request whose body was read, and the gateway reads bodies first, under a deadline); the rest is the viewer's."""
+
+    def __init__(self, request: web.Request, headers: CIMultiDict[str], remote: str) -> None:
+        self._request = request
+        self.headers = headers
+        self.remote = remote
+
+    def __getattr__(self, name: str):
+        return getattr(self._request, name)

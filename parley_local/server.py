@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -283,7 +284,8 @@ class LocalGateway:
         # with a CloudFront distribution in the template, what no other API claims is the distribution's: its
         # behaviors send the API's paths to the HTTP API and the rest to the page's bucket
         rest = (
-            Distribution(stack.page, http_api.handle, lambda v: rewrite_urls(v, **self._url_rewrite())).handle
+            Distribution(stack.page, http_api.handle, lambda v: rewrite_urls(v, **self._url_rewrite()),
+                         self._local_secrets(stack)).handle
             if stack.page is not None
             else http_api.handle
         )
@@ -327,6 +329,17 @@ class LocalGateway:
             ws_base=f"ws://{self._netloc}",
             cloudfront_domains=[self.stack.page.domain] if self.stack.page else [],
         )
+
+    def _local_secrets(self, stack: LocalStack) -> dict[str, str]:
+        """The local value of each secret the distribution may resolve: the functions' environment variable its
+        Metadata names (the local profile's), else one random value per run, as GenerateSecretString makes."""
+        assert stack.page is not None
+        shared = {str(k): str(v) for k, v in (self.env_vars.get("Parameters") or {}).items()}
+        values = {}
+        for arn, name in stack.page.secret_env.items():
+            owners = [env[name] for env in self.function_env.values() if name in env]
+            values[arn] = shared.get(name) or (owners[0] if owners else secrets.token_urlsafe(36))
+        return values
 
     def _build_environment(self) -> None:
         assert self.stack is not None

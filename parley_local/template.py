@@ -80,6 +80,12 @@ class CacheBehavior:
     to_bucket: bool  # its origin is the page's bucket (else the HTTP API)
     allowed_methods: frozenset[str]
     headers: dict[str, str]  # what its response headers policy adds (values may name the stack's URLs)
+    # what reaches its origin (the HTTP API): the viewer headers its policies forward (lower case; None: every
+    # one, as the managed AllViewer* origin request policies, or policies this gateway cannot read), whether it
+    # adds CloudFront-Viewer-Address, and the origin's custom headers (values may hold {{resolve:secretsmanager:}})
+    forwarded_headers: frozenset[str] | None = None
+    viewer_address: bool = False
+    origin_headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, path: str) -> bool:
         """CloudFront's path pattern: ``*`` any characters (``/`` too), ``?`` one; case-sensitive, whole path."""
@@ -99,6 +105,10 @@ class PageSpec:
     default_root_object: str | None
     behaviors: list[CacheBehavior]
     default: CacheBehavior
+    # the ARN of each secret whose Metadata names the functions' environment variable that holds its value locally
+    # ({LocalGateway: {ValueFromEnvironment: NAME}}): what a {{resolve:secretsmanager:ARN...}} in the distribution
+    # resolves to here
+    secret_env: dict[str, str] = field(default_factory=dict)
 
     def behavior_for(self, path: str) -> CacheBehavior:
         return next((b for b in self.behaviors if b.matches(path)), self.default)
@@ -269,6 +279,7 @@ def read_stack(
 
 
 PAGE_SOURCE = "PageSource"  # Metadata: {LocalGateway: {PageSource: <dir>}} on the page's bucket
+SECRET_FROM_ENV = "ValueFromEnvironment"  # Metadata: {LocalGateway: {ValueFromEnvironment: NAME}} on a secret
 _ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
 
 
@@ -338,9 +349,13 @@ def _read_distribution(resolver: Resolver, base_dir: Path, warnings: list[str]) 
     }
     config = (resources[lid].get("Properties") or {}).get("DistributionConfig") or {}
     origins: dict[str, Path | None] = {}  # origin id -> the page's source directory, None for the HTTP API
+    custom_headers: dict[str, dict[str, str]] = {}  # origin id -> its OriginCustomHeaders
     for origin in config.get("Origins") or []:
         bucket = next((b for b in buckets if _names(origin.get("DomainName"), b)), None)
         origins[str(origin.get("Id"))] = buckets[bucket].resolve() if bucket else None
+        custom_headers[str(origin.get("Id"))] = {
+            str(h["HeaderName"]): str(resolver.resolve(h["HeaderValue"])) for h in origin.get("OriginCustomHeaders") or []
+        }
         if bucket is None and "S3OriginConfig" in origin:
             warnings.append(f"{lid}: origin {origin.get('Id')} is a bucket with no Metadata LocalGateway: {PAGE_SOURCE}")
 
@@ -350,7 +365,9 @@ def _read_distribution(resolver: Resolver, base_dir: Path, warnings: list[str]) 
             raise TemplateError(f"{where}: TargetOriginId {target} is not one of the distribution's origins")
         methods = frozenset(str(m) for m in resolver.resolve(raw.get("AllowedMethods") or ["GET", "HEAD"]))
         headers = _policy_headers(resolver, raw.get("ResponseHeadersPolicyId"), where, warnings)
-        return CacheBehavior(pattern, origins[target] is not None, methods & _ALL_METHODS, headers)
+        forwarded, viewer_address = _forwarded_headers(resolver, raw)
+        return CacheBehavior(pattern, origins[target] is not None, methods & _ALL_METHODS, headers,
+                             forwarded, viewer_address, custom_headers[target])
 
     behaviors = [
         behavior(b, str(resolver.resolve(b.get("PathPattern"))), f"{lid}.CacheBehaviors[{i}]")
@@ -359,6 +376,13 @@ def _read_distribution(resolver: Resolver, base_dir: Path, warnings: list[str]) 
     default = behavior(config.get("DefaultCacheBehavior") or {}, "*", f"{lid}.DefaultCacheBehavior")
     sources = {p for p in origins.values() if p is not None}
     root = config.get("DefaultRootObject")
+    secret_env = {
+        str(resolver.ref(s)): str(r["Metadata"]["LocalGateway"][SECRET_FROM_ENV])
+        for s, r in resources.items()
+        if r.get("Type") == "AWS::SecretsManager::Secret"
+        and isinstance((r.get("Metadata") or {}).get("LocalGateway"), dict)
+        and SECRET_FROM_ENV in r["Metadata"]["LocalGateway"]
+    }
     return PageSpec(
         logical_id=lid,
         domain=str(resolver.get_att(lid, "DomainName")),
@@ -366,7 +390,81 @@ def _read_distribution(resolver: Resolver, base_dir: Path, warnings: list[str]) 
         default_root_object=str(resolver.resolve(root)) if root else None,
         behaviors=behaviors,
         default=default,
+        secret_env=secret_env,
     )
+
+
+# the managed origin request policies that forward every viewer header (AllViewer, AllViewerExceptHostHeader,
+# AllViewerAndCloudFrontHeaders-2022-06, which adds CloudFront-Viewer-Address too)
+_ALL_VIEWER_POLICIES = {
+    "216adef6-5c7f-47e4-b989-5492eafa07d3": False,
+    "b689b0a8-53d0-40ab-baf2-68738e2966ac": False,
+    "33f36d7e-f396-46d9-90e0-52428a34d9dc": True,
+}
+VIEWER_ADDRESS = "cloudfront-viewer-address"
+
+
+def _forwarded_headers(resolver: Resolver, raw: dict[str, Any]) -> tuple[frozenset[str] | None, bool]:
+    """The viewer headers a behavior forwards to its origin (lower case; None for every one) and whether it adds
+    CloudFront-Viewer-Address: its cache policy's key headers plus its origin request policy's headers. Only a
+    policy of the template is read (a managed AllViewer* one forwards everything); without one, every header is
+    forwarded, as this gateway always did."""
+    policy_ref = raw.get("OriginRequestPolicyId")
+    policy_id = str(resolver.resolve(policy_ref)) if isinstance(policy_ref, str) else None
+    if policy_id in _ALL_VIEWER_POLICIES:
+        return None, _ALL_VIEWER_POLICIES[policy_id]
+    policy = _own_resource(resolver, policy_ref, "AWS::CloudFront::OriginRequestPolicy")
+    if policy is None:
+        return None, False
+    config = resolver.resolve((policy.get("Properties") or {}).get("OriginRequestPolicyConfig") or {})
+    headers_config = config.get("HeadersConfig") or {}
+    behavior = str(headers_config.get("HeaderBehavior", "none"))
+    listed = {str(h).lower() for h in headers_config.get("Headers") or []}
+    viewer_address = VIEWER_ADDRESS in listed
+    if behavior in ("allViewer", "allExcept"):
+        return None, viewer_address if behavior == "allExcept" else False
+    if behavior == "allViewerAndWhitelistCloudFront":
+        return None, viewer_address
+    forwarded = set(listed) if behavior == "whitelist" else set()
+    cookies = [(config.get("CookiesConfig") or {}).get("CookieBehavior", "none")]
+    cache = _own_resource(resolver, raw.get("CachePolicyId"), "AWS::CloudFront::CachePolicy")
+    if cache is not None:
+        cache_config = resolver.resolve((cache.get("Properties") or {}).get("CachePolicyConfig") or {})
+        in_key = cache_config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
+        key = in_key.get("HeadersConfig") or {}
+        if key.get("HeaderBehavior") == "whitelist":
+            forwarded |= {str(h).lower() for h in key.get("Headers") or []}
+        cookies.append((in_key.get("CookiesConfig") or {}).get("CookieBehavior", "none"))
+    if any(c != "none" for c in cookies):  # the Cookie header (locally every cookie, whichever a list names)
+        forwarded.add("cookie")
+    forwarded.discard(VIEWER_ADDRESS)
+    return frozenset(forwarded), viewer_address
+
+
+def _own_resource(resolver: Resolver, ref: Any, rtype: str) -> dict[str, Any] | None:
+    """The template's resource of type ``rtype`` a !Ref names, else None (a managed policy's id)."""
+    if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
+        resource = resolver.resources.get(ref["Ref"])
+        if isinstance(resource, dict) and resource.get("Type") == rtype:
+            return resource
+    return None
+
+
+_SECRET_REFERENCE = re.compile(r"\{\{resolve:secretsmanager:(.+?)(?::SecretString(?::[^}]*)?)?\}\}")
+
+
+def resolve_secret_references(value: str, secrets: dict[str, str]) -> str:
+    """``value`` with each ``{{resolve:secretsmanager:<ARN>[:SecretString...]}}`` replaced by ``secrets[ARN]`` (the
+    whole secret string; a json-key or version is not read locally). Raises ``TemplateError`` for an unknown one."""
+
+    def one(match: re.Match[str]) -> str:
+        arn = match.group(1)
+        if arn not in secrets:
+            raise TemplateError(f"{{{{resolve:secretsmanager:{arn}}}}}: no local value (Metadata LocalGateway: "
+                                f"{SECRET_FROM_ENV} on the secret names the environment variable that holds it)")
+        return secrets[arn]
+
+    return _SECRET_REFERENCE.sub(one, value)
 
 
 def _env_string(value: Any) -> str:

@@ -1,6 +1,6 @@
 """The page off Lambda (issue 20, section 5): a private bucket read by CloudFront through origin access control,
-one origin whose behaviors send every path the HTTP API function serves to the HTTP API (uncached, the viewer's
-headers but API Gateway's Host) and the page's paths to the bucket, with the page's security headers."""
+one origin whose behaviors send every path the HTTP API function serves to the HTTP API (uncached, the viewer headers it reads and
+the viewer's address but API Gateway's Host, and the stack's edge secret) and the page's paths to the bucket, with the page's security headers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from starlette.routing import Route
 from parley_local.template import read_stack
 from tests.support import ROOT
 
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 PAGE_PATHS = ("/", "/index.html", "/favicon.ico", "/static/app.0123456789.js", "/static/style.0123456789.css")
 
 
@@ -49,18 +47,52 @@ def test_the_http_api_has_no_page_route(template):
     assert ("GET", "/") not in {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
 
 
-def test_api_behaviors_are_uncached_and_forward_the_viewers_headers_but_not_host(distribution):
+def test_api_behaviors_are_uncached_and_forward_the_viewers_headers_but_not_host(template, distribution):
+    resources = template["Resources"]
     origins = {o["Id"]: o for o in distribution["Origins"]}
     assert origins["api"]["DomainName"] == {"Fn::Sub": "${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"}
     assert origins["api"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     for behavior in distribution["CacheBehaviors"]:
         assert behavior["TargetOriginId"] == "api", behavior["PathPattern"]
-        assert behavior["CachePolicyId"] == CACHING_DISABLED  # also what lets Authorization through
-        assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+        assert behavior["CachePolicyId"] == {"Ref": "ApiCachePolicy"}
+        assert behavior["OriginRequestPolicyId"] == {"Ref": "ApiOriginRequestPolicy"}
         assert set(behavior["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
     default = distribution["DefaultCacheBehavior"]
     assert default["TargetOriginId"] == "page" and default["CachePolicyId"] == CACHING_OPTIMIZED
     assert default["ResponseHeadersPolicyId"] == {"Ref": "PageHeaders"} and distribution["DefaultRootObject"] == "index.html"
+
+    # Authorization reaches the API only through the cache key (an origin request policy may not name it, and
+    # the managed AllViewer* policies that pass it with caching disabled cannot add CloudFront-Viewer-Address)
+    cache = resources["ApiCachePolicy"]["Properties"]["CachePolicyConfig"]
+    key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"]["HeaderBehavior"] == "whitelist"
+    assert [h.lower() for h in key["HeadersConfig"]["Headers"]] == ["authorization"]
+    assert (cache["MinTTL"], cache["DefaultTTL"]) == (0, 0) and cache["MaxTTL"] <= 1  # the API is not cached
+    assert key["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+    # the origin request policy: the viewer headers the API reads and the viewer's address, every cookie and
+    # query string; never Host (API Gateway routes by its own) and never Authorization (CloudFront refuses it)
+    policy = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert policy["HeadersConfig"]["HeaderBehavior"] == "whitelist"  # allViewer* would forward Host
+    forwarded = {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+    assert {"cloudfront-viewer-address", "content-type", "origin", "sec-fetch-site"} <= forwarded
+    assert not {"host", "authorization", "x-forwarded-for"} & forwarded
+    assert policy["CookiesConfig"]["CookieBehavior"] == "all"
+    assert policy["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+
+
+def test_cloudfront_proves_its_requests_with_the_stacks_edge_secret(template, distribution):
+    resources = template["Resources"]
+    api = next(o for o in distribution["Origins"] if o["Id"] == "api")
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"].lower() == "x-parley-edge"
+    # the value is the generated secret's, resolved by CloudFormation: never in the template or a parameter
+    assert header["HeaderValue"] == {"Fn::Sub": "{{resolve:secretsmanager:${EdgeSecret}:SecretString}}"}
+    secret = resources["EdgeSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    auth = resources["AuthFunction"]["Properties"]
+    assert auth["Environment"]["Variables"]["EDGE_SECRET_ARN"] == {"Ref": "EdgeSecret"}
+    assert {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "EdgeSecret"}}} in auth["Policies"]
 
 
 def test_the_bucket_is_private_and_only_this_distribution_reads_it(template, distribution):

@@ -16,10 +16,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import AfterValidator, BaseModel, Field
 
-from parley import accounts, devices, origins, session_cookies
+from parley import accounts, devices, edge, origins, session_cookies
 from parley.client_limits import client_limits
 from parley.adapters import apigw, mongo, mongo_accounts, mongo_rooms, mongo_signups
-from parley.adapters.secrets import mongodb_database
+from parley.adapters.secrets import edge_secret_reader, mongodb_database
 from parley.chat import rooms as chat_rooms, service
 from parley.chat.sessions import close_sessions
 from parley.config import Settings
@@ -70,6 +70,7 @@ closer = (
     else None
 )
 room_store = mongo_rooms.MongoRoomStore(db)
+edge_secret = edge_secret_reader(settings)  # CloudFront's origin header: whose CloudFront-Viewer-Address to trust
 
 # The interactive docs (/docs, which loads Swagger UI from a third-party CDN) and /openapi.json are served only
 # locally (PARLEY_ENV=local): the AWS stage answers 404 for both. docs/openapi.json is the published document
@@ -305,10 +306,17 @@ def _refused_field(field: str, exc: InvalidRequest) -> HTTPException:
 
 
 def source_ip(request: Request) -> str:
-    """The client address API Gateway reports (``requestContext.http.sourceIp``), never a header."""
+    """The client address per-address throttles key on: API Gateway's ``requestContext.http.sourceIp``, or, on
+    a request CloudFront sent (it carries the edge secret, compared in constant time), the viewer's address
+    CloudFront names in ``CloudFront-Viewer-Address``: behind the distribution sourceIp is an edge's address,
+    shared by all its viewers (parley.edge). Never X-Forwarded-For or any header a caller alone could set."""
     event = request.scope.get("aws.event") or {}
     address = ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp")
-    return address if isinstance(address, str) and address else "unknown"
+    address = address if isinstance(address, str) and address else "unknown"
+    headers = event.get("headers") or {}
+    if edge.EDGE_HEADER not in headers:  # a direct call: no secret to read
+        return address
+    return edge.client_ip(headers, address, edge_secret())
 
 
 SESSION_COOKIE_HEADER = {

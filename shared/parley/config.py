@@ -27,6 +27,10 @@ class Settings:
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "parley"
+    # the shared secret CloudFront adds to the API's origin requests (X-Parley-Edge): only a request carrying it may
+    # name its viewer (CloudFront-Viewer-Address); the value locally and in tests, the secret's ARN in AWS
+    edge_secret: str | None = field(default=None, repr=False)
+    edge_secret_arn: str | None = None
     token_ttl_seconds: int = 12 * 3600
     # how long a container keeps a secret it read before reading it again (the MongoDB URI, the JWT keys): a
     # rotation reaches every warm container within this time (docs/architecture.md, "Secrets")
@@ -109,6 +113,8 @@ class Settings:
             jwt_secret=secret,
             jwt_secret_arn=arn,
             jwt_issuer=env.get("JWT_ISSUER", "parley") or "parley",
+            edge_secret=env.get("EDGE_SECRET") or None,
+            edge_secret_arn=env.get("EDGE_SECRET_ARN", "").strip() or None,
             token_ttl_seconds=_int(env, "TOKEN_TTL_SECONDS", 12 * 3600, low=60, high=30 * 86400),
             secrets_max_age_seconds=_int(env, "SECRETS_MAX_AGE_SECONDS", 300, low=1, high=3600),
             jwt_previous_key_seconds=(

@@ -1,4 +1,4 @@
-"""Reads the stack's secrets from AWS Secrets Manager: the JWT signing keys and the MongoDB URI.
+"""Reads the stack's secrets from AWS Secrets Manager: the JWT signing keys, the MongoDB URI and the edge secret.
 
 Both are re-read while a container lives, so a rotation needs no redeploy (docs/architecture.md, "Secrets"):
 
@@ -54,6 +54,36 @@ def mongodb_uri_reader(settings: Settings, *, client=None) -> Callable[[bool], s
                 "the secret MONGODB_URI_SECRET_ARN names must hold a mongodb:// or mongodb+srv:// URI as plain text"
             ) from None
         return uri
+
+    return read
+
+
+def edge_secret_reader(settings: Settings, *, client=None) -> Callable[[], str | None]:
+    """A function answering the secret CloudFront adds to the API's origin requests (``X-Parley-Edge``), or None
+    when there is none (no distribution in front: every request is keyed by its own source address).
+
+    ``EDGE_SECRET`` when given (local mode, tests); else ``EDGE_SECRET_ARN``'s secret, read through Powertools
+    Parameters and cached ``secrets_max_age_seconds`` like the MongoDB URI. A read that fails answers None (the
+    request is then keyed by API Gateway's sourceIp, as a direct call is) and logs the error's type, never a value.
+    ``client``: a boto3 Secrets Manager client (tests)."""
+    if settings.edge_secret:
+        value = settings.edge_secret
+        return lambda: value
+    if not settings.edge_secret_arn:
+        return lambda: None
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # imports boto3: only when used
+
+    provider = SecretsProvider(boto3_client=client) if client is not None else SecretsProvider()
+    arn, max_age = settings.edge_secret_arn, settings.secrets_max_age_seconds
+
+    def read() -> str | None:
+        try:
+            value = provider.get(arn, max_age=max_age)
+        except Exception as exc:  # never the value; the caller falls back to sourceIp
+            log.error("could not read the edge secret", extra={"error": type(exc).__name__})
+            return None
+        value = value.strip() if isinstance(value, str) else ""
+        return value or None
 
     return read
 
