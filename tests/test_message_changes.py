@@ -234,3 +234,15 @@ def test_mentions_must_be_a_list_of_user_ids(stack, mentions):
     alice.send({"action": "sendMessage", "room": "general", "text": "hi", "mentions": mentions})
     error = alice.last("error")
     assert error["code"] == "invalid_request" and "'mentions'" in error["message"], error
+
+
+def test_a_deleted_last_message_shows_as_deleted_in_the_room_list(connect, stack):
+    olivia = connect("olivia")
+    olivia.send({"action": "createRoom", "room": "plans", "kind": "private"})
+    olivia.send({"action": "sendMessage", "room": "plans", "text": "oops"})
+    sent = olivia.last("message")["message"]
+    olivia.send({"action": "deleteMessage", "room": "plans", "id": sent["id"]})
+    olivia.send({"action": "rooms"})
+    (item,) = olivia.last("rooms")["rooms"]
+    assert item["lastMessage"]["deleted"] is True and item["lastMessage"]["text"] == ""
+    assert "oops" not in str(olivia.last("rooms"))

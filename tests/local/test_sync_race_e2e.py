@@ -6,8 +6,14 @@ last one the reader saw live can be stored after the reader dropped, and `histor
 return it. `sync` from the last message's cursor re-reads as far back as a change can be stored late
 (docs/protocol.md, "Delivery and order"), so it finds them all.
 
+On the local gateway (mongomock, handlers on threads) every store takes microseconds, so the window between
+minting an id and storing the message is far narrower than on AWS, where a Lambda invocation can pause for
+hundreds of milliseconds (a cold connection, a GC pause, a throttled retry) between the two: 8 runs here with
+`history after` lost nothing. ``slow_stores`` puts that tail back: one store in 8 waits 0.2-2 s after its id
+was minted (outside the database lock, so the other handlers go on), as a slow invocation does.
+
 ``CATCH_UP`` swaps in today's `history after` to show the race it fixes: run with PARLEY_RACE_CATCH_UP=history
-and the test fails (missing messages in some runs; the counts are printed either way).
+and the test fails (the counts are printed either way).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
+import time
 
 import httpx
 import pytest
@@ -24,8 +32,24 @@ from parley_local.server import FunctionsIn
 
 SENDERS, TOTAL, RUNS = 12, 300, int(os.environ.get("PARLEY_RACE_RUNS", "3"))
 # the functions in a process of their own, as `make run` has them: handlers overlap as on AWS
-FUNCTIONS = FunctionsIn(os.environ.get("PARLEY_RACE_FUNCTIONS", "process"))
+FUNCTIONS = FunctionsIn.THREADS  # in the test's process, where slow_stores reaches them
+
+
+@pytest.fixture
+def slow_stores(monkeypatch):
+    from parley.adapters import mongo
+
+    insert = mongo.MongoMessageStore.insert  # guarded: it takes the database lock itself
+    chance = random.Random(21)
+
+    def slow_insert(self, *, message):
+        if chance.random() < 1 / 8:
+            time.sleep(chance.uniform(0.2, 2.0))  # a slow invocation, between minting the id and storing
+        return insert(self, message=message)
+
+    monkeypatch.setattr(mongo.MongoMessageStore, "insert", slow_insert)
 CATCH_UP = os.environ.get("PARLEY_RACE_CATCH_UP", "sync")
+AWAY = 2.0  # seconds the reader is gone while the senders go on
 
 
 async def sign_up(http, name):
@@ -108,7 +132,8 @@ async def one_run(gateway, http, run):
             out_of_order += bool(last and frame["message"]["id"] < max(live))
             live[frame["message"]["id"]] = last = frame["message"]
     await ws.close()
-    await asyncio.sleep(0.3)  # away while the senders go on
+    last = live[max(live)]  # the newest message the reader has: where its client catches up from
+    await asyncio.sleep(AWAY)  # away while the senders go on
     ws = await open_socket(gateway, reader["token"], room)  # back: live delivery again, then catch up
     caught = await catch_up(ws, room, last, live)
     await sending
@@ -144,7 +169,7 @@ async def _all_ids(gateway, token, room):
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("functions_in", [FUNCTIONS], indirect=True, ids=lambda f: f.value)
-async def test_a_reader_that_drops_and_catches_up_misses_nothing(parley):
+async def test_a_reader_that_drops_and_catches_up_misses_nothing(slow_stores, parley):
     results = []
     async with httpx.AsyncClient(base_url=parley.http_url, timeout=30) as http:
         for run in range(RUNS):
