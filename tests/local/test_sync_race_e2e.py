@@ -8,9 +8,10 @@ return it. `sync` from the last message's cursor re-reads as far back as a chang
 
 On the local gateway (mongomock, handlers on threads) every store takes microseconds, so the window between
 minting an id and storing the message is far narrower than on AWS, where a Lambda invocation can pause for
-hundreds of milliseconds (a cold connection, a GC pause, a throttled retry) between the two: 8 runs here with
-`history after` lost nothing. ``slow_stores`` puts that tail back: one store in 8 waits 0.2-2 s after its id
-was minted (outside the database lock, so the other handlers go on), as a slow invocation does.
+hundreds of milliseconds (a cold connection, a GC pause, a throttled retry) between the two: 11 runs here with
+`history after` lost 1 message in all. ``slow_stores`` puts that tail back: one store in 8 waits 0.2-2 s after
+its id was minted (outside the database lock, so the other handlers go on), as a slow invocation does; then
+`history after` lost 10 and 5 messages in 2 runs, every one stored late behind the newest id the reader had.
 
 ``CATCH_UP`` swaps in today's `history after` to show the race it fixes: run with PARLEY_RACE_CATCH_UP=history
 and the test fails (the counts are printed either way).
@@ -36,18 +37,24 @@ FUNCTIONS = FunctionsIn.THREADS  # in the test's process, where slow_stores reac
 
 
 @pytest.fixture
-def slow_stores(monkeypatch):
-    from parley.adapters import mongo
+def slow_stores(parley, monkeypatch):
+    import sys
 
+    # the gateway's own copy of the adapters (it imports the layer afresh while it runs), not the tests' one
+    mongo = sys.modules["parley.adapters.mongo"]
     insert = mongo.MongoMessageStore.insert  # guarded: it takes the database lock itself
     chance = random.Random(21)
+    slowed: list[int] = []
 
     def slow_insert(self, *, message):
+        slowed.append(1)
         if chance.random() < 1 / 8:
             time.sleep(chance.uniform(0.2, 2.0))  # a slow invocation, between minting the id and storing
         return insert(self, message=message)
 
     monkeypatch.setattr(mongo.MongoMessageStore, "insert", slow_insert)
+    yield slowed
+    assert len(slowed) >= RUNS * TOTAL, "the gateway's handlers did not store through the patched adapter"
 CATCH_UP = os.environ.get("PARLEY_RACE_CATCH_UP", "sync")
 AWAY = 2.0  # seconds the reader is gone while the senders go on
 
@@ -169,7 +176,7 @@ async def _all_ids(gateway, token, room):
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("functions_in", [FUNCTIONS], indirect=True, ids=lambda f: f.value)
-async def test_a_reader_that_drops_and_catches_up_misses_nothing(slow_stores, parley):
+async def test_a_reader_that_drops_and_catches_up_misses_nothing(parley, slow_stores):
     results = []
     async with httpx.AsyncClient(base_url=parley.http_url, timeout=30) as http:
         for run in range(RUNS):
