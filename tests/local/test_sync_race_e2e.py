@@ -8,8 +8,8 @@ return it. `sync` from the last message's cursor re-reads as far back as a chang
 
 On the local gateway (mongomock, handlers on threads) every store takes microseconds, so the window between
 minting an id and storing the message is far narrower than on AWS, where a Lambda invocation can pause for
-hundreds of milliseconds (a cold connection, a GC pause, a throttled retry) between the two: 11 runs here with
-`history after` lost 1 message in all. ``slow_stores`` puts that tail back: one store in 8 waits 0.2-2 s after
+hundreds of milliseconds (a cold connection, a GC pause, a throttled retry) between the two: 20 runs of variants of
+this test with `history after` lost 1 message in all. ``slow_stores`` puts that tail back: one store in 8 waits 0.2-2 s after
 its id was minted (outside the database lock, so the other handlers go on), as a slow invocation does; then
 `history after` lost 10 and 5 messages in 2 runs, every one stored late behind the newest id the reader had.
 
