@@ -212,6 +212,7 @@ def _operations(sc: _Scenario, token: str, tag: str, rooms: dict | None = None) 
     send = {"action": "sendMessage", "room": ROOM, "text": "hello", "clientMsgId": f"rt-{tag}"}
     op("sendMessage", "MessageFunction", ws_event("sendMessage", *alice, send), "sendMessage")
     op("sendMessage (retry, same clientMsgId)", "MessageFunction", ws_event("sendMessage", *alice, send), "sendMessage retry")
+    _message_changes(op, sc, alice, bob, tag)
     op("typing", "MessageFunction", ws_event("typing", *alice, {"action": "typing", "room": ROOM, "isTyping": True}), "typing")
     op("history (latest 50)", "MessageFunction", ws_event("history", *alice, {"action": "history", "room": ROOM}), "history")
     op("ping", "MessageFunction", ws_event("ping", *alice, {"action": "ping"}), "ping")
@@ -221,6 +222,45 @@ def _operations(sc: _Scenario, token: str, tag: str, rooms: dict | None = None) 
     if rooms is not None:  # private and direct rooms (bench/roundtrips_rooms.py)
         roundtrips_rooms.operations(op, sc, tag=tag, token=token, **rooms)
     return rows
+
+
+def _message_changes(op, sc, alice, bob, tag: str) -> None:
+    """Issue 21: edit, delete, react, unreact, replyTo and mentions, sync (in the public room)."""
+    def frame(who, action, body):
+        return ws_event(action, *who, {"action": action, "room": ROOM, **body})
+
+    from parley.adapters import mongo  # the id of what alice sent last, read uncounted
+
+    db = mongo.database(os.environ["MONGODB_URI"], os.environ["MONGODB_DB"])
+    newest = db.messages.find({"room": ROOM}).sort("_id", -1).limit(1)[0]["_id"]
+    op("sendMessage (replyTo, mentions)", "MessageFunction",
+       frame(alice, "sendMessage", {"text": f"re {tag}", "replyTo": newest, "mentions": [bob[1], alice[1]]}),
+       "sendMessage (replyTo, mentions)",
+       ok=lambda out: db.messages.find_one({"text": f"re {tag}", "replyTo.id": newest}) is not None)
+    target = db.messages.find_one({"text": f"re {tag}"})["_id"]
+
+    def stored(check):
+        return lambda out: check(db.messages.find_one({"_id": target}))
+
+    op("editMessage", "MessageFunction", frame(alice, "editMessage", {"id": target, "text": f"edited {tag}"}),
+       "editMessage", ok=stored(lambda d: d["text"] == f"edited {tag}"))
+    op("react", "MessageFunction", frame(alice, "react", {"id": target, "emoji": "👍"}), "react",
+       ok=stored(lambda d: len(d["reacts"]) == 1))
+    op("react (again: no change)", "MessageFunction", frame(alice, "react", {"id": target, "emoji": "👍"}),
+       "react (again: no change)", ok=stored(lambda d: len(d["reacts"]) == 1 and d["version"] == 3))
+    sc.call("MessageFunction", frame(bob, "react", {"id": target, "emoji": "👍"}))
+    op("unreact (others still hold it)", "MessageFunction", frame(bob, "unreact", {"id": target, "emoji": "👍"}),
+       "unreact", ok=stored(lambda d: len(d["reacts"]) == 1))
+    op("unreact (the last holder)", "MessageFunction", frame(alice, "unreact", {"id": target, "emoji": "👍"}),
+       "unreact (the last holder)", ok=stored(lambda d: not d["reacts"] and not d["emojis"]))
+    cursor = db.messages.find_one({"_id": target})["updatedAt"]
+    from parley.model import SyncCursor
+
+    since = SyncCursor.since(cursor).encode()
+    op("sync (since a message's cursor)", "MessageFunction", frame(alice, "sync", {"since": since}), "sync")
+    op("sync (no since: the newest page)", "MessageFunction", frame(alice, "sync", {}), "sync")
+    op("deleteMessage", "MessageFunction", frame(alice, "deleteMessage", {"id": target}), "deleteMessage",
+       ok=stored(lambda d: d.get("deleted") is True and "text" not in d))
 
 
 def run(opts) -> Result:

@@ -91,6 +91,18 @@ def operations(op, sc, *, db, alice, bob, token: str, tag: str, users) -> None:
        ok=lambda out: member(dm, dave) is not None)
     op("sendMessage (direct room)", "MessageFunction", ws(a, {"action": "sendMessage", "room": dm, "text": "hi dave"}),
        "sendMessage (private or direct)", ok=has_text(dm, "hi dave"))
+    mine = db.messages.find_one({"room": VAULT, "text": f"hello vault {tag}"})["_id"]
+    op("editMessage (private room)", "MessageFunction",
+       ws(a, {"action": "editMessage", "room": VAULT, "id": mine, "text": f"edited vault {tag}"}),
+       "editMessage (private room)", ok=has_text(VAULT, f"edited vault {tag}"))
+    op("sync (private room)", "MessageFunction", ws(b, {"action": "sync", "room": VAULT}), "sync")
+    op("deleteMessage (private room, by its owner)", "MessageFunction",
+       ws(a, {"action": "deleteMessage", "room": VAULT, "id": db.messages.find_one({"text": f"from bob {tag}"})["_id"]}),
+       "deleteMessage (by a private room's owner)",
+       ok=lambda out: db.messages.find_one({"room": VAULT, "deletedById": alice.id}) is not None)
+    hi = db.messages.find_one({"room": dm, "text": "hi dave"})["_id"]
+    op("react (direct room)", "MessageFunction", ws(a, {"action": "react", "room": dm, "id": hi, "emoji": "👍"}),
+       "react (direct room)", ok=lambda out: bool(db.messages.find_one({"_id": hi}).get("reacts")))
     op("markRead (direct room: + receipt)", "MessageFunction",
        ws(a, {"action": "markRead", "room": dm, "id": db.messages.find_one({"room": dm})["_id"]}), "markRead",
        ok=lambda out: member(dm, alice)["readId"] is not None)

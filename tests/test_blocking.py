@@ -97,3 +97,33 @@ def test_others_are_not_affected(connect):
     bob.send({"action": "createRoom", "room": "team", "kind": "private"})
     bob.send({"action": "addMember", "room": "team", "username": "mallory"})
     assert mallory.last("added")["room"] == "team"
+
+
+CHANGES = {  # issue 21: each change of a message in the DM reaches the other member as messageUpdated
+    "editMessage": lambda room, mid: {"action": "editMessage", "room": room, "id": mid, "text": "edited"},
+    "deleteMessage": lambda room, mid: {"action": "deleteMessage", "room": room, "id": mid},
+    "react": lambda room, mid: {"action": "react", "room": room, "id": mid, "emoji": "🎉"},
+    "unreact": lambda room, mid: {"action": "unreact", "room": room, "id": mid, "emoji": "👍"},
+    "sendMessage with replyTo and mentions": lambda room, mid: {
+        "action": "sendMessage", "room": room, "text": "re", "replyTo": mid, "mentions": []},
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_blocked_person_cannot_change_messages_of_your_conversation(connect, people, change):
+    alice, mallory = connect("alice"), connect("mallory")
+    room = _dm(mallory, "alice")
+    mine = send_text(mallory, room, "hello")["id"]
+    mallory.send({"action": "react", "room": room, "id": mine, "emoji": "👍"})
+    _block(alice, "mallory")
+    seen_before = len(alice.frames())
+    mallory.send(CHANGES[change](room, mine))
+    error = mallory.last("error")
+    assert error["code"] == "forbidden" and "block" not in error["message"].lower()
+    assert len(alice.frames()) == seen_before
+    alice.send({"action": "history", "room": room})
+    (stored,) = alice.last("history")["messages"]
+    assert stored["version"] == 2 and stored["text"] == "hello"  # as it was: sent, then the 👍
+    _block(alice, "mallory", "unblock")
+    mallory.send(CHANGES[change](room, mine))
+    assert alice.frames()[-1]["type"] in ("messageUpdated", "message")

@@ -78,6 +78,26 @@ def test_the_biggest_valid_message_frame_fits_in_one_websocket_frame_and_message
     assert page["messages"] == [message.to_json()] and wire.size(page) <= wire.MAX_PAYLOAD_BYTES
 
 
+def test_the_biggest_changed_message_fits_too():
+    """Issue 21: the most a message can carry besides its text: 20 emoji of the longest kind, each listing 10 users
+    of the longest names (all of it control characters, 6 bytes each, more than any name or emoji can cost), an excerpt of 200 control characters, 20 mentions. It still fits in a messageUpdated
+    frame, and so in a history or sync page of one."""
+    from dataclasses import replace
+
+    from parley.model import (MAX_EMOJI_CHARS, MAX_MENTIONS, MAX_REACTIONS, REACTION_USERS_SHOWN, REPLY_EXCERPT,
+                              Reaction, ReplyTo)
+
+    users = tuple(UserRef(id="u" * 64, username="\x01" * 32) for _ in range(REACTION_USERS_SHOWN + 5))
+    message = replace(
+        _message("\x01" * MAX_TEXT, "\x01" * MAX_CLIENT_MSG_ID), version=10**9, edited_at=T0,
+        reactions=tuple(Reaction(emoji="\x01" * MAX_EMOJI_CHARS, users=users) for _ in range(MAX_REACTIONS)),
+        reply_to=ReplyTo(id="0" * 24, user=users[0], excerpt="\x01" * REPLY_EXCERPT),
+        mentions=users[:1] * MAX_MENTIONS,
+    )
+    frame = {"type": "messageUpdated", "message": message.to_json()}
+    assert 6 * MAX_TEXT < wire.size(frame) <= 100_000 < wire.MAX_PAYLOAD_BYTES  # names and emoji cannot even be \x01
+
+
 def test_even_a_message_that_forces_the_ascii_fallback_fits():
     """Text with a lone surrogate cannot be stored (valid_text refuses it), but if one ever were, the whole
     payload is \\u-escaped: 12 bytes per astral code point, still far below the limit."""

@@ -134,6 +134,11 @@ FRAMES = {
     "rooms": {"action": "rooms"},
     "block": {"action": "block", "username": "bob"},
     "unblock": {"action": "unblock", "username": "bob"},
+    "editMessage": {"action": "editMessage", "room": "general", "id": "0" * 24, "text": "changed"},
+    "deleteMessage": {"action": "deleteMessage", "room": "general", "id": "0" * 24},
+    "react": {"action": "react", "room": "general", "id": "0" * 24, "emoji": "👍"},
+    "unreact": {"action": "unreact", "room": "general", "id": "0" * 24, "emoji": "👍"},
+    "sync": {"action": "sync", "room": "general"},
 }
 assert set(FRAMES) == set(ACTIONS), "every action of the protocol has a row"
 

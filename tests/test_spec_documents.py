@@ -36,7 +36,10 @@ MESSAGE = {
     "user": USER,
     "clientMsgId": None,
     "createdAt": "2026-12-01T12:00:00.123Z",
+    "version": 1,
+    "cursor": "018f3a2b4c5d" + "0" * 24 + "000000000000",
 }
+TOMBSTONE = {**{k: v for k, v in MESSAGE.items() if k != "text"}, "version": 3, "deleted": True, "deletedBy": USER}
 
 
 def test_the_served_asyncapi_document_is_docs_asyncapi_yaml(stack) -> None:
@@ -85,6 +88,11 @@ def test_the_asyncapi_document_names_every_frame_and_error_code_of_the_code() ->
         ({"type": "error", "code": "rate_limited", "message": "slow down"}, "'retryAfterMs' is a required property"),
         ({"type": "joined", "room": "general\n", "users": []}, "at $.room: 'general\\n' does not match"),
         ({"type": "sparkle"}, "type 'sparkle', which docs/asyncapi.yaml does not have"),
+        ({"type": "messageUpdated", "message": {**TOMBSTONE, "text": "still here"}}, "at $.message"),
+        ({"type": "messageUpdated", "message": {k: v for k, v in MESSAGE.items() if k != "version"}},
+         "'version' is a required property"),
+        ({"type": "messageUpdated", "message": {**MESSAGE, "reactions": [{"emoji": "ok", "count": 1, "users": [USER]}]}},
+         "is not exactly one emoji"),
         ("not json", "not JSON"),
     ],
 )
@@ -96,6 +104,12 @@ def test_a_wrong_server_frame_fails_and_says_where(frame, expected) -> None:
 def test_well_formed_server_frames_pass() -> None:
     for frame in (
         {"type": "message", "message": MESSAGE},
+        {"type": "messageUpdated", "message": TOMBSTONE},
+        {"type": "messageUpdated", "message": {
+            **MESSAGE, "version": 4, "editedAt": "2026-12-01T12:00:01.000Z",
+            "reactions": [{"emoji": "👨‍👩‍👧", "count": 12, "users": [USER]}],
+            "replyTo": {"id": "018f3a2b4c5d0123456789aa", "user": USER, "excerpt": ""}, "mentions": [USER]}},
+        {"type": "sync", "room": "general", "messages": [MESSAGE, TOMBSTONE], "cursor": "0" * 48, "hasMore": False},
         {"type": "pong"},
         {"type": "error", "code": "rate_limited", "message": "slow down", "action": "sendMessage", "retryAfterMs": 900},
         {"type": "direct", "room": "dm-a1-b2", "kind": "direct", "members": [USER, {"id": "b2", "username": "bob"}]},
@@ -111,6 +125,19 @@ def test_well_formed_server_frames_pass() -> None:
         '{"action": "sendMessage", "room": "general", "text": "  hi  ", "user": "ignored"}',
         '{"action": "history", "room": "general", "limit": 100, "before": null}',
         '{"action": "markRead", "room": "dm-a1-b2", "id": "018f3a2b4c5d0123456789ab"}',
+        '{"action": "editMessage", "room": "general", "id": "018f3a2b4c5d0123456789ab", "text": " new "}',
+        '{"action": "deleteMessage", "room": "general", "id": "018f3a2b4c5d0123456789ab"}',
+        '{"action": "react", "room": "general", "id": "018f3a2b4c5d0123456789ab", "emoji": "\ud83d\udc4d"}',
+        '{"action": "unreact", "room": "general", "id": "018f3a2b4c5d0123456789ab", "emoji": "\u2764\ufe0f"}',
+        '{"action": "sync", "room": "general"}', '{"action": "sync", "room": "general", "since": "' + "a" * 48 + '"}',
+        '{"action": "sendMessage", "room": "general", "text": "hi", "replyTo": "018f3a2b4c5d0123456789ab",'
+        ' "mentions": ["0123456789abcdef0123456789abcdef"]}',
+        '{"action": "react", "room": "general", "id": "018f3a2b4c5d0123456789ab", "emoji": "ok"}',
+        '{"action": "react", "room": "general", "id": "018f3a2b4c5d0123456789ab", "emoji": "\ud83d\udc4d\ud83d\udc4d"}',
+        '{"action": "sync", "room": "general", "since": "' + "a" * 47 + '"}',
+        '{"action": "sync", "room": "general", "since": "' + "e" * 48 + '"}',  # after the year 9770: no cursor
+        '{"action": "editMessage", "room": "general", "id": "x", "text": "new"}',
+        '{"action": "sendMessage", "room": "general", "text": "hi", "mentions": "me"}',
         # refused by both the document and the parser
         "", "[1]", '{"action": "dance"}', '{"action": "sendMessage", "room": "general", "text": " \\u3000 "}',
         '{"action": "history", "room": "general", "limit": 5.0}', '{"action": "join", "room": "general\\n"}',

@@ -7,7 +7,8 @@ import re
 from tests.support import function_path, load_template
 
 ROUTES = {"$connect", "$disconnect", "$default", "sendMessage", "typing", "join", "leave", "history", "ping",
-          "createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms", "block", "unblock"}
+          "createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms", "block", "unblock",
+          "editMessage", "deleteMessage", "react", "unreact", "sync"}
 
 
 def _resources(template, type_):
@@ -154,3 +155,12 @@ def test_signup_and_login_have_tighter_throttles_than_the_rest(template):
     for route in ("POST /auth/signup", "POST /auth/login"):
         assert route in keys  # a route of its own, so the setting applies
         assert api["RouteSettings"][route]["ThrottlingRateLimit"] < default
+
+
+def test_sync_overlaps_by_more_than_any_change_can_be_stored_late(template):
+    """sync re-reads SYNC_OVERLAP back (docs/protocol.md, "Delivery and order"): only MessageFunction changes
+    messages, and an invocation stores what it stamped before its Timeout ends it."""
+    from parley.model import SYNC_OVERLAP
+
+    message = template["Resources"]["MessageFunction"]["Properties"]
+    assert SYNC_OVERLAP.total_seconds() >= message["Timeout"] + 1

@@ -133,13 +133,35 @@ class PasswordChange(BaseModel):
     newPassword: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
+class ReactionOut(BaseModel):
+    emoji: str
+    count: int
+    users: list[User]  # the first 10
+
+
+class ReplyToOut(BaseModel):
+    id: str
+    user: User
+    excerpt: str  # the first 200 characters; "" once the original is deleted
+
+
 class MessageOut(BaseModel):
+    """A message in its current state (docs/protocol.md); deleted, a tombstone: no text, reactions, reply or mentions."""
+
     id: str
     room: str
-    text: str
+    text: str | None = None
     user: User
     clientMsgId: str | None
     createdAt: str
+    version: int
+    cursor: str
+    editedAt: str | None = None
+    deleted: bool | None = None
+    deletedBy: User | None = None
+    reactions: list[ReactionOut] | None = None
+    replyTo: ReplyToOut | None = None
+    mentions: list[User] | None = None
 
 
 class HistoryOut(BaseModel):
@@ -155,9 +177,10 @@ class PresenceOut(BaseModel):
 
 class LastMessageOut(BaseModel):
     id: str
-    text: str
+    text: str  # "" when it was deleted
     user: User
     createdAt: str
+    deleted: bool | None = None
 
 
 class RoomItemOut(BaseModel):
@@ -168,6 +191,7 @@ class RoomItemOut(BaseModel):
     lastMessage: LastMessageOut | None
     unread: int
     unreadCapped: bool
+    mentions: int  # of the unread messages, those that mention you
     readId: str | None
     lastActivityAt: str
 
@@ -535,12 +559,12 @@ def my_blocks(session: CurrentSession) -> dict:
     return {"blocks": [b.to_json() for b in session[0].blocked]}
 
 
-@app.get("/rooms", response_model=RoomsOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms", response_model=RoomsOut, response_model_exclude_unset=True, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def my_rooms(user: Authed) -> dict:
     return {"rooms": chat_rooms.list_rooms(_ports(), user_id=user.id)}
 
 
-@app.get("/rooms/public", response_model=DirectoryOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
+@app.get("/rooms/public", response_model=DirectoryOut, response_model_exclude_unset=True, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def public_rooms(
     user: Authed,
     limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_DIRECTORY_PAGE)] = 50,
@@ -553,7 +577,7 @@ def public_rooms(
     return {"rooms": items, "next": chat_rooms.directory_cursor(page.next_after)}
 
 
-@app.get("/rooms/{room}/messages", response_model=HistoryOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
+@app.get("/rooms/{room}/messages", response_model=HistoryOut, response_model_exclude_unset=True, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
 def room_messages(
     room: Room,
     user: Authed,

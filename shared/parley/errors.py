@@ -80,6 +80,11 @@ class UserNotFound(ChatError):
         super().__init__(ErrorCode.NOT_FOUND, "no user has that username")
 
 
+class MessageNotFound(ChatError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, "no message of this room has that id")
+
+
 class UsernameTaken(Exception):
     """Sign-up with a name that already exists (compared case-insensitively)."""
 

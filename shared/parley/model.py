@@ -19,6 +19,16 @@ MAX_CLIENT_MSG_ID = 64
 MAX_HISTORY_LIMIT = 100
 DEFAULT_HISTORY_LIMIT = 50
 MAX_ROOMS_PER_CONNECTION = 50
+MAX_REACTIONS = 20  # distinct emoji on one message
+REACTION_USERS_SHOWN = 10  # users listed per emoji (the count counts them all)
+MAX_EMOJI_CHARS = 32  # code points in one emoji sequence, far more than any Unicode defines
+MAX_MENTIONS = 20
+REPLY_EXCERPT = 200
+# How late a change can be stored after the time it is stamped with: MessageFunction's Timeout (29 s in
+# template.yaml; an invocation stamps a change with its clock and stores it before it ends), plus 1 s for the
+# clocks of two Lambda containers to differ and for a write in flight when an invocation ends. A sync re-reads
+# this far back (docs/protocol.md, "Delivery and order"); tests/test_template.py keeps it above the Timeout.
+SYNC_OVERLAP = timedelta(seconds=30)
 # A client repeats "is typing" this often while keys are pressed (and says it stopped after as long without
 # one); the server relays one per connection at most every TYPING_QUIET (chat/service.py), a little less, and
 # a typing state not refreshed for TYPING_EXPIRES is over.
@@ -34,10 +44,16 @@ DIRECT_NAME_MAX = len("dm-") + 64 + len("-") + 64
 ANY_ROOM_PATTERN = f"^(?:{ROOM_PATTERN[1:-1]}|{DIRECT_PATTERN[1:-1]})$"
 USERNAME_PATTERN = rf"^[A-Za-z0-9_.-]{{{USERNAME_MIN},{USERNAME_MAX}}}$"
 MESSAGE_ID_PATTERN = r"^[0-9a-f]{24}$"
+# 12 hex digits of ms, a message id, 12 hex digits of ms: the times start below e (before the year 9770, which
+# every datetime holds), so any string of this pattern is a cursor the server can read
+SYNC_CURSOR_PATTERN = r"^[0-9a-d][0-9a-f]{35}[0-9a-d][0-9a-f]{11}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ROOM_RE = re.compile(ROOM_PATTERN[:-1] + r"\Z")
 DIRECT_RE = re.compile(DIRECT_PATTERN[:-1] + r"\Z")
 USERNAME_RE = re.compile(USERNAME_PATTERN[:-1] + r"\Z")
 MESSAGE_ID_RE = re.compile(MESSAGE_ID_PATTERN[:-1] + r"\Z")
+SYNC_CURSOR_RE = re.compile(SYNC_CURSOR_PATTERN[:-1] + r"\Z")
+USER_ID_RE = re.compile(USER_ID_PATTERN[:-1] + r"\Z")
 LOBBY = "general"
 
 
@@ -63,23 +79,132 @@ class Connection:
 
 
 @dataclass(frozen=True, slots=True)
+class Reaction:
+    emoji: str
+    users: tuple[UserRef, ...]  # everyone who holds it, first first
+
+    def to_json(self) -> dict:
+        return {"emoji": self.emoji, "count": len(self.users),
+                "users": [u.to_json() for u in self.users[:REACTION_USERS_SHOWN]]}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    id: str
+    user: UserRef
+    excerpt: str  # the first REPLY_EXCERPT characters of the original; "" when it was deleted
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "user": self.user.to_json(), "excerpt": self.excerpt}
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     id: str
     room: str
-    text: str
+    text: str | None  # None once deleted (a tombstone)
     user: UserRef
     created_at: datetime
     client_msg_id: str | None = None
+    version: int = 1  # 1 when sent, +1 on each edit, delete or reaction change
+    updated_at: datetime | None = None  # the stamp of its last change (None: never changed, created_at)
+    edited_at: datetime | None = None
+    deleted_by: UserRef | None = None
+    reactions: tuple[Reaction, ...] = ()
+    reply_to: ReplyTo | None = None
+    mentions: tuple[UserRef, ...] = ()
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_by is not None
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.updated_at or self.created_at
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "id": self.id,
             "room": self.room,
-            "text": self.text,
             "user": self.user.to_json(),
             "clientMsgId": self.client_msg_id,
             "createdAt": iso_ms(self.created_at),
+            "version": self.version,
+            "cursor": SyncCursor.of_message(self).encode(),
         }
+        if self.deleted_by is not None:  # a tombstone: no text, no reactions, no reply or mentions
+            out["deleted"] = True
+            out["deletedBy"] = self.deleted_by.to_json()
+            return out
+        out["text"] = self.text
+        if self.edited_at is not None:
+            out["editedAt"] = iso_ms(self.edited_at)
+        if self.reactions:
+            out["reactions"] = [r.to_json() for r in self.reactions]
+        if self.reply_to is not None:
+            out["replyTo"] = self.reply_to.to_json()
+        if self.mentions:
+            out["mentions"] = [u.to_json() for u in self.mentions]
+        return out
+
+
+def _ms(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+NO_ID = "0" * 24
+
+
+@dataclass(frozen=True, slots=True)
+class SyncCursor:
+    """Where a ``sync`` goes on from (opaque to clients: 48 hex digits).
+
+    ``after`` and ``after_id``: the next page holds the changes whose key ``(updatedAt, id)`` sorts after this.
+    ``floor``: while a catch-up pages through (``hasMore``), the time its first page was read, less SYNC_OVERLAP;
+    the catch-up's last page hands out a cursor that starts again from there, so whatever was stored late behind
+    the pages is read in the next round (docs/protocol.md, "Delivery and order"). None: this cursor starts a round.
+    """
+
+    after: datetime
+    after_id: str = NO_ID
+    floor: datetime | None = None
+
+    @staticmethod
+    def since(when: datetime) -> SyncCursor:
+        """Every change that may have been stored after ``when`` (its stamp is later than ``when`` - overlap)."""
+        return SyncCursor(after=when - SYNC_OVERLAP)
+
+    @staticmethod
+    def of_message(message: Message) -> SyncCursor:
+        return SyncCursor.since(message.changed_at)
+
+    def encode(self) -> str:
+        floor = _ms(self.floor) if self.floor is not None else 0
+        return f"{_ms(self.after):012x}{self.after_id}{floor:012x}"
+
+    @staticmethod
+    def decode(name: str, value: object) -> SyncCursor | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not SYNC_CURSOR_RE.match(value):
+            raise InvalidRequest(f"'{name}' must be a cursor from a message or an earlier sync (48 hex digits) or absent")
+        after, after_id, floor = int(value[:12], 16), value[12:36], int(value[36:], 16)
+        return SyncCursor(after=_from_ms(after), after_id=after_id, floor=_from_ms(floor) if floor else None)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    room: str
+    messages: list[Message] = field(default_factory=list)
+    cursor: SyncCursor | None = None  # where the next sync goes on from
+    has_more: bool = False
+    floor: datetime | None = None  # the floor of this round (for a cursor cut short by the frame size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +304,35 @@ def valid_cursor(name: str, value: object) -> str | None:
     if not isinstance(value, str) or not MESSAGE_ID_RE.match(value):
         raise InvalidRequest(f"'{name}' must be a message id (24 hex digits) or absent")
     return value
+
+
+def valid_message_id(name: str, value: object) -> str:
+    if not isinstance(value, str) or not MESSAGE_ID_RE.match(value):
+        raise InvalidRequest(f"'{name}' must be a message id (24 hex digits)")
+    return value
+
+
+def valid_emoji(value: object) -> str:
+    """One emoji: one of Unicode's emoji or emoji sequences (a ZWJ family, a skin tone, a flag, a keycap), which is
+    one grapheme cluster; anything else, two emoji or an emoji with text around it included, is refused."""
+    import emoji  # only the reaction frames need its tables
+
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'emoji' must be a string, got {_describe(value)}")
+    _require_utf8("emoji", value)
+    if not (0 < len(value) <= MAX_EMOJI_CHARS) or not emoji.is_emoji(value):
+        raise InvalidRequest("'emoji' must be exactly one emoji (one grapheme cluster that is an emoji)")
+    return value
+
+
+def valid_mentions(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_MENTIONS:
+        raise InvalidRequest(f"'mentions' must be a list of at most {MAX_MENTIONS} user ids or absent")
+    if not all(isinstance(v, str) and USER_ID_RE.match(v) for v in value):
+        raise InvalidRequest("'mentions' must hold user ids (1-64 characters of A-Z, a-z, 0-9, '_' or '-')")
+    return tuple(dict.fromkeys(value))
 
 
 def valid_limit(value: object) -> int:

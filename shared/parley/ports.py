@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Protocol
 
 from parley.limits import Limits, RateLimit
-from parley.model import Connection, HistoryPage, Message, UserRef, utcnow
+from parley.model import Connection, HistoryPage, Message, SyncCursor, UserRef, utcnow
 from parley.rooms import Kind, Membership, Room
 from parley.wire import Frame
 
@@ -109,6 +109,28 @@ class MessageStore(Protocol):
 
     def exists(self, *, room: str, message_id: str) -> bool:
         """Whether ``room`` holds a message with this id (one read by ``_id``)."""
+
+    def get(self, *, room: str, message_id: str) -> Message | None:
+        """The message of ``room`` with this id, in its current state (one read by ``_id``)."""
+
+    # Every change below is one atomic update of one message that adds 1 to its version and moves its updatedAt
+    # to ``now`` (never back); it returns the message after the change, or None when the filter matched nothing
+    # (no such message, not the author, deleted, already so...: the caller reads the message to say which).
+    def edit(self, *, room: str, message_id: str, author_id: str, text: str, now: datetime) -> Message | None: ...
+
+    def delete(self, *, room: str, message_id: str, by: UserRef, author_id: str | None, now: datetime) -> Message | None:
+        """Make it a tombstone (``author_id``: only if that user wrote it; None: whoever did)."""
+
+    def forget_excerpts(self, *, room: str, message_id: str, now: datetime) -> int:
+        """Empty the excerpt of every reply to this message (one update); how many changed."""
+
+    def react(self, *, room: str, message_id: str, user: UserRef, emoji: str, now: datetime, max_emoji: int) -> Message | None: ...
+
+    def unreact(self, *, room: str, message_id: str, user_id: str, emoji: str, now: datetime) -> Message | None:
+        """One round trip, two when the user was the last to hold that emoji (it stops counting against the cap)."""
+
+    def changed_since(self, *, room: str, cursor: SyncCursor, limit: int) -> tuple[list[Message], bool]:
+        """Messages whose (updatedAt, id) sorts after the cursor's, oldest change first; and whether more follow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +305,9 @@ class RoomStore(Protocol):
 
     def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
         """Which of ``user_ids`` are members of ``room``."""
+
+    def memberships_among(self, *, room: str, user_ids: list[str]) -> dict[str, Membership]:
+        """The memberships of those of ``user_ids`` who are members of ``room``, by user id (one read by _id)."""
 
     def eldest_member(self, *, room: str) -> Membership | None: ...
 

@@ -53,6 +53,7 @@ class Recent:
 
     id: str
     user_id: str
+    mentions: tuple[str, ...] = ()  # the users it mentions (sendMessage's ``mentions``, members only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +84,25 @@ class Membership:
 class Unread:
     count: int
     capped: bool  # there may be more than ``count`` (the room keeps only its newest RECENT ids)
+    mentions: int = 0  # of those, the ones that mention the member
 
 
 def unread(room: Room, membership: Membership) -> Unread:
     """Messages by others after the read position, counted among the room's newest RECENT."""
-    read = membership.read_id or ""
-    count = sum(1 for r in room.recent if r.id > read and r.user_id != membership.user.id)
+    read, me = membership.read_id or "", membership.user.id
+    unseen = [r for r in room.recent if r.id > read and r.user_id != me]
     older_unseen = room.message_count > len(room.recent) and (not room.recent or room.recent[0].id > read)
-    return Unread(count=count, capped=older_unseen)
+    return Unread(count=len(unseen), capped=older_unseen, mentions=sum(1 for r in unseen if me in r.mentions))
 
 
 def last_message_json(message: Message | None) -> dict | None:
     if message is None:
         return None
-    return {"id": message.id, "text": message.text, "user": message.user.to_json(), "createdAt": iso_ms(message.created_at)}
+    out = {"id": message.id, "text": message.text or "", "user": message.user.to_json(),
+           "createdAt": iso_ms(message.created_at)}
+    if message.deleted:
+        out["deleted"] = True  # a tombstone: no text
+    return out
 
 
 def room_item(room: Room, membership: Membership) -> dict:
@@ -116,6 +122,7 @@ def room_item(room: Room, membership: Membership) -> dict:
         "lastMessage": last_message_json(room.last_message),
         "unread": counted.count,
         "unreadCapped": counted.capped,
+        "mentions": counted.mentions,
         "readId": membership.read_id,
         "lastActivityAt": iso_ms(room.last_activity_at),
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "shared/parley/chat/service.py"
 ROOMS = "shared/parley/chat/rooms.py"
+MESSAGES = "shared/parley/chat/messages.py"
 
 # name, the table rows it must break (-k), file, the check as written, the same line without the check
 MUTATIONS = [
@@ -54,6 +55,14 @@ MUTATIONS = [
      "    memberships = {m.room: m for m in ports.rooms.memberships_of(user_id=user_id)}",
      "    memberships = {m.room: m for u in ports.rooms._members.distinct('userId')"
      " for m in ports.rooms.memberships_of(user_id=u)}"),
+]
+MUTATIONS += [  # issue 21
+    ("editMessage, deleteMessage, react, unreact (one check)", "editMessage or deleteMessage or react", MESSAGES,
+     "    access = _count_send(ports, caller, room)\n    if access.kind is Kind.DIRECT:",
+     "    access = Access(kind=ports.rooms.get(room=room).kind)\n    if access.kind is Kind.DIRECT:"),
+    ("sync", "sync_catch_up", MESSAGES,
+     "    room_access(ports.rooms, user_id=user_id, room=room, must_exist=True)\n    now = ports.clock()",
+     "    now = ports.clock()"),
 ]
 ACCESS = "__import__('parley.chat.access', fromlist=['Access']).Access"
 

@@ -35,10 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 _worlds = itertools.count(1)
 
 SECRET = "the vault code is 0451"
+OWN = "mallory was here"  # what a removed member had said in the room before
 PASSWORD = "correct horse 1"
 
 PATHS = ["join", "history", "sendMessage", "typing", "markRead", "addMember", "removeMember",
-         "http_messages", "http_presence", "http_rooms"]
+         "http_messages", "http_presence", "http_rooms",
+         "editMessage", "deleteMessage", "react", "unreact", "sync_catch_up", "sendMessage_reply_mention"]  # issue 21
 OUTSIDERS = ["never_member", "removed_member", "other_private_member", "public_only"]
 KINDS = ["private", "direct"]
 
@@ -133,6 +135,7 @@ class World:
     room: str
     kind: str
     secret_id: str
+    own_id: str | None = None  # a message the outsider sent in the room while a member (removed_member, private)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -155,6 +158,7 @@ async def stack():
 
 async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: str) -> World:
     n = f"{next(_worlds):03d}"
+    own_id = None
     alice, bob = await sign_up(http, f"alice{n}"), await sign_up(http, f"bob{n}")
     outsider = await sign_up(http, f"mallory{n}")
     vault, other = f"vault{n}z", f"other{n}z"
@@ -168,6 +172,8 @@ async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: 
         await alice.reply_to("addMember", {"action": "addMember", "room": vault, "username": outsider.name}, "memberAdded")
         await outsider.wait_for(lambda f: f.get("type") == "added")
         assert (await outsider.reply_to("join", {"action": "join", "room": vault}, "joined"))["type"] == "joined"
+        own = await outsider.reply_to("sendMessage", {"action": "sendMessage", "room": vault, "text": OWN}, "message")
+        own_id = own["message"]["id"]
         removed = await alice.reply_to("removeMember", {"action": "removeMember", "room": vault, "username": outsider.name}, "memberRemoved")
         assert removed["type"] == "memberRemoved", removed
         await outsider.wait_for(lambda f: f.get("type") == "removed")
@@ -192,12 +198,15 @@ async def build(http: httpx.AsyncClient, ws_url: str, outsider_kind: str, kind: 
     await settle(alice, bob, outsider)
     for p in (alice, bob, outsider):  # what came before the attempt (she was a member, for one kind) is not a leak
         p.frames.clear()
-    return World(http, ws_url, alice, bob, outsider, room, kind, secret["message"]["id"])
+    return World(http, ws_url, alice, bob, outsider, room, kind, secret["message"]["id"],
+                 own_id if room == vault else None)
 
 
 # ---------------------------------------------------------------- one attempt per path
 SUCCESS = {"join": "joined", "history": "history", "sendMessage": "message", "typing": "__relayed_to_others__",
-           "markRead": "__read_elsewhere__", "addMember": "added", "removeMember": "memberRemoved"}
+           "markRead": "__read_elsewhere__", "addMember": "added", "removeMember": "memberRemoved",
+           "editMessage": "messageUpdated", "deleteMessage": "messageUpdated", "react": "messageUpdated",
+           "unreact": "messageUpdated", "sync": "sync"}
 
 
 async def ws_refused(w: World, action: str, frame: dict) -> None:
@@ -224,6 +233,23 @@ async def attempt(path: str, w: World) -> None:
     elif path == "removeMember":
         await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": w.bob.name})
         await ws_refused(w, "removeMember", {"action": "removeMember", "room": room, "username": o.name})
+    elif path in ("editMessage", "deleteMessage", "react", "unreact"):
+        # the room's message, one of their own from when they were a member, and an id no message has: the same
+        # refusal for each, so the reply tells nothing of which messages exist
+        for target in (w.secret_id, w.own_id, "0" * 24):
+            if target is None:
+                continue
+            frame = {"action": path, "room": room, "id": target}
+            frame |= {"text": "rewritten"} if path == "editMessage" else {}
+            frame |= {"emoji": "👍"} if path in ("react", "unreact") else {}
+            await ws_refused(w, path, frame)
+    elif path == "sync_catch_up":  # not "sync" alone: -k sync would select every row (asyncio)
+        await ws_refused(w, "sync", {"action": "sync", "room": room})
+        await ws_refused(w, "sync", {"action": "sync", "room": room, "since": "0" * 48})
+    elif path == "sendMessage_reply_mention":
+        frame = {"action": "sendMessage", "room": room, "text": "intruder", "replyTo": w.secret_id,
+                 "mentions": [w.alice.user["id"], w.bob.user["id"]]}
+        await ws_refused(w, "sendMessage", frame)
     elif path in ("http_messages", "http_presence"):
         suffix = "messages" if path == "http_messages" else "presence"
         response = await w.http.get(f"/rooms/{room}/{suffix}", headers=o.auth())
@@ -261,7 +287,11 @@ async def members_saw_no_effect(w: World) -> None:
     (item,) = [i for i in listed.json()["rooms"] if i["room"] == w.room]
     assert item["members"] == (2 if w.kind == "private" else w.bob.user)  # nobody added, nobody removed
     history = await w.http.get(f"/rooms/{w.room}/messages", headers=w.alice.auth())
-    assert [m["text"] for m in history.json()["messages"]] == [SECRET, SECRET + " (again)"]
+    before = [OWN] if w.own_id else []
+    assert [m["text"] for m in history.json()["messages"]] == before + [SECRET, SECRET + " (again)"]
+    assert all(m["version"] == 1 and "reactions" not in m and "mentions" not in m and "replyTo" not in m
+               for m in history.json()["messages"])  # nothing edited, deleted, reacted to or quoted by the outsider
+    assert all(i["mentions"] == 0 for i in listed.json()["rooms"])
     assert not [f for f in w.bob.frames if f.get("type") == "receipt"]
 
 

@@ -24,7 +24,7 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError,
 
 from parley.errors import RateLimited, StoreAuthFailed, StoreOverQuota, StoreRefused, StoreUnavailable
 from parley.limits import RateLimit
-from parley.model import Connection, HistoryPage, Message, UserRef
+from parley.model import Connection, HistoryPage, Message, Reaction, ReplyTo, SyncCursor, UserRef
 from parley.ports import Earlier, TypingSignal, Usage
 
 TIMEOUT_MS = 3000
@@ -555,14 +555,7 @@ class MongoMessageStore:
 
     @staticmethod
     def _from(doc: dict) -> Message:
-        return Message(
-            id=doc["_id"],
-            room=doc["room"],
-            text=doc["text"],
-            user=UserRef(id=doc["userId"], username=doc["username"]),
-            created_at=_aware(doc["createdAt"]),
-            client_msg_id=doc.get("clientMsgId"),
-        )
+        return message_from_doc(doc)
 
     def insert(self, *, message: Message) -> Message:
         doc = {
@@ -572,7 +565,14 @@ class MongoMessageStore:
             "userId": message.user.id,
             "username": message.user.username,
             "createdAt": message.created_at,
+            "updatedAt": message.created_at,  # the change that creates it: sync reads by (updatedAt, _id)
+            "version": 1,
         }
+        if message.reply_to is not None:
+            doc["replyTo"] = {"id": message.reply_to.id, "userId": message.reply_to.user.id,
+                              "username": message.reply_to.user.username, "excerpt": message.reply_to.excerpt}
+        if message.mentions:
+            doc["mentions"] = [u.to_json() for u in message.mentions]
         if message.client_msg_id is not None:
             doc["clientMsgId"] = message.client_msg_id
             # (user, clientMsgId) is unique; a sparse index skips the messages that have no client id.
@@ -585,6 +585,63 @@ class MongoMessageStore:
                 raise
             return self._from(existing)
         return message
+
+    def get(self, *, room: str, message_id: str) -> Message | None:
+        doc = self._c.find_one({"_id": message_id, "room": room})
+        return self._from(doc) if doc is not None else None
+
+    def _change(self, query: dict, update: dict, now: datetime) -> Message | None:
+        """One atomic change of the message ``query`` matches: version + 1, and updatedAt moved to ``now``, never
+        back (``$max``: a message's key in sync's order only grows). The message after it, None if none matched."""
+        update = {**update, "$inc": {"version": 1}, "$max": {"updatedAt": now}}
+        doc = self._c.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        return self._from(doc) if doc is not None else None
+
+    def edit(self, *, room: str, message_id: str, author_id: str, text: str, now: datetime) -> Message | None:
+        query = {"_id": message_id, "room": room, "userId": author_id, "deleted": {"$ne": True}}
+        return self._change(query, {"$set": {"text": text, "editedAt": now}}, now)
+
+    def delete(self, *, room: str, message_id: str, by: UserRef, author_id: str | None, now: datetime) -> Message | None:
+        query = {"_id": message_id, "room": room, "deleted": {"$ne": True}, **({"userId": author_id} if author_id else {})}
+        update = {"$set": {"deleted": True, "deletedById": by.id, "deletedByUsername": by.username},
+                  "$unset": {"text": "", "editedAt": "", "reacts": "", "emojis": "", "replyTo": "", "mentions": ""}}
+        return self._change(query, update, now)
+
+    def forget_excerpts(self, *, room: str, message_id: str, now: datetime) -> int:
+        """Empty the excerpt every reply keeps of a deleted message (one update; each reply changes, for sync)."""
+        return self._c.update_many(
+            {"room": room, "replyTo.id": message_id},
+            {"$set": {"replyTo.excerpt": ""}, "$inc": {"version": 1}, "$max": {"updatedAt": now}},
+        ).modified_count
+
+    def react(self, *, room: str, message_id: str, user: UserRef, emoji: str, now: datetime, max_emoji: int) -> Message | None:
+        """Add the user's ``emoji`` unless they hold it already, the message is deleted, or it would be a
+        ``max_emoji``+1-th distinct emoji (all decided in the one update's filter)."""
+        query = {"_id": message_id, "room": room, "deleted": {"$ne": True},
+                 "reacts": {"$not": {"$elemMatch": {"e": emoji, "u": user.id}}},
+                 "$or": [{"emojis": emoji}, {f"emojis.{max_emoji - 1}": {"$exists": False}}]}
+        update = {"$push": {"reacts": {"e": emoji, "u": user.id, "n": user.username}}, "$addToSet": {"emojis": emoji}}
+        return self._change(query, update, now)
+
+    def unreact(self, *, room: str, message_id: str, user_id: str, emoji: str, now: datetime) -> Message | None:
+        query = {"_id": message_id, "room": room, "deleted": {"$ne": True},
+                 "reacts": {"$elemMatch": {"e": emoji, "u": user_id}}}
+        changed = self._change(query, {"$pull": {"reacts": {"e": emoji, "u": user_id}}}, now)
+        if changed is not None and all(r.emoji != emoji for r in changed.reactions):
+            # the last holder took it back: it no longer counts against the distinct emoji (only if nobody
+            # added it again meanwhile: the filter decides, atomically)
+            self._c.update_one({"_id": message_id, "reacts.e": {"$ne": emoji}}, {"$pull": {"emojis": emoji}})
+        return changed
+
+    def changed_since(self, *, room: str, cursor: SyncCursor, limit: int) -> tuple[list[Message], bool]:
+        """The room's messages whose (updatedAt, _id) sorts after the cursor's, in that order: ``limit`` at most,
+        and whether there are more."""
+        after = cursor.after
+        query = {"room": room, "$or": [{"updatedAt": {"$gt": after}},
+                                       {"updatedAt": after, "_id": {"$gt": cursor.after_id}}]}
+        order = [("updatedAt", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
+        docs = list(self._c.find(query).sort(order).limit(limit + 1))
+        return [self._from(d) for d in docs[:limit]], len(docs) > limit
 
     def exists(self, *, room: str, message_id: str) -> bool:
         return self._c.find_one({"_id": message_id, "room": room}, projection={"_id": 1}) is not None
@@ -607,3 +664,29 @@ class MongoMessageStore:
         if newest_first:
             docs.reverse()
         return HistoryPage(room=room, messages=[self._from(d) for d in docs], has_more=has_more)
+
+
+def message_from_doc(doc: dict) -> Message:
+    """A stored message as ``parley.model.Message`` (a tombstone when ``deleted``; reactions grouped by emoji in
+    the order each was first given)."""
+    grouped: dict[str, list[UserRef]] = {}
+    for r in doc.get("reacts") or ():
+        grouped.setdefault(r["e"], []).append(UserRef(id=r["u"], username=r["n"]))
+    reply = doc.get("replyTo")
+    deleted_by = UserRef(id=doc["deletedById"], username=doc["deletedByUsername"]) if doc.get("deleted") else None
+    return Message(
+        id=doc["_id"],
+        room=doc["room"],
+        text=None if deleted_by else doc.get("text", ""),
+        user=UserRef(id=doc["userId"], username=doc["username"]),
+        created_at=_aware(doc["createdAt"]),
+        client_msg_id=doc.get("clientMsgId"),
+        version=int(doc.get("version") or 1),
+        updated_at=_aware(doc.get("updatedAt")),
+        edited_at=_aware(doc.get("editedAt")),
+        deleted_by=deleted_by,
+        reactions=tuple(Reaction(emoji=e, users=tuple(us)) for e, us in grouped.items()),
+        reply_to=ReplyTo(id=reply["id"], user=UserRef(id=reply["userId"], username=reply["username"]),
+                         excerpt=reply.get("excerpt", "")) if reply else None,
+        mentions=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("mentions") or ()),
+    )

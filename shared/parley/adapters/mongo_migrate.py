@@ -55,6 +55,9 @@ INDEXES: tuple[Index, ...] = (
     Index("users", (("usernameSkeleton", 1),), "username_skeleton_unique", {"unique": True, "sparse": True}),
     Index("messages", (("room", 1), ("_id", 1)), "room_time"),
     Index("messages", (("dedupKey", 1),), "user_client_msg_unique", {"unique": True, "sparse": True}),
+    # sync: a room's changes in (updatedAt, _id) order; deleteMessage: the replies that quote a message
+    Index("messages", (("room", 1), ("updatedAt", 1), ("_id", 1)), "room_changes"),
+    Index("messages", (("replyTo.id", 1),), "replies", {"sparse": True}),
     Index("connections", (("rooms", 1),), "by_room"),
     Index("connections", (("userId", 1),), "by_user"),
     Index("connections", (("expiresAt", 1),), "ttl", {"expireAfterSeconds": 0}),

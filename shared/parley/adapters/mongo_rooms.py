@@ -16,7 +16,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from parley.adapters.mongo import _aware, _call_lock, _guarded
+from parley.adapters.mongo import _aware, _call_lock, _guarded, message_from_doc
 from parley.model import Message, UserRef
 from parley.ports import DirectoryPage, ReadResult, SendState
 from parley.rooms import RECENT, Kind, Membership, Recent, Room
@@ -40,7 +40,7 @@ def _room(doc: dict | None) -> Room | None:
         owner=owner,
         member_count=int(doc.get("memberCount") or 0),
         direct_members=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("members") or ()),
-        recent=tuple(Recent(id=r["i"], user_id=r["u"]) for r in doc.get("recent") or ()),
+        recent=tuple(Recent(id=r["i"], user_id=r["u"], mentions=tuple(r.get("m") or ())) for r in doc.get("recent") or ()),
         message_count=int(doc.get("messageCount") or 0),
         removing=tuple(doc.get("removing") or ()),
     )
@@ -84,6 +84,15 @@ def _new_room_doc(room: Room) -> dict:
     if room.direct_members:
         doc["members"] = [u.to_json() for u in room.direct_members]
     return doc
+
+
+def _recent(message: Message) -> dict:
+    """A room's record of one of its newest messages: id, sender and, when it mentions anyone, whom (the
+    mention counts of room items, like unread counts, are taken from these)."""
+    entry = {"i": message.id, "u": message.user.id}
+    if message.mentions:
+        entry["m"] = [u.id for u in message.mentions]
+    return entry
 
 
 _NO_RECENT = {"recent": 0}  # what a caller that needs no unread count leaves out
@@ -143,7 +152,7 @@ class MongoRoomStore:
         self._rooms.update_one(
             {"_id": message.room},
             {
-                "$push": {"recent": {"$each": [{"i": message.id, "u": message.user.id}], "$sort": {"i": 1},
+                "$push": {"recent": {"$each": [_recent(message)], "$sort": {"i": 1},
                                      "$slice": -RECENT}},
                 "$inc": {"messageCount": 1},
                 "$max": {"lastActivityAt": message.created_at},
@@ -210,12 +219,7 @@ class MongoRoomStore:
             if doc is None:
                 out.append(r)
                 continue
-            message = Message(
-                id=doc["_id"], room=doc["room"], text=doc["text"],
-                user=UserRef(id=doc["userId"], username=doc["username"]), created_at=_aware(doc["createdAt"]),
-                client_msg_id=doc.get("clientMsgId"),
-            )
-            out.append(replace(r, last_message=message))
+            out.append(replace(r, last_message=message_from_doc(doc)))
         return out
 
     def public_page(self, *, limit: int, after: tuple[datetime, str] | None) -> DirectoryPage:
@@ -253,6 +257,12 @@ class MongoRoomStore:
 
     def members(self, *, room: str) -> list[Membership]:
         return [_membership(d) for d in self._members.find({"room": room}).sort("joinedAt", pymongo.ASCENDING)]
+
+    def memberships_among(self, *, room: str, user_ids: list[str]) -> dict[str, Membership]:
+        if not user_ids:
+            return {}
+        ids = [_membership_id(room, u) for u in dict.fromkeys(user_ids)]
+        return {d["userId"]: _membership(d) for d in self._members.find({"_id": {"$in": ids}})}
 
     def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
         if not user_ids:

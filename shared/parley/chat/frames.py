@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from parley.chat import blocks, rooms, service
+from parley.chat import blocks, messages, rooms, service
 from parley.errors import ChatError, ErrorCode, InvalidRequest, RateLimited
 from parley.model import (
     DIRECT_RE,
     ROOM_RE,
+    SyncCursor,
     valid_client_msg_id,
     valid_cursor,
+    valid_emoji,
     valid_limit,
+    valid_mentions,
+    valid_message_id,
     valid_room,
     valid_text,
     valid_username,
@@ -25,7 +29,8 @@ from parley.ports import Caller, Ports
 
 ROOM_ACTIONS = ("createRoom", "addMember", "removeMember", "openDirect", "markRead", "rooms",  # chat/rooms.py
                 "block", "unblock")  # chat/blocks.py
-ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS
+MESSAGE_ACTIONS = ("editMessage", "deleteMessage", "react", "unreact", "sync")  # chat/messages.py
+ACTIONS = ("sendMessage", "typing", "join", "leave", "history", "ping") + ROOM_ACTIONS + MESSAGE_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,36 @@ class SendMessage:
     room: str
     text: str
     client_msg_id: str | None
+    reply_to: str | None = None
+    mentions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    room: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    room: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class React:
+    room: str
+    message_id: str
+    emoji: str
+    on: bool  # False: unreact
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    room: str
+    since: SyncCursor | None
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +142,7 @@ class Block:
 Command = (
     Join | Leave | SendMessage | Typing | History | Ping
     | CreateRoom | AddMember | RemoveMember | OpenDirect | MarkRead | ListRooms | Block
+    | EditMessage | DeleteMessage | React | Sync
 )
 
 
@@ -177,7 +213,12 @@ def parse(body: str | None) -> Command:
     if action == "leave":
         return Leave(room)
     if action == "sendMessage":
-        return SendMessage(room, valid_text(data.get("text")), valid_client_msg_id(data.get("clientMsgId")))
+        reply_to = data.get("replyTo")
+        return SendMessage(room, valid_text(data.get("text")), valid_client_msg_id(data.get("clientMsgId")),
+                           reply_to=None if reply_to is None else valid_message_id("replyTo", reply_to),
+                           mentions=valid_mentions(data.get("mentions")))
+    if action in MESSAGE_ACTIONS:
+        return _parse_message_action(action, room, data)
     if action == "typing":
         is_typing = data.get("isTyping")
         if not isinstance(is_typing, bool):
@@ -186,6 +227,17 @@ def parse(body: str | None) -> Command:
     before = valid_cursor("before", data.get("before"))
     after = valid_cursor("after", data.get("after"))
     return History(room, before, after, valid_limit(data.get("limit")))
+
+
+def _parse_message_action(action: str, room: str, data: dict) -> Command:
+    if action == "sync":
+        return Sync(room, SyncCursor.decode("since", data.get("since")), valid_limit(data.get("limit")))
+    message_id = valid_message_id("id", data.get("id"))
+    if action == "editMessage":
+        return EditMessage(room, message_id, valid_text(data.get("text")))
+    if action == "deleteMessage":
+        return DeleteMessage(room, message_id)
+    return React(room, message_id, valid_emoji(data.get("emoji")), on=action == "react")
 
 
 def _parse_room_action(action: str, data: dict) -> Command:
@@ -213,9 +265,9 @@ def _parse_room_action(action: str, data: dict) -> Command:
 # Every frame that reads or writes refuses an ended session. These find the mark in the connection record their own
 # queries read anyway; ping reads and writes nothing (it keeps the socket open, with no database read, even while
 # the database is down); every other frame reads the mark first (service.require_open_session).
-_NO_MARK_READ = (SendMessage, Join, Typing, Ping)
+_NO_MARK_READ = (SendMessage, Join, Typing, Ping, EditMessage, DeleteMessage, React)  # the last three: as sendMessage
 # These are rate-limited per user (parley.limits): the limit is counted in the same round trip as the mark's read.
-_COUNTED = {History: "history", CreateRoom: "create_room", OpenDirect: "open_direct", AddMember: "add_member"}
+_COUNTED = {History: "history", Sync: "history", CreateRoom: "create_room", OpenDirect: "open_direct", AddMember: "add_member"}
 
 
 def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
@@ -231,8 +283,18 @@ def dispatch(ports: Ports, caller: Caller, command: Command) -> None:
             service.join(ports, caller=caller, room=room)
         case Leave(room):
             service.leave(ports, caller=caller, room=room)
-        case SendMessage(room, text, client_msg_id):
-            service.send_message(ports, caller=caller, room=room, text=text, client_msg_id=client_msg_id)
+        case SendMessage(room, text, client_msg_id, reply_to, mentions):
+            service.send_message(ports, caller=caller, room=room, text=text, client_msg_id=client_msg_id,
+                                 reply_to=reply_to, mentions=mentions)
+        case EditMessage(room, message_id, text):
+            messages.edit_message(ports, caller=caller, room=room, message_id=message_id, text=text)
+        case DeleteMessage(room, message_id):
+            messages.delete_message(ports, caller=caller, room=room, message_id=message_id)
+        case React(room, message_id, emoji, on):
+            change = messages.react if on else messages.unreact
+            change(ports, caller=caller, room=room, message_id=message_id, emoji=emoji)
+        case Sync(room, since, limit):
+            messages.send_sync(ports, caller=caller, room=room, since=since, limit=limit)
         case Typing(room, is_typing):
             service.typing(ports, caller=caller, room=room, is_typing=is_typing)
         case History(room, before, after, limit):

@@ -16,10 +16,12 @@ from parley.chat.replies import history_frame, joined_frame
 from parley.errors import Forbidden, InvalidRequest, NotInRoom, ReplyTooLarge, SessionEnded, TooManyConnections
 from parley.model import (
     MAX_ROOMS_PER_CONNECTION,
+    REPLY_EXCERPT,
     TYPING_INTERVAL,
     Connection,
     HistoryPage,
     Message,
+    ReplyTo,
     UserRef,
     new_message_id,
     not_before,
@@ -185,11 +187,18 @@ def leave(ports: Ports, *, caller: Caller, room: str) -> None:
 
 
 # ---------------------------------------------------------------- messages
-def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None) -> Message:
-    access = _count_send(ports, caller, room)
+def send_message(
+    ports: Ports, *, caller: Caller, room: str, text: str, client_msg_id: str | None, reply_to: str | None = None,
+    mentions: tuple[str, ...] = (),
+) -> Message:
+    """Store, then deliver. ``reply_to`` must name a message of the room (one read, the only extra round trip);
+    ``mentions`` keeps the users who are members of the room (read with the caller's membership, in one query),
+    each carried with the username of their membership."""
+    access = _count_send(ports, caller, room, mentions=mentions)
     state = ports.rooms.send_state(room=room)
     if access.kind is Kind.DIRECT:
         refuse_blocked_send(state, sender_id=caller.user.id)
+    quoted = _quoted(ports, room, reply_to) if reply_to is not None else None
     now = not_before(ports.clock(), state.newest_id)
     message = Message(
         id=new_message_id(now),
@@ -198,6 +207,8 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
         user=caller.user,
         created_at=now,
         client_msg_id=client_msg_id,
+        reply_to=quoted,
+        mentions=tuple(m.user for m in access.others),
     )
     stored = ports.messages.insert(message=message)  # stored first: nothing is broadcast that is not saved
     frame = {"type": "message", "message": stored.to_json()}
@@ -213,6 +224,13 @@ def send_message(ports: Ports, *, caller: Caller, room: str, text: str, client_m
     ports.metric("MessagesSent", 1)
     ports.metric("Recipients", report.delivered)
     return stored
+
+
+def _quoted(ports: Ports, room: str, message_id: str) -> ReplyTo:
+    original = ports.messages.get(room=room, message_id=message_id)
+    if original is None:
+        raise InvalidRequest("'replyTo' names no message of this room")
+    return ReplyTo(id=original.id, user=original.user, excerpt=(original.text or "")[:REPLY_EXCERPT])
 
 
 def typing(ports: Ports, *, caller: Caller, room: str, is_typing: bool) -> None:
@@ -256,11 +274,12 @@ def reply(ports: Ports, *, connection_id: str, frame: dict) -> None:
 
 
 # ---------------------------------------------------------------- helpers
-def _count_send(ports: Ports, caller: Caller, room: str) -> Access:
+def _count_send(ports: Ports, caller: Caller, room: str, mentions: tuple[str, ...] = ()) -> Access:
     """The caller's right to send, then the session, joined-room and rate-limit checks in one round trip: a
     member of a private or direct room may send joined or not; a public room needs this connection to have
-    joined it. Raises Forbidden, SessionEnded, NotInRoom or RateLimited."""
-    access = room_access(ports.rooms, user_id=caller.user.id, room=room)
+    joined it. Raises Forbidden, SessionEnded, NotInRoom or RateLimited. The memberships of ``mentions`` are
+    read with the caller's (``Access.others``)."""
+    access = room_access(ports.rooms, user_id=caller.user.id, room=room, with_members=mentions)
     usage = ports.connections.use(
         user_id=caller.user.id,
         connection_id=caller.connection_id,
