@@ -479,6 +479,9 @@ def _same_origin_only(request: Request) -> None:
     response_model=SessionOut,
     responses={200: {"headers": SESSION_COOKIE_HEADER}, **UNAUTHORIZED, **FORBIDDEN, 415: {"model": Problem},
                **UNAVAILABLE},
+    # the body is only the CSRF guard's (a JSON body: `{}`); documented so that clients, and schemathesis, send one
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "maxProperties": 0, "description": "an empty JSON object"}}}}},
 )
 def resume_session(request: Request, response: Response) -> Response | dict:
     """A new token for the browser's session cookie (a new tab, a reload, a restarted browser), and the cookie
