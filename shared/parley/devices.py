@@ -13,8 +13,6 @@ unknown again, which only means the per-name throttle applies to it until its ne
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -22,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from parley import signing
 from parley.model import utcnow
 
 COOKIE = "parley-device"  # on plain-HTTP localhost; "__Secure-parley-device" wherever the cookie is Secure
@@ -43,12 +42,8 @@ class DeviceCookies:
 
     secret: str = field(repr=False)
 
-    def _key(self) -> bytes:
-        return hmac.new(self.secret.encode(), _LABEL, hashlib.sha256).digest()
-
     def _sign(self, payload: str) -> str:
-        mac = hmac.new(self._key(), payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+        return signing.sign(self.secret, _LABEL, payload)
 
     def issue(self, username: str, *, now: datetime | None = None) -> str:
         expires = int(((now or utcnow()) + LIFETIME).timestamp())

@@ -17,13 +17,12 @@ cookie's signature is neither a token's nor a device cookie's.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from parley import signing
 from parley.model import utcnow
 
 COOKIE = "parley-session"  # on plain-HTTP localhost; "__Secure-parley-session" wherever the cookie is Secure
@@ -52,12 +51,8 @@ class SessionCookies:
 
     secret: str = field(repr=False)
 
-    def _key(self) -> bytes:
-        return hmac.new(self.secret.encode(), _LABEL, hashlib.sha256).digest()
-
     def _sign(self, payload: str) -> str:
-        mac = hmac.new(self._key(), payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+        return signing.sign(self.secret, _LABEL, payload)
 
     def expiry(self, *, now: datetime | None = None) -> datetime:
         """When a cookie issued ``now`` expires (whole seconds)."""
