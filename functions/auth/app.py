@@ -192,6 +192,12 @@ class DirectoryOut(BaseModel):
     next: str | None
 
 
+class MembersOut(BaseModel):
+    room: str
+    members: list[User]  # longest-standing first
+    next: str | None  # the cursor of the next page; null on the last
+
+
 class LengthOut(BaseModel):
     maxLength: int
 
@@ -566,6 +572,28 @@ def room_presence(room: Room, user: Authed) -> dict:
     except Forbidden:
         raise HTTPException(403, NOT_A_MEMBER) from None
     return {"room": room, "users": [u.to_json() for u in users_online]}
+
+
+MEMBERS_CURSOR = r"^\d{1,13}~[A-Za-z0-9_-]{1,64}$"
+
+
+@app.get("/rooms/{room}/members", response_model=MembersOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
+def room_members(
+    room: Room,
+    user: Authed,
+    limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_MEMBERS_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(pattern=MEMBERS_CURSOR)] = None,
+) -> dict:
+    """Every member of a room, a page at a time, longest-standing first: two database reads a page whatever the
+    room's size. Private and direct rooms answer only their members (403 otherwise, as history)."""
+    try:
+        after = chat_rooms.parse_directory_cursor(cursor)
+        members, next_after = chat_rooms.room_members(_ports(), user_id=user.id, room=room, limit=limit, after=after)
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
+    except InvalidRequest as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ["query", "cursor"], "msg": exc.reason}]) from None
+    return {"room": room, "members": [u.to_json() for u in members], "next": chat_rooms.directory_cursor(next_after)}
 
 
 @app.get("/config.json", response_model=ConfigOut)
