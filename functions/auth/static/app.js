@@ -165,6 +165,7 @@ function enterChat(session) {
   ui.sidebarToggle.hidden = false;
   ui.whoami.hidden = false;
   ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(session.user.username));
+  ui.whoami.title = `Signed in as ${session.user.username}`; // the whole name where a phone's header cuts it
 
   const savedRooms = loadRooms();
   const names = [LOBBY];
@@ -274,7 +275,9 @@ function onFrame(frame) {
     case "joined":
       return onJoined(frame);
     case "presence":
-      return page.presence.onPresence(frame);
+      page.presence.onPresence(frame);
+      if (isDirect(frame.room)) page.convo.renderSidebar(); // the sidebar's dot for that person
+      return undefined;
     case "message":
       return onMessage(frame.message);
     case "typing":
@@ -288,11 +291,17 @@ function onFrame(frame) {
   }
 }
 
+function isDirect(name) {
+  const room = state.rooms.get(name);
+  return Boolean(room && room.kind === "direct");
+}
+
 function onJoined(frame) {
   const room = state.rooms.get(frame.room);
   if (!room) return; // left meanwhile
   room.joined = true;
   room.setUsers(frame.users);
+  if (room.kind === "direct") page.convo.renderSidebar();
   page.history.onJoined(room);
   page.outbox.onJoined(room);
   if (room.name === state.active) page.presence.renderUsers();
@@ -436,6 +445,11 @@ function updateTitle() {
   const room = page.activeRoom();
   const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
+  // On a phone the sidebar is behind ☰: its badge says that a conversation has something new.
+  byId("sidebar-badge").textContent = unread ? String(unread) : "";
+  byId("sidebar-toggle-label").textContent = unread
+    ? `Rooms and people, ${unread} unread ${unread === 1 ? "conversation" : "conversations"}`
+    : "Rooms and people";
 }
 
 // ------------------------------------------------------------------------------------------ the sidebar (phones)
