@@ -6,6 +6,7 @@ sends this API's paths here (template.yaml's PageDistribution; issue 20, section
 import asyncio
 import base64
 import threading
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import AfterValidator, BaseModel, Field
+from pymongo import ReturnDocument
 
 from parley import accounts, devices, origins, session_cookies
 from parley.client_limits import client_limits
@@ -242,6 +244,9 @@ class ConfigOut(BaseModel):
     websocketUrl: str
     apiUrl: str
     limits: LimitsOut
+    # Only with the embedded in-memory database (make run without MONGODB_URI): an id kept in that database, new
+    # after every restart (which empties it), so a page whose session vanished can say the server was reset.
+    instanceId: str | None = None
 
 
 class Problem(BaseModel):
@@ -599,7 +604,21 @@ def room_members(
 @app.get("/config.json", response_model=ConfigOut)
 def config(request: Request) -> dict:
     api_url = str(request.base_url).rstrip("/")
-    return {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url, "limits": client_limits()}
+    answer = {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url, "limits": client_limits()}
+    instance = _embedded_instance()
+    if instance:
+        answer["instanceId"] = instance
+    return answer
+
+
+def _embedded_instance() -> str | None:
+    """The embedded database's id (made on first use, gone with the process); None with a real MongoDB."""
+    if not settings.mongodb_uri.startswith("mongomock://"):
+        return None
+    doc = db["meta"].find_one_and_update(
+        {"_id": "instance"}, {"$setOnInsert": {"id": uuid.uuid4().hex}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    return doc["id"]
 
 
 @app.get("/health")

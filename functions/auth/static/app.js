@@ -22,7 +22,7 @@ import { createHistory } from "./history.js";
 import { createOutbox } from "./outbox.js";
 import { createPresence } from "./presence.js";
 import { createComposer } from "./composer.js";
-import { forgetRooms, loadRooms, saveRooms } from "./storage.js";
+import { forgetRooms, loadRooms, rememberInstance, rememberedInstance, saveRooms } from "./storage.js";
 import * as tabs from "./tabs.js";
 import { createNotify } from "./notify.js";
 
@@ -56,6 +56,7 @@ async function boot() {
   const limits = compileLimits(config.limits);
   applyLimits(limits);
   page = assemble(config.websocketUrl, limits);
+  page.instanceId = config.instanceId;
   tabs.listen(onOtherTab);
   await resume();
 }
@@ -71,7 +72,9 @@ async function resume() {
   } catch (err) {
     const status = err instanceof ApiError ? err.status : 0;
     if (status === 0 || status >= 500) showAuth(`Could not check whether you are signed in: ${err.message}`);
+    else if (status === 401 && wasReset(page.instanceId)) showAuth(SERVER_RESET);
     else showAuth(); // 401: not signed in (or signed out elsewhere); 403/415: not this page's own site
+    rememberInstance(null);
     return;
   }
   if (!session || typeof session.token !== "string" || !session.user || state.session) return;
@@ -155,9 +158,31 @@ function showAuth(message = "") {
   page.signin.show(message);
 }
 
+const SERVER_RESET =
+  "The server was restarted, and its database was kept in memory: every account, room and message went with it. " +
+  "Sign up again to carry on.";
+
+/** Whether the server this browser signed in to is not the one that answers now (`current`: its instanceId). */
+function wasReset(current) {
+  const known = rememberedInstance();
+  return Boolean(known && known !== current);
+}
+
+/** The session ended without this user logging out: after a reset of an in-memory server, say so. */
+async function sessionGone(message) {
+  let reset = false;
+  try {
+    reset = wasReset((await loadConfig()).instanceId);
+  } catch {
+    // the server cannot be reached: say what account.js said
+  }
+  logOut(reset ? SERVER_RESET : message);
+}
+
 function enterChat(session) {
   state.session = session;
-  account.begin(session, { onRenewed, onEnded: logOut, limits: page.limits });
+  rememberInstance(page.instanceId);
+  account.begin(session, { onRenewed, onEnded: sessionGone, limits: page.limits });
   page.signin.hide();
   ui.chatView.hidden = false;
   ui.status.hidden = false;
@@ -206,6 +231,7 @@ function logOut(message = "", { tell = true } = {}) {
   ui.roomList.replaceChildren();
   page.composer.clear();
   page.notices.hide();
+  rememberInstance(null);
   showAuth(message);
 }
 
