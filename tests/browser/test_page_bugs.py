@@ -106,3 +106,21 @@ def test_the_phone_header_keeps_the_name_and_the_menu_counts_unread(stack: Stack
         carol.conversation(dan.user["username"]).click()
         expect(carol.tid("room-title")).to_have_text(dan.user["username"])
         expect(carol.tid("sidebar-badge")).to_be_hidden()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_removed_user_no_longer_reads_that_they_were_added(stack: Stack, open_page, size) -> None:
+    alice, bob = open_page(), open_page(**(PHONE if size == "phone" else {}))
+    alice.sign_up(stack.url, unique("alice"))
+    bob.sign_up(stack.url, unique("bob"))
+    room = unique("design").lower()
+    alice.create_private_room(room)
+    alice.add_member(bob.username)
+    expect(bob.tid("notice")).to_have_text(f"{alice.username} added you to #{room}.")
+    if size == "phone":
+        bob.tid("sidebar-toggle").click()
+    bob.tid("room-list").locator(f'[data-room="{room}"]').click()
+    alice.page.get_by_role("button", name=f"Remove {bob.username}").click()
+    alice.confirm()
+    expect(bob.tid("access-note")).to_contain_text("no longer a member")
+    expect(bob.tid("notice")).to_be_hidden()

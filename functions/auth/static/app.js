@@ -127,6 +127,7 @@ function assemble(websocketUrl, limits) {
     send,
     switchRoom,
     showNotice: notices.show,
+    hideNotice: notices.hideIf,
     myUser,
     nearBottom: timeline.nearBottom,
     renderUsers: presence.renderUsers,

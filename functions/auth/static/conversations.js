@@ -57,6 +57,7 @@ export function createConversations(host) {
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
   let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
   let markTimer = 0;
+  let addedNotice = null; // {room, text}: the notice that said the user was added to that room
   const joinAsked = new Set(); // rooms this connection was asked to join (joinWanted)
   let refreshTimer = 0;
 
@@ -118,6 +119,11 @@ export function createConversations(host) {
   }
 
   function revokeAccess(room) {
+    // "alice added you to #design." must not stay beside the banner that says you were removed from it
+    if (addedNotice && addedNotice.room === room.name) {
+      host.hideNotice(addedNotice.text);
+      addedNotice = null;
+    }
     room.access = false;
     room.joined = false;
     room.opened = false;
@@ -246,7 +252,9 @@ export function createConversations(host) {
     grantAccess(room);
     if (room.name === state.active) members.render(room);
     renderSidebar();
-    host.showNotice(`${frame.owner && frame.owner.username ? frame.owner.username : "Someone"} added you to ${roomLabel(room)}.`);
+    const text = `${frame.owner && frame.owner.username ? frame.owner.username : "Someone"} added you to ${roomLabel(room)}.`;
+    host.showNotice(text);
+    addedNotice = { room: room.name, text };
   }
 
   function onMembership(frame) {
