@@ -25,6 +25,7 @@ import { createComposer } from "./composer.js";
 import { forgetRooms, loadRooms, rememberInstance, rememberedInstance, saveRooms } from "./storage.js";
 import * as tabs from "./tabs.js";
 import { createNotify } from "./notify.js";
+import { createRoomBrowser } from "./browse.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -135,6 +136,7 @@ function assemble(websocketUrl, limits) {
     updateTitle,
     el,
   });
+  createRoomBrowser({ state, el, joinRoom });
   const notify = createNotify({
     state,
     myUser,
@@ -416,30 +418,38 @@ function switchRoom(name, { focus = false } = {}) {
 
 function onJoinSubmit(event) {
   event.preventDefault();
-  const { limits } = page;
   const name = normalizeRoomName(ui.joinInput.value);
   ui.joinError.textContent = "";
   ui.joinInput.removeAttribute("aria-invalid");
-  if (!limits.room.isName(name)) {
-    ui.joinError.textContent = roomRule(limits);
-    ui.joinInput.setAttribute("aria-invalid", "true");
-    ui.joinInput.focus();
+  const refused = joinRoom(name);
+  if (refused) {
+    ui.joinError.textContent = refused;
+    if (!page.limits.room.isName(name)) {
+      ui.joinInput.setAttribute("aria-invalid", "true");
+      ui.joinInput.focus();
+    }
     return;
   }
+  ui.joinInput.value = "";
+}
+
+/** Join and open a public room by name (the join box, the room browser): null, or why it cannot. */
+function joinRoom(name) {
+  const { limits } = page;
+  if (!limits.room.isName(name)) return roomRule(limits);
   const known = state.rooms.get(name);
   if (!known || !known.opened) {
     const joined = [...state.rooms.values()].filter((r) => page.convo.joinsOnOpen(r)).length;
     if (joined >= limits.roomsPerConnection) {
-      ui.joinError.textContent = `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
-      return;
+      return `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
     }
   }
   if (!known) {
     state.rooms.set(name, opened(new Room(name)));
     send({ action: "join", room: name }); // when offline, the next connection joins every room
   }
-  ui.joinInput.value = "";
   switchRoom(name, { focus: true });
+  return null;
 }
 
 /** A room this page joins (after every reconnect too): the lobby, rooms opened here. */
