@@ -123,4 +123,4 @@ def test_the_chat_uses_the_served_text_room_history_and_typing_limits(stack: Sta
     expect(chat.tid("room-title")).to_have_text("#second")
     join.fill("third")
     join.press("Enter")
-    expect(chat.tid("join-error")).to_have_text("You are in 2 rooms already: leave one first.")
+    expect(chat.tid("join-error")).to_have_text("This page has 2 rooms open already: leave one first.")
