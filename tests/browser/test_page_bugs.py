@@ -124,3 +124,20 @@ def test_a_removed_user_no_longer_reads_that_they_were_added(stack: Stack, open_
     alice.confirm()
     expect(bob.tid("access-note")).to_contain_text("no longer a member")
     expect(bob.tid("notice")).to_be_hidden()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_sign_up_form_says_why_user_names_are_ascii(stack: Stack, open_page, size) -> None:
+    """zoë was refused with "letters, digits…", though ë is a letter: the hint and the error now say which
+    letters, and why."""
+    chat = open_page(**(PHONE if size == "phone" else {}))
+    chat.page.goto(stack.url)
+    hint = chat.page.locator("#auth-username-hint")
+    expect(hint).to_contain_text("letters a–z without accents")
+    expect(hint).to_contain_text("look-alike letters")
+    chat.tid("auth-username").fill("zoë")
+    chat.tid("auth-password").fill("correct horse battery")
+    chat.tid("auth-signup").click()
+    expect(chat.tid("auth-username-error")).to_contain_text("letters a–z without accents")
+    box = hint.bounding_box()
+    assert box and box["x"] + box["width"] <= chat.page.viewport_size["width"], box
