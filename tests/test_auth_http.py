@@ -106,7 +106,10 @@ def test_config_and_health_and_no_page(stack):
         "websocketUrl": "wss://example.execute-api.us-east-1.amazonaws.com/prod",
         "apiUrl": "https://abc123.execute-api.us-east-1.amazonaws.com",
         "limits": config["limits"],  # tests/test_client_limits.py
+        # the embedded database's id (these tests run on mongomock); a page tells a reset server by it
+        "instanceId": config["instanceId"],
     }
+    assert stack.http("GET", "/config.json")[1]["instanceId"] == config["instanceId"]  # the same until a restart
     assert stack.http("GET", "/health")[0] == 200
     # the page is the bucket's, behind CloudFront (tests/test_template_page.py): the function serves none of it
     for path in ("/", "/static/app.js", "/favicon.ico"):

@@ -379,3 +379,34 @@ def test_directory_cursors_out_of_range_or_malformed_get_422(stack, people, curs
         assert cursor == "9999999999999~room" and body == {"rooms": [], "next": None}
     else:
         assert isinstance(body["detail"], list)
+
+
+def test_room_members_pages_every_member_for_members_only(stack, connect, people):
+    """Issue 23: after a reload the owner's Members panel knew only who was online; GET /rooms/{room}/members
+    lists every member, a page at a time, longest-standing first, and only to members."""
+    alice = connect("alice")
+    names = ["bob", "carol", "dave", "erin"]
+    for name in names:
+        connect(name)
+    alice.send({"action": "createRoom", "room": "design", "kind": "private"})
+    for name in names:
+        alice.send({"action": "addMember", "room": "design", "username": name})
+    connect("mallory")
+    token = people("carol")[1]
+    seen, cursor = [], None
+    while True:
+        status, body, _ = stack.http("GET", "/rooms/design/members", token=token,
+                                     query="limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200, body
+        assert len(body["members"]) <= 2 and body["room"] == "design"
+        seen += [m["username"] for m in body["members"]]
+        cursor = body["next"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(["alice", *names]) and seen[0] == "alice"
+    outsider = people("mallory")[1]
+    for room in ("design", "no-such-room"):
+        assert stack.http("GET", f"/rooms/{room}/members", token=outsider)[:2] == (
+            403, {"detail": "you are not a member of this room"})
+    assert stack.http("GET", "/rooms/design/members", token=token, query="cursor=garbage")[0] == 422
+    assert stack.http("GET", "/rooms/design/members")[0] == 401

@@ -6,6 +6,7 @@ sends this API's paths here (template.yaml's PageDistribution; issue 20, section
 import asyncio
 import base64
 import threading
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
 from pydantic import AfterValidator, BaseModel, Field
+from pymongo import ReturnDocument
 
 from parley import accounts, devices, edge, origins, session_cookies
 from parley.client_limits import client_limits
@@ -217,6 +219,12 @@ class DirectoryOut(BaseModel):
     next: str | None
 
 
+class MembersOut(BaseModel):
+    room: str
+    members: list[User]  # longest-standing first
+    next: str | None  # the cursor of the next page; null on the last
+
+
 class LengthOut(BaseModel):
     maxLength: int
 
@@ -261,6 +269,9 @@ class ConfigOut(BaseModel):
     websocketUrl: str
     apiUrl: str
     limits: LimitsOut
+    # Only with the embedded in-memory database (make run without MONGODB_URI): an id kept in that database, new
+    # after every restart (which empties it), so a page whose session vanished can say the server was reset.
+    instanceId: str | None = None
 
 
 class Problem(BaseModel):
@@ -603,10 +614,46 @@ def room_presence(room: Room, user: Authed) -> dict:
     return {"room": room, "users": [u.to_json() for u in users_online]}
 
 
+MEMBERS_CURSOR = r"^\d{1,13}~[A-Za-z0-9_-]{1,64}$"
+
+
+@app.get("/rooms/{room}/members", response_model=MembersOut, responses={**UNAUTHORIZED, **FORBIDDEN, **UNAVAILABLE})
+def room_members(
+    room: Room,
+    user: Authed,
+    limit: Annotated[int, Query(ge=1, le=chat_rooms.MAX_MEMBERS_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(pattern=MEMBERS_CURSOR)] = None,
+) -> dict:
+    """Every member of a room, a page at a time, longest-standing first: two database reads a page whatever the
+    room's size. Private and direct rooms answer only their members (403 otherwise, as history)."""
+    try:
+        after = chat_rooms.parse_directory_cursor(cursor)
+        members, next_after = chat_rooms.room_members(_ports(), user_id=user.id, room=room, limit=limit, after=after)
+    except Forbidden:
+        raise HTTPException(403, NOT_A_MEMBER) from None
+    except InvalidRequest as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ["query", "cursor"], "msg": exc.reason}]) from None
+    return {"room": room, "members": [u.to_json() for u in members], "next": chat_rooms.directory_cursor(next_after)}
+
+
 @app.get("/config.json", response_model=ConfigOut)
 def config(request: Request) -> dict:
     api_url = str(request.base_url).rstrip("/")
-    return {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url, "limits": client_limits()}
+    answer = {"websocketUrl": settings.websocket_url or "", "apiUrl": api_url, "limits": client_limits()}
+    instance = _embedded_instance()
+    if instance:
+        answer["instanceId"] = instance
+    return answer
+
+
+def _embedded_instance() -> str | None:
+    """The embedded database's id (made on first use, gone with the process); None with a real MongoDB."""
+    if not settings.mongodb_uri.startswith("mongomock://"):
+        return None
+    doc = db["meta"].find_one_and_update(
+        {"_id": "instance"}, {"$setOnInsert": {"id": uuid.uuid4().hex}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    return doc["id"]
 
 
 @app.get("/health")

@@ -303,6 +303,12 @@ class RoomStore(Protocol):
     def members(self, *, room: str) -> list[Membership]:
         """Every member, longest-standing first (an indexed query on the room)."""
 
+    def members_page(
+        self, *, room: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Membership], tuple[datetime, str] | None]:
+        """Up to ``limit`` members, longest-standing first (then by user id), after the cursor ``after``
+        (joined at, user id); with the cursor of the next page, or None on the last."""
+
     def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
         """Which of ``user_ids`` are members of ``room``."""
 

@@ -50,17 +50,18 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 
 @contextmanager
 def running_stack(
-    *, parameter_overrides: dict[str, str] | None = None, functions_env: dict[str, str] | None = None
+    *, parameter_overrides: dict[str, str] | None = None, functions_env: dict[str, str] | None = None, port: int = 0
 ) -> Iterator[Stack]:
     """template.yaml's local profile (the embedded database, a fresh JWT secret) served on a free port, with
     ``parameter_overrides`` on the template's parameters and ``functions_env`` in every function's environment;
-    every WebSocket frame is checked against docs/asyncapi.yaml while it runs."""
+    every WebSocket frame is checked against docs/asyncapi.yaml while it runs. Each start is a new embedded
+    database (the handlers, and the mongomock client with them, are imported afresh)."""
     env_vars, overrides, _ = parley_profile({})
     env_vars["Parameters"].update(functions_env or {})
     thread = GatewayThread(
         ROOT / "template.yaml",
         host="127.0.0.1",
-        port=0,
+        port=port,  # 0: a free one; a given port serves a restart of the "same" server
         env_vars=env_vars,
         parameter_overrides={**overrides, **(parameter_overrides or {})},
         stack_name=STACK_NAME,

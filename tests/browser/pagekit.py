@@ -147,6 +147,13 @@ class ChatPage:
         tab.watch()
         return tab
 
+    def confirm(self, yes: bool = True) -> None:
+        """Answer the page's confirmation (confirm.js) before removing someone or leaving a private room."""
+        dialog = self.page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        self.tid("confirm-yes" if yes else "confirm-no").click()
+        expect(dialog).to_be_hidden()
+
     def tid(self, test_id: str):
         return self.page.get_by_test_id(test_id)
 

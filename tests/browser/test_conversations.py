@@ -31,7 +31,7 @@ def test_a_direct_message_raises_an_unread_badge_on_every_device_until_read(stac
     for device in (bob, bob_phone):
         expect(device.conversation(alice.username)).to_be_visible()
         expect(badge(device, alice.username)).to_have_text("2")
-        expect(device.conversation(alice.username)).to_have_accessible_name(f"{alice.username}, 2 unread")
+        expect(device.conversation(alice.username)).to_have_accessible_name(f"{alice.username}, online, 2 unread")
         expect(device.tid("room-title")).to_have_text("#general")  # nothing switched under the user
         expect(device.messages("are you free at 3?")).to_have_count(0)
     expect(bob.conversation("#general", "Rooms")).to_be_focused()  # the redrawn sidebar kept his place
@@ -141,6 +141,7 @@ def test_private_room_owner_adds_and_removes_and_the_removed_view_updates_at_onc
 
     # Alice removes bob: his view changes at once, and nothing more reaches him.
     alice.page.get_by_role("button", name=f"Remove {bob.username}").click()
+    alice.confirm()
     expect(members.get_by_text(bob.username, exact=True)).to_have_count(0)
     expect(bob.tid("access-note")).to_be_visible()
     expect(bob.tid("access-note")).to_contain_text("no longer a member")
@@ -200,6 +201,7 @@ def test_a_member_leaves_and_the_owner_errors_are_clear(stack: Stack, open_page)
     carol.conversation(f"#{room}", "Rooms").click()
     carol.page.get_by_role("button", name=re.compile(r"^Members")).click()
     carol.page.get_by_role("button", name="Leave room").click()
+    carol.confirm()
     expect(carol.conversation(f"#{room}", "Rooms")).to_have_count(0)
     expect(carol.tid("room-title")).to_have_text("#general")
     alice.conversation(f"#{room}", "Rooms").click()
@@ -241,12 +243,14 @@ def test_when_the_owner_leaves_the_longest_member_manages_the_room(stack: Stack,
     expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_hidden()
 
     alice.page.get_by_role("button", name="Leave room").click()
+    alice.confirm()
     expect(alice.conversation(f"#{room}", "Rooms")).to_have_count(0)
     # Bob, in the room longest after alice, is its owner now: his open panel says so and lets him manage it.
     expect(bob.tid("members-summary")).to_have_text("2 members · owner: you")
     expect(panel.get_by_text(alice.username, exact=True)).to_have_count(0)
     expect(bob.page.get_by_role("textbox", name="Add a member")).to_be_visible()
     bob.page.get_by_role("button", name=f"Remove {carol.username}").click()
+    bob.confirm()
     expect(carol.conversation(f"#{room}", "Rooms")).to_contain_text("removed")
 
 
@@ -298,6 +302,7 @@ def test_what_changed_while_the_socket_was_down_shows_after_it_comes_back(stack:
     alice.conversation(f"#{room}", "Rooms").click()
     alice.page.get_by_role("button", name=re.compile(r"^Members")).click()
     alice.page.get_by_role("button", name=f"Remove {bob.username}").click()
+    alice.confirm()
     expect(alice.page.get_by_role("button", name=re.compile(r"^Members"))).to_have_text("Members (1)")
     expect(bob.conversation(alice.username)).to_have_count(0)
 

@@ -49,7 +49,10 @@ def test_the_sign_up_form_checks_and_states_the_served_limits(stack: Stack, open
     chat, _ = _open(open_page)
     chat.page.goto(stack.url)
     expect(chat.tid("auth-view")).to_be_visible()
-    expect(chat.page.locator("#auth-username-hint")).to_have_text("4–7 letters, digits, _ . or -")
+    expect(chat.page.locator("#auth-username-hint")).to_have_text(
+        "4–7 letters a–z without accents, digits, _ . or -: names in any script could be faked with look-alike"
+        " letters, and people type them to find you."
+    )
     expect(chat.page.locator("#auth-password-hint")).to_have_text("At least 22 characters")
     expect(chat.tid("auth-username")).to_have_attribute("maxlength", "7")
     expect(chat.tid("auth-password")).to_have_attribute("minlength", "22")
@@ -61,7 +64,9 @@ def test_the_sign_up_form_checks_and_states_the_served_limits(stack: Stack, open
     chat.tid("auth-username").evaluate("(el, value) => { el.value = value; }", name + "x")
     chat.tid("auth-password").fill(PASSWORD)
     chat.tid("auth-signup").click()
-    expect(chat.tid("auth-username-error")).to_have_text("Use 4–7 characters: letters, digits, _ . or -")
+    expect(chat.tid("auth-username-error")).to_have_text(
+        "Use 4–7 characters: letters a–z without accents, digits, _ . or -"
+    )
 
     chat.tid("auth-username").fill(name)
     chat.tid("auth-password").fill(PASSWORD[:21])  # 21: enough for the server, not for the served 22

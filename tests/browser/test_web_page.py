@@ -353,7 +353,8 @@ def test_screenshot_of_a_direct_message_and_unread_badges(stack: Stack, open_pag
     """Renders the README's screenshot; PARLEY_SCREENSHOT=docs/screenshot.png writes it there.
 
     Alice reads her direct conversation with bob while carol writes to her directly and in #launch, so the
-    sidebar shows unread badges in both sections, and a private room with its padlock.
+    sidebar shows unread badges in both sections, and a private room with its padlock; the conversation has a
+    day separator, avatars, and two of bob's messages under one name, and the sidebar's dots say who is online.
     """
     target = Path(os.environ.get("PARLEY_SCREENSHOT") or tmp_path / "screenshot.png")
     viewport = {"width": 1100, "height": 640}
@@ -371,6 +372,7 @@ def test_screenshot_of_a_direct_message_and_unread_badges(stack: Stack, open_pag
     bob.conversation("alice").click()  # the first message put the conversation in bob's list
     lines = [
         (bob, "Yes: sam deploy finished a minute ago, the wss:// URL is in the stack outputs."),
+        (bob, "The page is behind CloudFront too."),  # two in a row: one name and time over both
         (alice, "Great. Only the two of us can read this conversation, right?"),
         (bob, "Right: a direct room has exactly two members, checked on every path."),
         (alice, "Shipping it. <b>HTML</b> stays text, by the way."),

@@ -18,6 +18,8 @@ const ui = {
   close: $("account-close"),
   passwordForm: $("password-form"),
   current: $("current-password"),
+  currentError: $("current-password-error"),
+  passwordError: $("password-error"),
   next: $("new-password"),
   nextError: $("new-password-error"),
   passwordStatus: $("password-status"),
@@ -136,11 +138,8 @@ function openDialog() {
 
 function resetDialog() {
   ui.passwordForm.reset();
-  ui.nextError.textContent = "";
-  ui.next.removeAttribute("aria-invalid");
-  ui.passwordStatus.textContent = "";
+  resetErrors();
   ui.accountError.textContent = "";
-  ui.accountError.hidden = true;
 }
 
 async function onPasswordSubmit(event) {
@@ -165,10 +164,11 @@ async function onPasswordSubmit(event) {
     ui.passwordStatus.textContent = "Password changed. Your other sessions were logged out.";
   } catch (err) {
     const status = err instanceof ApiError ? err.status : 0;
-    if (status === 403) showAccountError("Your current password is not right.");
+    // each error beside what it is about: the current password's field, the new one's, or the form
+    if (status === 403) showCurrentError("Your current password is not right.");
     else if (status === 422) showNextError(capitalized(err.message.replace(/^newPassword:\s*/i, "")));
     else if (status === 401) finish(ENDED);
-    else showAccountError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+    else showPasswordError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
   } finally {
     button.disabled = false;
   }
@@ -192,6 +192,10 @@ async function onLogoutAll() {
 function resetErrors() {
   ui.nextError.textContent = "";
   ui.next.removeAttribute("aria-invalid");
+  ui.currentError.textContent = "";
+  ui.current.removeAttribute("aria-invalid");
+  ui.passwordError.textContent = "";
+  ui.passwordError.hidden = true;
   ui.passwordStatus.textContent = "";
   ui.accountError.hidden = true;
 }
@@ -200,6 +204,17 @@ function showNextError(message) {
   ui.nextError.textContent = message;
   ui.next.setAttribute("aria-invalid", "true");
   ui.next.focus();
+}
+
+function showCurrentError(message) {
+  ui.currentError.textContent = message;
+  ui.current.setAttribute("aria-invalid", "true");
+  ui.current.focus();
+}
+
+function showPasswordError(message) {
+  ui.passwordError.textContent = message;
+  ui.passwordError.hidden = false;
 }
 
 function capitalized(text) {

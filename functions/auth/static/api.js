@@ -94,13 +94,15 @@ export function me(token) {
   return request("/auth/me", { token });
 }
 
-/** The stack's /config.json: {websocketUrl, limits} (limits as served; limits.js compiles them). */
+/** The stack's /config.json: {websocketUrl, limits, instanceId} (limits as served; limits.js compiles them). */
 export async function loadConfig() {
   const config = await request("/config.json");
   const given = config && typeof config.websocketUrl === "string" ? config.websocketUrl.trim() : "";
   // A stack that does not know its WebSocket URL: try the page's own origin (the local gateway serves both).
   const url = given || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
-  return { websocketUrl: url, limits: config ? config.limits : null };
+  // instanceId: only with the server's embedded in-memory database, new after each restart (which empties it)
+  const instanceId = config && typeof config.instanceId === "string" ? config.instanceId : null;
+  return { websocketUrl: url, limits: config ? config.limits : null, instanceId };
 }
 
 /** Seconds since the epoch at which the JWT expires, or null when it cannot be read (the server decides anyway). */

@@ -22,9 +22,10 @@ import { createHistory } from "./history.js";
 import { createOutbox } from "./outbox.js";
 import { createPresence } from "./presence.js";
 import { createComposer } from "./composer.js";
-import { forgetRooms, loadRooms, saveRooms } from "./storage.js";
+import { forgetRooms, loadRooms, rememberInstance, rememberedInstance, saveRooms } from "./storage.js";
 import * as tabs from "./tabs.js";
 import { createNotify } from "./notify.js";
+import { createRoomBrowser } from "./browse.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -56,6 +57,7 @@ async function boot() {
   const limits = compileLimits(config.limits);
   applyLimits(limits);
   page = assemble(config.websocketUrl, limits);
+  page.instanceId = config.instanceId;
   tabs.listen(onOtherTab);
   await resume();
 }
@@ -71,7 +73,9 @@ async function resume() {
   } catch (err) {
     const status = err instanceof ApiError ? err.status : 0;
     if (status === 0 || status >= 500) showAuth(`Could not check whether you are signed in: ${err.message}`);
+    else if (status === 401 && wasReset(page.instanceId)) showAuth(SERVER_RESET);
     else showAuth(); // 401: not signed in (or signed out elsewhere); 403/415: not this page's own site
+    rememberInstance(null);
     return;
   }
   if (!session || typeof session.token !== "string" || !session.user || state.session) return;
@@ -124,6 +128,7 @@ function assemble(websocketUrl, limits) {
     send,
     switchRoom,
     showNotice: notices.show,
+    hideNotice: notices.hideIf,
     myUser,
     nearBottom: timeline.nearBottom,
     renderUsers: presence.renderUsers,
@@ -131,6 +136,7 @@ function assemble(websocketUrl, limits) {
     updateTitle,
     el,
   });
+  createRoomBrowser({ state, el, joinRoom });
   const notify = createNotify({
     state,
     myUser,
@@ -155,9 +161,31 @@ function showAuth(message = "") {
   page.signin.show(message);
 }
 
+const SERVER_RESET =
+  "The server was restarted, and its database was kept in memory: every account, room and message went with it. " +
+  "Sign up again to carry on.";
+
+/** Whether the server this browser signed in to is not the one that answers now (`current`: its instanceId). */
+function wasReset(current) {
+  const known = rememberedInstance();
+  return Boolean(known && known !== current);
+}
+
+/** The session ended without this user logging out: after a reset of an in-memory server, say so. */
+async function sessionGone(message) {
+  let reset = false;
+  try {
+    reset = wasReset((await loadConfig()).instanceId);
+  } catch {
+    // the server cannot be reached: say what account.js said
+  }
+  logOut(reset ? SERVER_RESET : message);
+}
+
 function enterChat(session) {
   state.session = session;
-  account.begin(session, { onRenewed, onEnded: logOut, limits: page.limits });
+  rememberInstance(page.instanceId);
+  account.begin(session, { onRenewed, onEnded: sessionGone, limits: page.limits });
   page.signin.hide();
   ui.chatView.hidden = false;
   ui.status.hidden = false;
@@ -165,6 +193,7 @@ function enterChat(session) {
   ui.sidebarToggle.hidden = false;
   ui.whoami.hidden = false;
   ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(session.user.username));
+  ui.whoami.title = `Signed in as ${session.user.username}`; // the whole name where a phone's header cuts it
 
   const savedRooms = loadRooms();
   const names = [LOBBY];
@@ -205,6 +234,7 @@ function logOut(message = "", { tell = true } = {}) {
   ui.roomList.replaceChildren();
   page.composer.clear();
   page.notices.hide();
+  rememberInstance(null);
   showAuth(message);
 }
 
@@ -274,7 +304,9 @@ function onFrame(frame) {
     case "joined":
       return onJoined(frame);
     case "presence":
-      return page.presence.onPresence(frame);
+      page.presence.onPresence(frame);
+      if (isDirect(frame.room)) page.convo.renderSidebar(); // the sidebar's dot for that person
+      return undefined;
     case "message":
       return onMessage(frame.message);
     case "typing":
@@ -288,11 +320,17 @@ function onFrame(frame) {
   }
 }
 
+function isDirect(name) {
+  const room = state.rooms.get(name);
+  return Boolean(room && room.kind === "direct");
+}
+
 function onJoined(frame) {
   const room = state.rooms.get(frame.room);
   if (!room) return; // left meanwhile
   room.joined = true;
   room.setUsers(frame.users);
+  if (room.kind === "direct") page.convo.renderSidebar();
   page.history.onJoined(room);
   page.outbox.onJoined(room);
   if (room.name === state.active) page.presence.renderUsers();
@@ -380,30 +418,38 @@ function switchRoom(name, { focus = false } = {}) {
 
 function onJoinSubmit(event) {
   event.preventDefault();
-  const { limits } = page;
   const name = normalizeRoomName(ui.joinInput.value);
   ui.joinError.textContent = "";
   ui.joinInput.removeAttribute("aria-invalid");
-  if (!limits.room.isName(name)) {
-    ui.joinError.textContent = roomRule(limits);
-    ui.joinInput.setAttribute("aria-invalid", "true");
-    ui.joinInput.focus();
+  const refused = joinRoom(name);
+  if (refused) {
+    ui.joinError.textContent = refused;
+    if (!page.limits.room.isName(name)) {
+      ui.joinInput.setAttribute("aria-invalid", "true");
+      ui.joinInput.focus();
+    }
     return;
   }
+  ui.joinInput.value = "";
+}
+
+/** Join and open a public room by name (the join box, the room browser): null, or why it cannot. */
+function joinRoom(name) {
+  const { limits } = page;
+  if (!limits.room.isName(name)) return roomRule(limits);
   const known = state.rooms.get(name);
   if (!known || !known.opened) {
     const joined = [...state.rooms.values()].filter((r) => page.convo.joinsOnOpen(r)).length;
     if (joined >= limits.roomsPerConnection) {
-      ui.joinError.textContent = `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
-      return;
+      return `This page has ${limits.roomsPerConnection} rooms open already: leave one first.`;
     }
   }
   if (!known) {
     state.rooms.set(name, opened(new Room(name)));
     send({ action: "join", room: name }); // when offline, the next connection joins every room
   }
-  ui.joinInput.value = "";
   switchRoom(name, { focus: true });
+  return null;
 }
 
 /** A room this page joins (after every reconnect too): the lobby, rooms opened here. */
@@ -436,6 +482,11 @@ function updateTitle() {
   const room = page.activeRoom();
   const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
+  // On a phone the sidebar is behind ☰: its badge says that a conversation has something new.
+  byId("sidebar-badge").textContent = unread ? String(unread) : "";
+  byId("sidebar-toggle-label").textContent = unread
+    ? `Rooms and people, ${unread} unread ${unread === 1 ? "conversation" : "conversations"}`
+    : "Rooms and people";
 }
 
 // ------------------------------------------------------------------------------------------ the sidebar (phones)

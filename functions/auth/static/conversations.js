@@ -15,6 +15,7 @@ const ROOMS_REFRESH_DELAY_MS = 300;
 // the connections that joined it: presence stays per connection), so their unread counts come from the room list,
 // asked again this often while there are such rooms.
 const LISTED_ROOMS_REFRESH_MS = 60 * 1000;
+const PRESENCE_DIRECT_ROOMS = 10; // the most recent direct rooms joined on every connection, for their presence
 
 /** What the badge says: the count, "99+" when the server stopped counting, "" when nothing is unread. */
 export function badgeText(room) {
@@ -56,6 +57,8 @@ export function createConversations(host) {
   const leaving = new Set(); // private rooms this page asked to leave: they go from the list once removed
   let roomsAskedAt = 0; // when the last rooms list was asked for: what the page learnt since may be missing from it
   let markTimer = 0;
+  let addedNotice = null; // {room, text}: the notice that said the user was added to that room
+  const joinAsked = new Set(); // rooms this connection was asked to join (joinWanted)
   let refreshTimer = 0;
 
   const forms = createStartForms({ limits, send, myUser: host.myUser });
@@ -94,6 +97,7 @@ export function createConversations(host) {
     if (info.owner && typeof info.owner.id === "string") room.owner = info.owner;
     if (Array.isArray(info.members)) {
       room.members = info.members.filter((m) => m && typeof m.id === "string");
+      room.membersNext = null; // a frame that lists the members lists them all
       room.memberCount = room.members.length;
       if (room.kind === "direct") room.peer = room.members.find((m) => m.id !== me().id) || room.members[0] || null;
     } else if (typeof info.members === "number") {
@@ -115,6 +119,11 @@ export function createConversations(host) {
   }
 
   function revokeAccess(room) {
+    // "alice added you to #design." must not stay beside the banner that says you were removed from it
+    if (addedNotice && addedNotice.room === room.name) {
+      host.hideNotice(addedNotice.text);
+      addedNotice = null;
+    }
     room.access = false;
     room.joined = false;
     room.opened = false;
@@ -205,6 +214,7 @@ export function createConversations(host) {
     renderSidebar();
     host.updateTitle();
     if (state.rooms.has(state.active)) onSwitch(state.rooms.get(state.active));
+    joinWanted();
   }
 
   function onRoomCreated(frame) {
@@ -242,7 +252,9 @@ export function createConversations(host) {
     grantAccess(room);
     if (room.name === state.active) members.render(room);
     renderSidebar();
-    host.showNotice(`${frame.owner && frame.owner.username ? frame.owner.username : "Someone"} added you to ${roomLabel(room)}.`);
+    const text = `${frame.owner && frame.owner.username ? frame.owner.username : "Someone"} added you to ${roomLabel(room)}.`;
+    host.showNotice(text);
+    addedNotice = { room: room.name, text };
   }
 
   function onMembership(frame) {
@@ -251,14 +263,15 @@ export function createConversations(host) {
     if (!room || !user || typeof user.id !== "string") return;
     if (frame.type === "memberAdded") {
       members.onMemberAdded(user);
-      if (room.members && !room.members.some((m) => m.id === user.id)) room.members.push(user);
-      if (room.members) room.memberCount = room.members.length;
-      else if (room.memberCount !== null) room.memberCount += 1;
+      const had = room.members && room.members.some((m) => m.id === user.id);
+      if (room.members && !had) room.members.push(user);
+      if (room.members && !room.membersNext) room.memberCount = room.members.length;
+      else if (room.memberCount !== null && !had) room.memberCount += 1;
     } else {
-      if (room.members) {
-        room.members = room.members.filter((m) => m.id !== user.id);
-        room.memberCount = room.members.length;
-      } else if (room.memberCount) room.memberCount -= 1;
+      const had = !room.members || room.members.some((m) => m.id === user.id);
+      if (room.members) room.members = room.members.filter((m) => m.id !== user.id);
+      if (room.members && !room.membersNext) room.memberCount = room.members.length;
+      else if (room.memberCount && had) room.memberCount -= 1;
       room.users.delete(user.id);
       room.typing.delete(user.id);
       if (room.name === state.active) host.renderUsers();
@@ -433,12 +446,35 @@ export function createConversations(host) {
   }
 
   /** Whether app.js joins this room when the socket (re)opens: the lobby, and any other room once opened here. */
+  /**
+   * Rooms this page joins on every connection: the lobby, what it opened, and the most recent direct rooms, so
+   * that the sidebar shows whether each of those people is online (presence is per connection and room: the
+   * other person's page joins its direct rooms too). Capped to stay well inside the per-connection join limits.
+   */
   function joinsOnOpen(room) {
     if (!room.access) return false;
-    return room.name === LOBBY || room.opened;
+    if (room.name === LOBBY || room.opened) return true;
+    return room.kind === "direct" && recentDirect().has(room.name);
+  }
+
+  function recentDirect() {
+    const direct = [...state.rooms.values()].filter((r) => r.kind === "direct" && r.access);
+    direct.sort((a, b) => (b.lastActivity || "").localeCompare(a.lastActivity || "") || a.name.localeCompare(b.name));
+    return new Set(direct.slice(0, PRESENCE_DIRECT_ROOMS).map((r) => r.name));
+  }
+
+  /** Join the direct rooms joinsOnOpen wants and this connection has not asked for (new ones, the rooms list). */
+  function joinWanted() {
+    for (const room of state.rooms.values()) {
+      // only direct rooms: the others are joined when opened (app.js), which handles their refusals
+      if (room.kind !== "direct" || room.joined || joinAsked.has(room.name) || !joinsOnOpen(room)) continue;
+      if (send({ action: "join", room: room.name })) joinAsked.add(room.name);
+    }
   }
 
   function onOpen() {
+    joinAsked.clear(); // app.js has just joined what joinsOnOpen named
+    for (const room of state.rooms.values()) if (joinsOnOpen(room)) joinAsked.add(room.name);
     askRooms(); // the list, unread counts and anything that changed while the page was away
     blocks.load(); // whom the user blocked (another device may have changed it)
   }
@@ -479,6 +515,7 @@ export function createConversations(host) {
     if (focused) {
       for (const button of document.querySelectorAll(".sidebar .room")) if (button.dataset.room === focused) button.focus();
     }
+    joinWanted(); // a direct room the page just learnt of (its first message, openDirect): join it for presence
   }
 
   function item(room) {
@@ -487,6 +524,8 @@ export function createConversations(host) {
     button.dataset.kind = room.kind;
     if (room.name === state.active) button.setAttribute("aria-current", "true");
     if (!room.access) button.classList.add("gone");
+    const online = room.kind === "direct" && room.peer ? room.users.has(room.peer.id) : null;
+    if (online !== null) button.dataset.presence = online ? "online" : "offline";
     button.append(el("span", { className: "name", text: roomLabel(room) }));
     if (room.kind === "private") button.append(lockIcon());
     if (!room.access) button.append(el("span", { className: "gone-tag", text: "removed" }));
@@ -496,6 +535,7 @@ export function createConversations(host) {
     const name = [roomLabel(room)];
     if (room.kind === "private") name.push("private");
     if (!room.access) name.push("removed");
+    if (online !== null) name.push(online ? "online" : "offline");
     if (count) name.push(`${count} unread`);
     button.setAttribute("aria-label", name.join(", "));
     button.addEventListener("click", () => host.switchRoom(room.name, { focus: true }));

@@ -46,9 +46,9 @@ export function compileLimits(served) {
   };
 }
 
-/** "3–32 letters, digits, _ . or -" */
+/** "3–32 letters a–z without accents, digits, _ . or -" */
 export function usernameRule(limits) {
-  return `${limits.username.min}–${limits.username.max} letters, digits, _ . or -`;
+  return `${limits.username.min}–${limits.username.max} letters a–z without accents, digits, _ . or -`;
 }
 
 export function passwordRule(limits) {
@@ -79,8 +79,12 @@ export function applyLimits(limits) {
   const usernameHint = document.getElementById("auth-username-hint");
   if (usernameHint) {
     const code = (text) => Object.assign(document.createElement("code"), { textContent: text });
+    // Why so narrow: zoë and José are letters too, but names in every script let look-alikes (a Cyrillic а for
+    // a Latin a) pass for someone else, and people type @names to mention and message each other.
     usernameHint.replaceChildren(
-      `${limits.username.min}–${limits.username.max} letters, digits, `, code("_"), " ", code("."), " or ", code("-"),
+      `${limits.username.min}–${limits.username.max} letters a–z without accents, digits, `, code("_"), " ", code("."),
+      " or ", code("-"),
+      ": names in any script could be faked with look-alike letters, and people type them to find you.",
     );
   }
   const passwordHint = document.getElementById("auth-password-hint");

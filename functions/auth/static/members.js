@@ -2,7 +2,11 @@
 // Membership frames (memberAdded, memberRemoved, ownerChanged) update the Room in conversations.js, which then
 // asks this panel to render again.
 
+import { request } from "./api.js";
+import { confirmAction } from "./confirm.js";
 import { usernameRule } from "./limits.js";
+
+const PAGE = 100; // members a GET /rooms/{room}/members page holds
 
 /**
  * @param {object} deps {state, limits, send, el, blocks, myUser, onLeave(room)}
@@ -23,6 +27,35 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
   };
   let shown = null; // the room whose panel is on screen
   let adding = null; // lower-cased username this page asked to add
+  let loading = null; // {room, cursor}: the members page on its way
+
+  /**
+   * Every member from the server (GET /rooms/{room}/members), a page at a time: a frame lists members only when
+   * they change, so after a reload the page knew the owner and who was online. The first page comes when the
+   * panel opens; "Show more" asks for the next. Frames that arrive meanwhile still apply (onMembership).
+   */
+  async function loadMembers(room, cursor = null) {
+    const session = state.session;
+    if (!session || (loading && loading.room === room && loading.cursor === cursor)) return;
+    const mine = { room, cursor };
+    loading = mine;
+    try {
+      const query = `limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+      const data = await request(`/rooms/${encodeURIComponent(room.name)}/members?${query}`, { token: session.token });
+      if (state.session !== session || !data || !Array.isArray(data.members)) return;
+      const got = data.members.filter((m) => m && typeof m.id === "string");
+      const byId = new Map((cursor && room.members ? room.members : []).map((m) => [m.id, m]));
+      for (const user of got) byId.set(user.id, user);
+      room.members = [...byId.values()];
+      room.membersNext = typeof data.next === "string" ? data.next : null;
+      if (!room.membersNext) room.memberCount = room.members.length;
+      render(room);
+    } catch (error) {
+      if (shown === room && error && error.status !== 403) showError("Could not load the members: try again in a moment.");
+    } finally {
+      if (loading === mine) loading = null;
+    }
+  }
 
   function isOwner(room) {
     return Boolean(room.owner && room.owner.id === myUser().id);
@@ -55,16 +88,20 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
   }
 
   function open(room) {
+    const fresh = shown !== room;
     shown = room;
     ui.panel.hidden = false;
     ui.toggle.setAttribute("aria-expanded", "true");
+    document.body.classList.add("members-open");
     render(room);
+    if (fresh && room.access) loadMembers(room);
   }
 
   function close() {
     shown = null;
     adding = null;
     ui.panel.hidden = true;
+    document.body.classList.remove("members-open");
     ui.toggle.setAttribute("aria-expanded", "false");
     ui.input.value = "";
     clearError();
@@ -80,9 +117,10 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
     const owner = isOwner(room);
     ui.title.textContent = `Members of #${room.name}`;
     const known = knownMembers(room);
-    const count = room.members ? room.members.length : room.memberCount;
+    const count = room.members && !room.membersNext ? room.members.length : room.memberCount;
     let summary = typeof count === "number" ? `${count} ${count === 1 ? "member" : "members"}` : "";
-    if (!room.members && typeof count === "number" && known.length < count) summary += ` (showing the owner and who is online)`;
+    if (!room.members) summary += `${summary ? " " : ""}(loading the list…)`;
+    else if (room.membersNext) summary += ` (showing ${known.length})`;
     if (room.owner) summary += `${summary ? " · " : ""}owner: ${room.owner.id === myUser().id ? "you" : room.owner.username}`;
     ui.summary.textContent = summary;
     ui.list.replaceChildren(
@@ -99,8 +137,14 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
             text: "Remove",
             attrs: { type: "button", "aria-label": `Remove ${user.username}` },
           });
-          remove.addEventListener("click", () => {
+          remove.addEventListener("click", async () => {
             clearError();
+            const sure = await confirmAction({
+              title: `Remove ${user.username}?`,
+              text: `${user.username} will no longer see #${room.name} or its messages. You can add them again later.`,
+              yes: "Remove",
+            });
+            if (!sure) return;
             if (!send({ action: "removeMember", room: room.name, username: user.username })) {
               showError("Not connected: try again in a moment.");
             }
@@ -111,6 +155,17 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
         return li;
       }),
     );
+    if (room.membersNext) {
+      const more = el("button", {
+        className: "button secondary small",
+        testid: "members-more",
+        text: "Show more members",
+        attrs: { type: "button" },
+      });
+      more.addEventListener("click", () => loadMembers(room, room.membersNext));
+      ui.list.append(el("li", { className: "member more" }));
+      ui.list.lastChild.append(more);
+    }
     ui.form.hidden = !owner;
     ui.leave.hidden = false;
     ui.leave.title = owner && (count || 0) > 1 ? "The member who has been here longest becomes the owner." : "";
@@ -192,8 +247,15 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
   blocks.onChange(() => {
     if (shown) render(shown);
   });
-  ui.leave.addEventListener("click", () => {
-    if (shown) onLeave(shown);
+  ui.leave.addEventListener("click", async () => {
+    const room = shown;
+    if (!room) return;
+    const sure = await confirmAction({
+      title: `Leave #${room.name}?`,
+      text: `#${room.name} is private: only ${isOwner(room) ? "its next owner" : "its owner"} can add you back.`,
+      yes: "Leave",
+    });
+    if (sure && shown === room) onLeave(room);
   });
 
   return { show, open, close, render, onError, onMemberAdded };

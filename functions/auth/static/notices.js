@@ -21,5 +21,10 @@ export function createNotices() {
     notice.textContent = "";
   }
 
-  return { show, hide };
+  /** Hide the notice only if it still says `text` (another may have replaced it). */
+  function hideIf(text) {
+    if (!notice.hidden && notice.textContent === text) hide();
+  }
+
+  return { show, hide, hideIf };
 }

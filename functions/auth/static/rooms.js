@@ -30,6 +30,7 @@ export class Room {
     this.owner = null; // {id, username} of a private room's owner
     this.members = null; // [{id, username}] when known, else null (memberCount may still be known)
     this.memberCount = null;
+    this.membersNext = null; // the cursor of the members page not loaded yet (members.js), or null
     this.peer = null; // the other user of a direct room
     this.access = true; // false once the user was removed from a private room
     this.grantedAt = 0; // when the page last learnt the user is a member (Date.now())

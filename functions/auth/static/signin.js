@@ -60,7 +60,7 @@ export function createSignIn({ limits, onSignedIn }) {
     const username = ui.username.value.trim();
     const password = ui.password.value;
     if (!limits.username.re.test(username)) {
-      fieldError("username", `Use ${limits.username.min}–${limits.username.max} characters: letters, digits, _ . or -`);
+      fieldError("username", `Use ${limits.username.min}–${limits.username.max} characters: letters a–z without accents, digits, _ . or -`);
       return;
     }
     if (password.length < limits.password.min || password.length > limits.password.max) {

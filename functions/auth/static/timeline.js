@@ -5,6 +5,34 @@
 import { byId, el } from "./dom.js";
 
 const NEAR_BOTTOM_PX = 80;
+const GROUP_WITHIN_MS = 5 * 60 * 1000; // one person's messages closer than this share one name and time
+const AVATAR_COLOURS = 12; // .avatar.c0 … .c11 in style.css (classes, not style attributes: the CSP)
+
+/** Initials for a generated avatar: "mary-jane" -> "MJ", "alice" -> "A". */
+export function initials(name) {
+  const parts = String(name || "?").split(/[-_.\s]+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[1]] : [parts[0] || "?"];
+  return letters.map((p) => [...p][0].toUpperCase()).join("");
+}
+
+/** A colour index derived from the user id (the same person, the same colour, on every device). */
+export function colourIndex(userId) {
+  let hash = 0;
+  for (const ch of String(userId)) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return hash % AVATAR_COLOURS;
+}
+
+/** "Today", "Yesterday", or the date, for the separator above a day's first message. */
+export function dayLabel(date, now = new Date()) {
+  const day = new Date(date.getFullYear(), date.getMonth(), date.getDate());
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const days = Math.round((today - day) / 86400000);
+  if (days === 0) return "Today";
+  if (days === 1) return "Yesterday";
+  const options = { weekday: "long", day: "numeric", month: "long" };
+  if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  return date.toLocaleDateString(undefined, options);
+}
 
 /**
  * @param {object} deps {activeRoom(), myUser(), onRetry(clientMsgId)}
@@ -30,10 +58,14 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
-  function messageShell({ author, iso, text, mine }) {
+  function messageShell({ author, userId, iso, text, mine }) {
     const li = el("li", { className: mine ? "message mine" : "message", testid: "message" });
+    li.dataset.userId = userId;
+    li.dataset.at = iso;
     const meta = el("div", { className: "meta" });
-    meta.append(el("span", { className: "author", testid: "message-author", text: author }));
+    const avatar = el("span", { className: `avatar c${colourIndex(userId)}`, testid: "avatar", text: initials(author) });
+    avatar.setAttribute("aria-hidden", "true");
+    meta.append(avatar, el("span", { className: "author", testid: "message-author", text: author }));
     const time = el("time", { testid: "message-time", text: formatTime(iso) });
     time.dateTime = iso;
     time.title = new Date(iso).toLocaleString();
@@ -45,6 +77,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   function messageElement(message) {
     const li = messageShell({
       author: message.user.username,
+      userId: message.user.id,
       iso: message.createdAt,
       text: message.text,
       mine: message.user.id === myUser().id,
@@ -56,7 +89,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   }
 
   function pendingElement(entry) {
-    const li = messageShell({ author: myUser().username, iso: entry.localTime, text: entry.text, mine: true });
+    const li = messageShell({ author: myUser().username, userId: myUser().id, iso: entry.localTime, text: entry.text, mine: true });
     li.dataset.status = entry.status;
     li.dataset.clientMsgId = entry.clientMsgId;
     const meta = li.querySelector(".meta");
@@ -95,6 +128,34 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       fragment.append(element);
     }
     ui.messages.replaceChildren(fragment);
+    regroup();
+  }
+
+  /**
+   * Reading comfort, drawn over the messages in their order: a day separator ("Today", "Yesterday", a date) above
+   * each day's first message, and a message from the same person as the one above, within a few minutes on the
+   * same day, marked "continued" (its name, avatar and time hidden on screen; screen readers still get them).
+   */
+  function regroup() {
+    for (const old of ui.messages.querySelectorAll(".day-separator")) old.remove();
+    let previous = null;
+    for (const li of [...ui.messages.children]) {
+      const at = new Date(li.dataset.at);
+      const valid = !Number.isNaN(at.getTime());
+      const day = valid ? at.toDateString() : "";
+      if (valid && (!previous || previous.day !== day)) {
+        const separator = el("li", { className: "day-separator", testid: "day-separator" });
+        separator.setAttribute("role", "separator");
+        separator.append(el("span", { text: dayLabel(at) }));
+        li.before(separator);
+      }
+      const continued = Boolean(
+        previous && valid && previous.day === day && previous.userId === li.dataset.userId &&
+          at - previous.at >= 0 && at - previous.at < GROUP_WITHIN_MS,
+      );
+      li.classList.toggle("continued", continued);
+      previous = { day, userId: li.dataset.userId, at };
+    }
   }
 
   /** Put the message at order[index] in its place: before the next newer message, else before our pending ones. */
@@ -105,6 +166,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     const nextId = room.nextId(index);
     const before = (nextId && elById.get(nextId)) || ui.messages.querySelector('[data-status="pending"], [data-status="failed"]');
     ui.messages.insertBefore(element, before || null);
+    regroup();
   }
 
   /** A message of ours the user just wrote: at the end, marked Sending… */
@@ -112,6 +174,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     const element = pendingElement(entry);
     elByCmid.set(entry.clientMsgId, element);
     ui.messages.append(element);
+    regroup();
   }
 
   /** Draw a pending message again after its status changed (Sending… / Not sent), keeping the focus on Retry. */
@@ -121,6 +184,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     const element = pendingElement(entry);
     old.replaceWith(element);
     elByCmid.set(entry.clientMsgId, element);
+    regroup();
     if (entry.status === "failed" && document.activeElement === old.querySelector("button")) element.querySelector("button")?.focus();
   }
 
@@ -129,6 +193,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     const element = elByCmid.get(clientMsgId);
     if (element) element.remove();
     elByCmid.delete(clientMsgId);
+    regroup();
   }
 
   function clear() {

@@ -264,6 +264,19 @@ class MongoRoomStore:
         ids = [_membership_id(room, u) for u in dict.fromkeys(user_ids)]
         return {d["userId"]: _membership(d) for d in self._members.find({"_id": {"$in": ids}})}
 
+    def members_page(
+        self, *, room: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Membership], tuple[datetime, str] | None]:
+        query: dict = {"room": room}
+        if after is not None:
+            when, user_id = after
+            query["$or"] = [{"joinedAt": {"$gt": when}}, {"joinedAt": when, "userId": {"$gt": user_id}}]
+        cursor = self._members.find(query).sort([("joinedAt", pymongo.ASCENDING), ("userId", pymongo.ASCENDING)])
+        docs = list(cursor.limit(limit + 1))
+        members = [_membership(d) for d in docs[:limit]]
+        next_after = (members[-1].joined_at, members[-1].user.id) if len(docs) > limit and members else None
+        return members, next_after
+
     def members_among(self, *, room: str, user_ids: list[str]) -> set[str]:
         if not user_ids:
             return set()

@@ -27,6 +27,7 @@ from parley.rooms import (
 )
 
 MAX_DIRECTORY_PAGE = 100
+MAX_MEMBERS_PAGE = 200
 
 
 def create_room(ports: Ports, *, caller: Caller, room: str, kind: str) -> Room:
@@ -217,6 +218,19 @@ def public_rooms(ports: Ports, *, limit: int, after: tuple[datetime, str] | None
     page = ports.rooms.public_page(limit=limit, after=after)
     rooms = ports.rooms.with_last_messages(rooms=page.rooms)
     return [directory_item(r) for r in rooms], page
+
+
+def room_members(
+    ports: Ports, *, user_id: str, room: str, limit: int, after: tuple[datetime, str] | None
+) -> tuple[list[UserRef], tuple[datetime, str] | None]:
+    """A page of a room's members, longest-standing first: two queries whatever the room's size (the caller's
+    membership, the page). A private or direct room only for its members (``Forbidden`` otherwise, as history);
+    a public room lists those who keep it in their list."""
+    if not 1 <= limit <= MAX_MEMBERS_PAGE:
+        raise InvalidRequest(f"'limit' must be an integer from 1 to {MAX_MEMBERS_PAGE}")
+    room_access(ports.rooms, user_id=user_id, room=room, must_exist=True)
+    members, next_after = ports.rooms.members_page(room=room, limit=limit, after=after)
+    return [m.user for m in members], next_after
 
 
 def _user(ports: Ports, username: str) -> StoredUser:
