@@ -125,3 +125,38 @@ def test_a_whole_protocol_run_through_the_handlers_touches_no_index(stack, monke
     bob.disconnect()
     assert bob.last("history")["messages"][-1]["text"] == "hello"
     assert watch.calls == []
+
+
+def _old_message(db, n: int, created) -> str:
+    """A message as Parley stored it before sync: no updatedAt, no version."""
+    message_id = f"{int(created.timestamp() * 1000):013x}{n:011x}"
+    db.messages.insert_one({"_id": message_id, "room": "lobby", "text": f"old {n}", "userId": "u1",
+                            "username": "ann", "createdAt": created})
+    return message_id
+
+
+def test_messages_from_before_sync_are_backfilled_once_and_then_found_by_sync(local_env):
+    from datetime import datetime, timedelta, timezone
+
+    from parley.model import SyncCursor
+
+    db = mongo.database(local_env["uri"], local_env["db"])
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3)
+    old = [_old_message(db, n, start + timedelta(minutes=n)) for n in range(3)]
+    store = mongo.MongoMessageStore(db)
+    cursor = SyncCursor(after=start - timedelta(seconds=1))
+    assert store.changed_since(room="lobby", cursor=cursor, limit=10)[0] == []  # the gap the backfill closes
+
+    report = mongo_migrate.migrate(db)
+    assert report.backfilled == 3
+    found, more = store.changed_since(room="lobby", cursor=cursor, limit=10)
+    assert [m.id for m in found] == old and not more
+    assert [m.version for m in found] == [1, 1, 1]
+    assert all(m.changed_at == m.created_at for m in found)
+
+    # recorded as done: a later deploy does not scan messages again (a message stored the old way now is left)
+    late = _old_message(db, 9, start + timedelta(hours=1))
+    assert mongo_migrate.migrate(db).backfilled == 0
+    assert "updatedAt" not in db.messages.find_one({"_id": late})
+    db[mongo_migrate.STEPS].delete_many({})
+    assert mongo_migrate.migrate(db).backfilled == 1  # the record, not the data, is what stopped it

@@ -14,12 +14,16 @@ read and write documents: they never create or drop an index.
   no rebuild of an index over all of ``messages``. mongomock has no ``collMod``; on mongomock only, the change is
   emulated by dropping and creating the index (docs/local.md). 0 drops the TTL index (nothing is deleted).
 - **The username-skeleton backfill** scans ``users`` for documents without the field, here, once per deploy.
+- **One-time steps** (the ``updatedAt`` backfill of messages stored before ``sync`` existed) scan a collection
+  that grows without bound, so each runs until it finishes once and is then recorded in ``migrations``; later
+  deploys read that record instead of scanning. Two runs at once may both do the step: it is idempotent.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 import pymongo
@@ -29,13 +33,14 @@ from parley.adapters.mongo import CALL_TIMEOUT_S, _call_lock
 from parley.errors import StoreUnavailable
 from parley.usernames import skeleton
 
-MIGRATION_VERSION = "1"  # the template's DatabaseMigration passes its own; raise both when a step is added
+MIGRATION_VERSION = "2"  # the template's DatabaseMigration passes its own; raise both when a step is added
 RETENTION_INDEX = "retention_ttl"
 RETENTION_KEYS = (("createdAt", 1),)
 # server error codes a concurrent run may cause, each meaning "another run did it already"
 INDEX_NOT_FOUND = 27
 INDEX_OPTIONS_CONFLICT = 85
 INDEX_KEY_SPECS_CONFLICT = 86
+STEPS = "migrations"  # one document per finished one-time step: {_id: step, doneAt}
 # the options that change what an index means; anything else (name, version, collation absent) is accepted
 _MEANING = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
 
@@ -190,6 +195,25 @@ class _Run:
                 self.report.backfilled += result.modified_count
 
 
+    def once(self, step: str, work) -> None:
+        """Run ``work`` unless an earlier run recorded ``step`` as finished; record it when it finishes."""
+        if self.call(self.db[STEPS].find_one, {"_id": step}) is not None:
+            return
+        work()
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent run finished it too
+            self.call(self.db[STEPS].insert_one, {"_id": step, "doneAt": datetime.now(timezone.utc)})
+
+    def backfill_message_changes(self) -> None:
+        """Give messages stored before ``sync`` existed the ``updatedAt`` (their createdAt) and ``version`` (1)
+        that sync reads by: without it, ``sync`` from a cursor older than such a message would never return it."""
+        messages = self.db.messages
+        pending = self.call(lambda: list(messages.find({"updatedAt": {"$exists": False}}, {"createdAt": 1})))
+        for doc in pending:  # one update each: mongomock's bulk_write does not take today's pymongo UpdateOne
+            result = self.call(messages.update_one, {"_id": doc["_id"], "updatedAt": {"$exists": False}},
+                               {"$set": {"updatedAt": doc["createdAt"]}, "$max": {"version": 1}})
+            self.report.backfilled += result.modified_count
+
+
 def migrate(db, *, message_retention_days: int = 0) -> MigrationReport:
     """Bring ``db``'s indexes and data to what this version of Parley needs (see the module docstring).
 
@@ -203,6 +227,7 @@ def migrate(db, *, message_retention_days: int = 0) -> MigrationReport:
         for index in INDEXES:
             run.ensure(index)
         run.backfill_skeletons()  # after the skeleton index: two look-alikes cannot both get one
+        run.once("messages.updatedAt", run.backfill_message_changes)
     except PyMongoError as exc:
         raise StoreUnavailable(f"the migration could not finish ({type(exc).__name__}: {exc})") from exc
     return run.report
