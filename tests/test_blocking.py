@@ -127,3 +127,15 @@ def test_a_blocked_person_cannot_change_messages_of_your_conversation(connect, p
     _block(alice, "mallory", "unblock")
     mallory.send(CHANGES[change](room, mine))
     assert alice.frames()[-1]["type"] in ("messageUpdated", "message")
+
+
+def test_a_blocked_person_still_reads_the_conversation_they_had(connect, people):
+    """docs/protocol.md, "block, unblock": a block stops new contact; it does not take back what was sent."""
+    alice, mallory = connect("alice"), connect("mallory")
+    room = _dm(mallory, "alice")
+    said = send_text(alice, room, "before the block")["id"]
+    _block(alice, "mallory")
+    mallory.send({"action": "history", "room": room})
+    assert [m["id"] for m in mallory.last("history")["messages"]] == [said]
+    mallory.send({"action": "sync", "room": room})
+    assert [m["id"] for m in mallory.last("sync")["messages"]] == [said]
