@@ -33,11 +33,14 @@ import posixpath
 import re
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 ENTRY = "index.html"
 PREFIX = "static/"  # where every other file is published, under its hashed name
+KEEP_DAYS = 7.0  # how long a published file outlives the last page that named it (make publish deletes it then)
+RELEASES = "releases/"  # one object per publish: the keys its page named (see prune)
 FAVICON = "favicon.ico"  # published as a copy of favicon.svg / favicon.ico when the directory has one
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -221,9 +224,8 @@ def upload(files: dict[str, PageFile], bucket: str, s3: Any) -> list[str]:
     """Put the objects into ``bucket`` with their Content-Type and Cache-Control; returns the keys put.
 
     Hashed objects already in the bucket are skipped (their name is their content). They go first and
-    index.html last, so a browser never gets an index naming a file not there yet. Nothing is deleted: a page
-    loaded before this deploy may still fetch the modules it names (remove old ones with a lifecycle rule or by
-    hand)."""
+    index.html last, so a browser never gets an index naming a file not there yet. Nothing is deleted here: a
+    page loaded before this deploy may still fetch the modules it names (``prune`` removes them later)."""
     present: set[str] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
         present.update(o["Key"] for o in page.get("Contents") or [])
@@ -236,6 +238,53 @@ def upload(files: dict[str, PageFile], bucket: str, s3: Any) -> list[str]:
         s3.put_object(Bucket=bucket, Key=key, Body=f.body, ContentType=f.content_type, CacheControl=f.cache_control)
         put.append(key)
     return put
+
+
+def _release_key(when: datetime) -> str:
+    return f"{RELEASES}{when.astimezone(timezone.utc):%Y-%m-%dT%H-%M-%S.%fZ}.json"
+
+
+def _release_time(key: str) -> datetime:
+    return datetime.strptime(key[len(RELEASES):], "%Y-%m-%dT%H-%M-%S.%fZ.json").replace(tzinfo=timezone.utc)
+
+
+def _keys_under(s3: Any, bucket: str, prefix: str) -> list[dict]:
+    found: list[dict] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found += page.get("Contents") or []
+    return found
+
+
+def prune(files: dict[str, PageFile], bucket: str, s3: Any, *, keep_days: float,
+          now: datetime | None = None) -> list[str]:
+    """Record this page as a release, then delete the hashed files no page has named for ``keep_days``.
+
+    Each publish writes ``releases/<time>.json``, the keys its page names; a release is live until the next one.
+    A file is kept while the current page or a release superseded less than ``keep_days`` ago names it, so a
+    page loaded before a deploy keeps working that long. A file no release names (put before releases were
+    recorded) goes once the first release is older than ``keep_days``. Releases superseded longer ago are deleted
+    too. index.html and favicon.ico are never deleted (each publish overwrites them). Returns the keys deleted."""
+    now = now or datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=keep_days)
+    s3.put_object(Bucket=bucket, Key=_release_key(now), Body=json.dumps(sorted(files)).encode(),
+                  ContentType="application/json", CacheControl=REVALIDATE)
+    releases = sorted(o["Key"] for o in _keys_under(s3, bucket, RELEASES))
+    named: dict[str, bool] = {}  # key -> still needed
+    expired = []
+    for key, successor in zip(releases, [*releases[1:], None]):
+        live = successor is None or _release_time(successor) > cutoff
+        if not live:
+            expired.append(key)
+        for name in json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()):
+            named[name] = named.get(name, False) or live
+    untracked_expired = _release_time(releases[0]) < cutoff
+    stale = [k for k in (o["Key"] for o in _keys_under(s3, bucket, PREFIX)) if k not in files
+             and (not named[k] if k in named else untracked_expired)]
+    doomed = stale + expired
+    for start in range(0, len(doomed), 1000):  # DeleteObjects takes at most 1,000 keys
+        chunk = doomed[start:start + 1000]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+    return stale
 
 
 def page_source(template_path: str | Path) -> Path:
@@ -274,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack-name", help="default: samconfig.toml's stack_name")
     p.add_argument("--region", help="default: samconfig.toml's, else the AWS profile's")
     p.add_argument("--bucket", help="the bucket (default: the stack's PageBucketName output)")
+    p.add_argument("--keep-days", type=float, default=KEEP_DAYS,
+                   help=f"delete files no page has named for this long (default {KEEP_DAYS:g})")
     args = parser.parse_args(argv)
     files = build(page_source(args.template))
     if args.command == "build":
@@ -296,8 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         outputs = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
         values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
         bucket, url = values["PageBucketName"], values.get("PageUrl")
-    put = upload(files, bucket, session.client("s3"))
-    print(f"published {len(put)} of {len(files)} objects to s3://{bucket}" + (f"; the page: {url}" if url else ""))
+    s3 = session.client("s3")
+    put = upload(files, bucket, s3)
+    pruned = prune(files, bucket, s3, keep_days=args.keep_days)
+    print(f"published {len(put)} of {len(files)} objects to s3://{bucket}, deleted {len(pruned)} older than "
+          f"{args.keep_days:g} days" + (f"; the page: {url}" if url else ""))
     return 0
 
 

@@ -132,3 +132,39 @@ def test_upload_puts_each_object_with_its_headers_and_skips_hashed_ones_already_
     put = page.upload(again, "parley-page", s3)
     assert sorted(put) == sorted(["index.html", "favicon.ico", _key(again, "b.js"), _key(again, "app.js")])
     assert s3.head_object(Bucket="parley-page", Key=app)  # the old module stays for pages loaded before
+
+
+@mock_aws
+def test_publish_deletes_a_file_only_once_no_page_has_named_it_for_keep_days(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="parley-page")
+    s3.put_object(Bucket="parley-page", Key="static/ancient.0123456789.js", Body=b"1")  # from before releases
+    day = timedelta(days=1)
+    t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    def publish(b_text: str, when: datetime) -> tuple[dict, list[str]]:
+        (tmp_path / "b.js").write_text(b_text)
+        files = page.build(_site(tmp_path, {k: v for k, v in SITE.items() if k != "b.js"} | {"b.js": b_text}))
+        page.upload(files, "parley-page", s3)
+        return files, page.prune(files, "parley-page", s3, keep_days=7, now=when)
+
+    def keys() -> set[str]:
+        return {o["Key"] for o in s3.list_objects_v2(Bucket="parley-page").get("Contents", [])}
+
+    first, deleted = publish("export const b = 1;\n", t0)
+    assert deleted == [] and "static/ancient.0123456789.js" in keys()  # releases begin now: kept a week
+    second, deleted = publish("export const b = 2;\n", t0 + 6 * day)
+    old_b, old_app = _key(first, "b.js"), _key(first, "app.js")
+    assert deleted == [] and {old_b, old_app} <= keys()  # the first page was live until a moment ago
+    third, deleted = publish("export const b = 3;\n", t0 + 8 * day)
+    # the untracked file: unnamed since the first release, 8 days ago; the first page's own files were named
+    # until the second release, 2 days ago, so they stay
+    assert deleted == ["static/ancient.0123456789.js"]
+    assert {old_b, old_app} <= keys()
+    fourth, deleted = publish("export const b = 3;\n", t0 + 13 * day + timedelta(minutes=1))
+    assert sorted(deleted) == sorted({old_b, old_app})  # superseded 7 days and a minute ago
+    assert set(third) <= keys() and _key(second, "b.js") in keys()  # the second page: superseded 5 days ago
+    assert all(k in keys() for k in fourth)
+    assert len([k for k in keys() if k.startswith(page.RELEASES)]) == 3  # the first release is gone too
