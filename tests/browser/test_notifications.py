@@ -4,6 +4,8 @@ notification opens the conversation, and the tab's title counts unread conversat
 
 from __future__ import annotations
 
+import httpx
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pagekit import Stack, unique
@@ -112,3 +114,35 @@ def test_the_settings_ask_permission_on_a_click_and_turn_kinds_on_and_off(stack:
     chat.tid("account-open").click()
     expect(chat.tid("notify-dm")).not_to_be_checked()
     expect(chat.tid("notify-room")).to_be_checked()
+
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def _user_id(stack: Stack, token: str) -> str:
+    return httpx.get(f"{stack.url}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["id"]
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_hidden_tab_notifies_a_mention_of_you_and_not_of_someone_else(stack: Stack, open_page, size) -> None:
+    chat = open_page(**(PHONE if size == "phone" else {}))
+    chat.context.grant_permissions(["notifications"], origin=stack.url)
+    chat.page.add_init_script(RECORD)
+    chat.sign_up(stack.url, unique("ula"))
+    my_id = _user_id(stack, chat.session_token())
+    bystander = stack.signup(unique("bystander"))["user"]
+    with stack.client() as vic:
+        vic.join("general")
+        chat.page.evaluate("window.__setHidden(true)")
+        for cmid, who in (("c1", bystander), ("c2", {"id": my_id, "username": chat.username})):
+            vic.send(action="sendMessage", room="general", text=f"@{who['username']} look", clientMsgId=cmid,
+                     mentions=[who["id"]])
+            vic.wait_for(lambda f, c=cmid: f.get("type") == "message" and f["message"].get("clientMsgId") == c)
+        expect(chat.messages(f"@{chat.username} look")).to_have_count(1)
+        chat.page.wait_for_function("window.__notes.length > 0")
+        chat.page.wait_for_timeout(300)
+        assert notes(chat) == [{"title": f"{vic.user['username']} mentioned you in #general",
+                                "body": f"@{chat.username} look", "tag": "parley:general"}]
+        chat.page.evaluate("window.__setHidden(false); window.__notes[0].note.onclick()")
+        expect(chat.tid("room-title")).to_have_text("#general")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pagekit import ChatPage, Stack, unique
 from tests.browser.test_account_page import me
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 def signed_in(chat: ChatPage) -> None:
     chat.wait_online()
@@ -17,10 +19,12 @@ def signed_in(chat: ChatPage) -> None:
     expect(chat.tid("auth-view")).to_be_hidden()
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_a_new_tab_and_a_restarted_browser_are_signed_in_and_a_log_out_reaches_every_tab(
-    stack: Stack, open_page
+    stack: Stack, open_page, size
 ) -> None:
-    first = open_page()
+    device = PHONE if size == "phone" else {}
+    first = open_page(**device)
     first.sign_up(stack.url, unique("lea"))
     tab = first.new_tab()
     tab.page.goto(stack.url)
@@ -34,7 +38,7 @@ def test_a_new_tab_and_a_restarted_browser_are_signed_in_and_a_log_out_reaches_e
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/auth/session"
     assert first.page.evaluate("document.cookie") == ""  # scripts cannot read it
     first.context.close()
-    again = open_page(storage_state=saved)
+    again = open_page(storage_state=saved, **device)
     again.username = first.username
     again.page.goto(stack.url)
     signed_in(again)
