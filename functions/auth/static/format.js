@@ -50,7 +50,8 @@ function codeBlock(body) {
   const pre = document.createElement("pre");
   pre.className = "code-block";
   const code = document.createElement("code");
-  code.textContent = body.replace(/^[ \t]*\n/, "").replace(/\n[ \t]*$/, "");
+  // ```code``` on one line loses its spaces; a block loses the line breaks after ``` and before the closing ```
+  code.textContent = body.includes("\n") ? body.replace(/^[ \t]*\n/, "").replace(/\n[ \t]*$/, "") : body.trim();
   pre.append(code);
   return pre;
 }
@@ -154,7 +155,7 @@ function opens(text, i, mark) {
   const before = text[i - 1];
   const after = text[i + mark.length];
   if (mark === "*" && after === "*") return false; // the start of ** (bold), not an empty italic
-  return !(before && WORD.test(before)) && Boolean(after) && !/\s/.test(after) && after !== mark[0];
+  return !(before && (WORD.test(before) || before === mark[0])) && Boolean(after) && !/\s/.test(after) && after !== mark[0];
 }
 
 function closing(text, from, mark, inLink) {
@@ -164,7 +165,7 @@ function closing(text, from, mark, inLink) {
     if (mark === "*" && (text[j + 1] === "*" || text[j - 1] === "*")) continue; // part of a **
     const before = text[j - 1];
     const after = text[j + mark.length];
-    if (/\s/.test(before) || (after && WORD.test(after))) continue;
+    if (/\s/.test(before) || (after && (WORD.test(after) || after === mark[0]))) continue;
     return j;
   }
   return -1;
