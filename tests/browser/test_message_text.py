@@ -163,6 +163,38 @@ def test_format_rules_one_by_one(stack: Stack, open_page) -> None:
     assert got["safe"] == [True, True, False, False, False]
 
 
+def test_mention_and_limit_rules_one_by_one(stack: Stack, open_page) -> None:
+    """mentions.js and textlimit.js as published: who is offered, who a text names, what the counter says."""
+    chat = open_page()
+    chat.sign_up(stack.url, unique("rules"))
+    got = chat.page.evaluate(
+        """async () => {
+            const find = (re) => performance.getEntriesByType("resource").map((e) => e.name).find((n) => re.test(n));
+            const { matching, mentionedUsers } = await import(find(/\\/mentions[.-]/));
+            const { counterText, textLength } = await import(find(/\\/textlimit[.-]/));
+            const users = [
+              { id: "1", username: "bob" }, { id: "2", username: "Bobby" }, { id: "3", username: "carl", displayName: "Bob C." },
+              { id: "4", username: "abob" }, { id: "5", username: "dave" },
+            ];
+            const many = Array.from({ length: 25 }, (_, i) => ({ id: `m${i}`, username: `u${i}` }));
+            return {
+              offered: matching(users, "bo").map((u) => u.username),
+              all: matching(users, "").length,
+              named: mentionedUsers("hi @BOB. and @carl, mail dave@x.y, @bobb @@abob and @bob again", users).map((u) => u.id),
+              capped: mentionedUsers(many.map((u) => "@" + u.username).join(" "), many).length,
+              counts: [counterText(10, 100), counterText(90, 100), counterText(101, 100), counterText(0, 0)],
+              lengths: [textLength("  ab  "), textLength("😀😀"), textLength("é")],
+            };
+        }"""
+    )
+    assert got["offered"] == ["bob", "Bobby", "carl", "abob"]  # name or display name first, then containing
+    assert got["all"] == 5
+    assert got["named"] == ["1", "3"]  # "@BOB." ends a sentence; an address, @bobb and @@abob name nobody
+    assert got["capped"] == 20
+    assert got["counts"] == ["", "90 / 100", "101 / 100 — too long", ""]
+    assert got["lengths"] == [2, 2, 1]
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_mention_autocomplete_by_keyboard_and_mouse_sends_mentions_and_badges_the_mentioned(
     stack: Stack, open_page, size
@@ -238,7 +270,7 @@ def test_mention_autocomplete_by_keyboard_and_mouse_sends_mentions_and_badges_th
     if size == "phone":
         expect(bob.tid("sidebar-badge")).to_have_text("@1")
         expect(bob.tid("sidebar-toggle")).to_have_accessible_name(
-            "Rooms and people, 1 unread conversation, 1 mentions you"
+            "Rooms and people, 1 unread conversation, you are mentioned in 1"
         )
         bob.tid("sidebar-toggle").click()
     expect(general.get_by_test_id("room-mentions")).to_have_text("@")

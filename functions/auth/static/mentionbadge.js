@@ -26,6 +26,6 @@ export function toggleBadge(rooms) {
   }
   const label = ["Rooms and people"];
   if (unread) label.push(`${unread} unread ${unread === 1 ? "conversation" : "conversations"}`);
-  if (mentioned) label.push(`${mentioned} ${mentioned === 1 ? "mentions" : "mention"} you`);
+  if (mentioned) label.push(`you are mentioned in ${mentioned}`);
   return { text: unread ? `${mentioned ? "@" : ""}${unread}` : "", label: label.join(", "), mentioned: mentioned > 0 };
 }

@@ -12,7 +12,8 @@ const AUTHORS_SCANNED = 200; // the newest messages whose authors are offered to
 const QUERY = /(?:^|[^\w@.-])@([A-Za-z0-9_.-]*)$/; // "@" at a word's start, up to the caret
 const NAMED = /(?:^|[^\w@.-])@([A-Za-z0-9_.-]+)/g;
 
-/** The people of `room` one might mention, by username, without `myId`: members, online users, authors. */
+/** The people of `room` one might mention, without `myId`: its members (when known), other user or owner, who is
+ * online, who wrote its newest messages. */
 export function candidates(room, myId) {
   const byId = new Map();
   const add = (user) => {
@@ -23,6 +24,7 @@ export function candidates(room, myId) {
   if (!room) return [];
   for (const user of room.members || []) add(user);
   add(room.peer);
+  add(room.owner);
   for (const user of room.users.values()) add(user);
   for (let i = room.order.length - 1; i >= 0 && i >= room.order.length - AUTHORS_SCANNED; i -= 1) {
     add(room.byId.get(room.order[i])?.user);
