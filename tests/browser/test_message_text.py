@@ -142,6 +142,7 @@ def test_format_rules_one_by_one(stack: Stack, open_page) -> None:
               "`a` ``` b ``` `c",
               "*i* **b** _i2_",
               "two\\nlines **not\\nbold**",
+              "above\\n```\\nblock\\n```\\nbelow",
             ];
             return {
               out: cases.map((c) => show(formatText(c, who))),
@@ -159,6 +160,7 @@ def test_format_rules_one_by_one(stack: Stack, open_page) -> None:
         "<code.code>a</> <pre.code-block><code>b</></> `c",
         "<em>i</> <strong>b</> <em>i2</>",
         "two\nlines **not\nbold**",
+        "above<pre.code-block><code>block</></>below",  # no blank lines around a block
     ], got["out"]
     assert got["safe"] == [True, True, False, False, False]
 

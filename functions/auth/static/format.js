@@ -38,9 +38,11 @@ export function formatText(text, { mentions = [], myId = "" } = {}) {
   const source = String(text ?? "");
   for (const match of source.matchAll(FENCE)) {
     if (!match[1].trim()) continue; // ``` ``` with nothing inside stays as typed
-    nodes.push(...inline(source.slice(at, match.index), ctx));
+    // a block is a line of its own: the line breaks around it are its edges, not blank lines
+    nodes.push(...inline(source.slice(at, match.index).replace(/\n$/, ""), ctx));
     nodes.push(codeBlock(match[1]));
     at = match.index + match[0].length;
+    if (source[at] === "\n") at += 1;
   }
   nodes.push(...inline(source.slice(at), ctx));
   return nodes;
