@@ -105,12 +105,23 @@ class RawClient:
         self.send(action="join", room=room)
         return self.wait_for(lambda f: f.get("type") == "joined" and f.get("room") == room)
 
-    def say(self, room: str, text: str) -> dict[str, Any]:
-        """Send a message and wait for its echo, so it is stored when this returns."""
+    def say(self, room: str, text: str, **extra: Any) -> dict[str, Any]:
+        """Send a message (with ``extra`` fields of sendMessage, e.g. ``mentions=[ids]``) and wait for its echo, so
+        it is stored when this returns."""
         cmid = uuid.uuid4().hex
-        self.send(action="sendMessage", room=room, text=text, clientMsgId=cmid)
+        self.send(action="sendMessage", room=room, text=text, clientMsgId=cmid, **extra)
         frame = self.wait_for(lambda f: f.get("type") == "message" and f["message"].get("clientMsgId") == cmid)
         return frame["message"]
+
+    def history(self, room: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The room's latest messages, oldest first, as the server stored them."""
+        self.send(action="history", room=room, limit=limit)
+        return self.wait_for(lambda f: f.get("type") == "history" and f.get("room") == room)["messages"]
+
+    def rooms(self) -> dict[str, dict[str, Any]]:
+        """The user's room items (the rooms frame), by room name."""
+        self.send(action="rooms")
+        return {item["room"]: item for item in self.wait_for(lambda f: f.get("type") == "rooms")["rooms"]}
 
 
 

@@ -94,20 +94,26 @@ def test_the_chat_uses_the_served_text_room_history_and_typing_limits(stack: Sta
     history = [f for f in sent if f.get("action") == "history"]
     assert history and history[0]["limit"] == 3, history
 
-    # text: at most 10 characters
+    # text: at most 10 characters, shown and refused, never cut (no maxlength: the text is kept)
     box = chat.tid("composer-input")
-    expect(box).to_have_attribute("maxlength", "10")
-    box.evaluate("(el) => { el.value = 'y'.repeat(11); }")  # past maxlength, as a paste by script could
+    assert box.get_attribute("maxlength") is None
+    box.fill("y" * 11)
+    expect(box).to_have_value("y" * 11)
+    expect(chat.tid("composer-count")).to_have_text("11 / 10 — too long")
     box.press("Enter")
-    expect(chat.tid("notice")).to_have_text("Messages are at most 10 characters (this one has 11).")
+    expect(chat.tid("notice")).to_have_text("Messages are at most 10 characters (this one has 11): shorten it to send.")
+    expect(box).to_have_value("y" * 11)
     assert not [f for f in sent if f.get("action") == "sendMessage"]
-    chat.say("y" * 10)
+    box.press("Backspace")
+    expect(chat.tid("composer-count")).to_have_text("10 / 10")
+    box.press("Enter")
+    expect(chat.messages("y" * 10).and_(chat.page.locator('[data-status="sent"]'))).to_have_count(1)
 
     # typing: repeated every served interval (1 s) while keys are pressed, not every 3 s
     count = len([f for f in sent if f.get("action") == "typing" and f.get("isTyping") is True])
     started = time.monotonic()
     box.press("a")
-    while time.monotonic() - started < 3.5:  # keys that change the text (the box holds 10 characters at most)
+    while time.monotonic() - started < 3.5:  # keys that change the text
         box.press("b")
         chat.page.wait_for_timeout(50)
         box.press("Backspace")

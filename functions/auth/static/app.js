@@ -26,6 +26,7 @@ import { forgetRooms, loadRooms, rememberInstance, rememberedInstance, saveRooms
 import * as tabs from "./tabs.js";
 import { createNotify } from "./notify.js";
 import { createRoomBrowser } from "./browse.js";
+import { mentionsMe, toggleBadge } from "./mentionbadge.js";
 
 const ui = {
   chatView: byId("chat-view"),
@@ -120,7 +121,7 @@ function assemble(websocketUrl, limits) {
   outbox = createOutbox({ state, send, timeline, notices });
   const history = createHistory({ state, limits, send, timeline, myUser, onConfirmed: outbox.confirm });
   const presence = createPresence({ state, limits, send, myUser });
-  const composer = createComposer({ limits, activeRoom, outbox, presence, notices });
+  const composer = createComposer({ limits, activeRoom, myUser, outbox, presence, notices });
   // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
   const convo = createConversations({
     state,
@@ -350,6 +351,7 @@ function onMessage(message) {
   // unread too in the open room while the tab is hidden: the title counts it until the user comes back
   if (result.added && (!active || document.visibilityState === "hidden") && message.user.id !== myUser().id) {
     room.unread += 1;
+    if (mentionsMe(message, myUser().id)) room.mentions += 1;
     renderRooms();
   }
   page.presence.onMessage(room, message.user);
@@ -482,11 +484,11 @@ function updateTitle() {
   const room = page.activeRoom();
   const base = state.session && room ? `${page.convo.label(room)} · Parley` : "Parley";
   document.title = unread ? `(${unread}) ${base}` : base;
-  // On a phone the sidebar is behind ☰: its badge says that a conversation has something new.
-  byId("sidebar-badge").textContent = unread ? String(unread) : "";
-  byId("sidebar-toggle-label").textContent = unread
-    ? `Rooms and people, ${unread} unread ${unread === 1 ? "conversation" : "conversations"}`
-    : "Rooms and people";
+  // On a phone the sidebar is behind ☰: its badge says that a conversation has something new (@: for you).
+  const toggle = toggleBadge(state.rooms.values());
+  byId("sidebar-badge").textContent = toggle.text;
+  byId("sidebar-badge").classList.toggle("mentioned", toggle.mentioned);
+  byId("sidebar-toggle-label").textContent = toggle.label;
 }
 
 // ------------------------------------------------------------------------------------------ the sidebar (phones)

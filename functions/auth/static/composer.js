@@ -1,27 +1,34 @@
-// The message box: Enter sends (Shift+Enter starts a new line), it grows with its text, refuses a text longer
-// than the server takes, and tells presence.js when the user is typing.
+// The message box: Enter sends (Shift+Enter starts a new line), it grows with its text, shows and refuses a
+// text longer than the server takes (textlimit.js: the text is kept), offers @mentions (mentions.js), and tells
+// presence.js when the user is typing.
 
 import { byId } from "./dom.js";
+import { createMentions } from "./mentions.js";
+import { createTextLimit } from "./textlimit.js";
 
 /**
- * @param {object} deps {limits, activeRoom(), outbox, presence, notices}
+ * @param {object} deps {limits, activeRoom(), myUser(), outbox, presence, notices}
  */
-export function createComposer({ limits, activeRoom, outbox, presence, notices }) {
-  const ui = { form: byId("composer"), input: byId("composer-input") };
+export function createComposer({ limits, activeRoom, myUser, outbox, presence, notices }) {
+  const ui = { form: byId("composer"), input: byId("composer-input"), count: byId("composer-count") };
+  const textLimit = createTextLimit({ input: ui.input, counter: ui.count, max: limits.textMax });
+  const mentions = createMentions({ input: ui.input, form: ui.form, activeRoom, myUser });
 
   function onSubmit(event) {
     event.preventDefault();
     const room = activeRoom();
     const text = ui.input.value.trim();
     if (!room || !text) return;
-    if (text.length > limits.textMax) {
-      notices.show(`Messages are at most ${limits.textMax} characters (this one has ${text.length}).`);
+    const refused = textLimit.refusal(text);
+    if (refused) {
+      notices.show(refused); // the text stays, to be shortened
       return;
     }
+    const mentioned = mentions.usersIn(text);
     presence.stop();
-    ui.input.value = "";
+    clear();
     autosize();
-    outbox.write(room, text);
+    outbox.write(room, text, { mentions: mentioned });
   }
 
   function onInput() {
@@ -38,6 +45,7 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
   /** The room changed: the box says where a message goes. */
   function setRoom(label) {
     ui.input.placeholder = `Message ${label}`;
+    mentions.reset();
   }
 
   function focus() {
@@ -46,6 +54,8 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
 
   function clear() {
     ui.input.value = "";
+    mentions.reset();
+    textLimit.update();
   }
 
   ui.form.addEventListener("submit", onSubmit);

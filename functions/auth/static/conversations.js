@@ -8,6 +8,7 @@ import { createBlocks } from "./blocks.js";
 import { createMembersPanel } from "./members.js";
 import { createStartForms } from "./startforms.js";
 import { rateLimitedText } from "./limits.js";
+import { mentionBadge } from "./mentionbadge.js";
 
 const MARK_READ_DELAY_MS = 250; // one markRead for a burst of messages, not one each
 const ROOMS_REFRESH_DELAY_MS = 300;
@@ -203,6 +204,7 @@ export function createConversations(host) {
       if (room.name !== state.active && typeof item.unread === "number") {
         room.unread = item.unread;
         room.unreadCapped = item.unreadCapped === true;
+        room.mentions = Math.min(room.unread, Number.isInteger(item.mentions) ? item.mentions : 0);
       }
       grantAccess(room);
     }
@@ -531,12 +533,14 @@ export function createConversations(host) {
     if (!room.access) button.append(el("span", { className: "gone-tag", text: "removed" }));
     const count = badgeText(room);
     button.append(el("span", { className: "badge", testid: "room-unread", text: count }));
+    if (room.mentions) button.append(mentionBadge(room, el));
     // One name for screen readers and tests, beginning with what is on screen: "#plans, private, 2 unread".
     const name = [roomLabel(room)];
     if (room.kind === "private") name.push("private");
     if (!room.access) name.push("removed");
     if (online !== null) name.push(online ? "online" : "offline");
     if (count) name.push(`${count} unread`);
+    if (room.mentions) name.push("mentions you");
     button.setAttribute("aria-label", name.join(", "));
     button.addEventListener("click", () => host.switchRoom(room.name, { focus: true }));
     const li = el("li");

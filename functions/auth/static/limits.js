@@ -75,7 +75,7 @@ export function applyLimits(limits) {
   set("add-member-input", { max: limits.username.max });
   set("join-room-input", { max: limits.room.max });
   set("room-name", { max: limits.room.max });
-  set("composer-input", { max: limits.textMax });
+  // not the message box: a text over the limit is kept and shown as too long (textlimit.js), never cut
   const usernameHint = document.getElementById("auth-username-hint");
   if (usernameHint) {
     const code = (text) => Object.assign(document.createElement("code"), { textContent: text });

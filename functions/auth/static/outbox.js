@@ -1,7 +1,10 @@
 // Our messages on their way: each is sent under a clientMsgId of its own (so the server stores it once,
 // however often it goes), shown as Sending… until the server's copy comes back, as Not sent (with Retry) when
 // it does not in time or is refused, held back while the server says to wait (rate_limited), and sent again
-// after a reconnect.
+// after a reconnect. A room's messages go strictly in the order they were written, one at a time: the next
+// leaves when the server has answered the one before (stored, or refused for good), so a message held back by
+// the rate limit, or still in flight, is never overtaken by a later one (and API Gateway, which runs a
+// connection's frames concurrently, cannot store them out of order).
 
 import { newClientMsgId } from "./rooms.js";
 
@@ -13,21 +16,37 @@ const MAX_WAIT_MS = 60_000; // the longest a rate-limited message is held back
  */
 export function createOutbox({ state, send, timeline, notices }) {
   const sendTimers = new Map(); // clientMsgId -> timeout id
-  const resumeTimers = new Map(); // room name -> {at, timer}: when its rate-limited messages go out again
+  const resumeTimers = new Map(); // room name -> timer: when its rate-limited message goes out again
 
-  /** The user wrote `text` in `room`: show it as Sending… and send it. */
-  function write(room, text) {
+  /**
+   * The user wrote `text` in `room`: show it as Sending… and send it after those written before it.
+   * `mentions`: the users it names ([{id, username}]; highlighted while it is on its way, sent as ids).
+   */
+  function write(room, text, { mentions = [] } = {}) {
     const entry = room.addPending(newClientMsgId(), text);
+    entry.mentions = mentions;
     timeline.appendPending(entry);
     timeline.scrollToBottom();
-    transmit(room, entry);
+    pump(room);
+  }
+
+  /**
+   * Send the room's oldest message still to go, unless one is on its way or held back: the rest wait their turn.
+   * Messages shown as Not sent are out of the line (Retry puts one back, in its place).
+   */
+  function pump(room) {
+    if (!room.joined || state.rooms.get(room.name) !== room) return; // sent when the room is joined (again)
+    const line = [...room.pending.values()].filter((entry) => entry.status !== "failed");
+    if (!line.length || line.some((entry) => entry.sentAt || entry.waiting)) return;
+    transmit(room, line[0]);
   }
 
   /** Send (or send again) one of our messages, under the same clientMsgId so the server never stores it twice. */
   function transmit(room, entry) {
     setStatus(room, entry, "pending");
-    if (!room.joined) return; // sent when the room is joined (again)
-    const ok = send({ action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId });
+    const frame = { action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId };
+    if (entry.mentions && entry.mentions.length) frame.mentions = entry.mentions.map((user) => user.id);
+    const ok = send(frame);
     if (!ok) return;
     entry.sentAt = Date.now();
     clearTimeout(sendTimers.get(entry.clientMsgId));
@@ -44,45 +63,45 @@ export function createOutbox({ state, send, timeline, notices }) {
     if (!entry) return;
     entry.sentAt = 0;
     setStatus(room, entry, "failed");
+    pump(room); // the next one goes
   }
 
-  /** The server rate-limited this message (nothing was stored): it stays pending and is sent again, under the
-   * same clientMsgId, once the server said it may be (retryAfterMs, capped at a minute). The room's waiting
-   * messages all go out together, in the order they were written, when the latest of their waits is over. */
+  /** The server rate-limited this message (nothing was stored): it stays pending, first in line, and is sent
+   * again under the same clientMsgId once the server said it may be (retryAfterMs, capped at a minute); the
+   * messages written after it wait behind it. */
   function sendLater(clientMsgId, retryAfterMs) {
     for (const room of state.rooms.values()) {
       const entry = room.pending.get(clientMsgId);
       if (!entry) continue;
       clearTimeout(sendTimers.get(clientMsgId));
       sendTimers.delete(clientMsgId);
+      entry.sentAt = 0;
       entry.waiting = true;
-      const at = Date.now() + Math.min(retryAfterMs, MAX_WAIT_MS) + 50;
-      const current = resumeTimers.get(room.name);
-      if (current && current.at >= at) continue;
-      if (current) clearTimeout(current.timer);
+      clearTimeout(resumeTimers.get(room.name));
       const timer = setTimeout(() => {
         resumeTimers.delete(room.name);
-        for (const waiting of room.pending.values()) {
-          if (!waiting.waiting) continue;
-          waiting.waiting = false;
-          transmit(room, waiting);
-        }
-      }, at - Date.now());
-      resumeTimers.set(room.name, { at, timer });
+        for (const waiting of room.pending.values()) waiting.waiting = false;
+        pump(room);
+      }, Math.min(retryAfterMs, MAX_WAIT_MS) + 50);
+      resumeTimers.set(room.name, timer);
     }
   }
 
   function retry(clientMsgId) {
     const room = state.rooms.get(state.active);
     const entry = room && room.pending.get(clientMsgId);
-    if (entry) transmit(room, entry);
+    if (!entry) return;
+    setStatus(room, entry, "pending"); // back in line, in its place: it goes when those on their way are answered
+    pump(room);
   }
 
-  /** Our message came back from the server: its pending copy goes (the server's copy takes its place). */
+  /** Our message came back from the server: its pending copy goes (the server's copy takes its place); the
+   * next one of its room leaves. */
   function confirm(clientMsgId) {
     clearTimeout(sendTimers.get(clientMsgId));
     sendTimers.delete(clientMsgId);
     timeline.removePending(clientMsgId);
+    for (const room of state.rooms.values()) pump(room);
   }
 
   function setStatus(room, entry, status) {
@@ -90,9 +109,11 @@ export function createOutbox({ state, send, timeline, notices }) {
     if (room.name === state.active) timeline.updatePending(entry);
   }
 
-  /** The room was joined (again): what is still pending there goes out. */
+  /** The room was joined (again): what is still pending there goes out, in order (the one that was on its way
+   * first, again: the server stores a clientMsgId once). */
   function onJoined(room) {
-    for (const entry of room.pending.values()) if (entry.status === "pending") transmit(room, entry);
+    for (const entry of room.pending.values()) entry.sentAt = 0;
+    pump(room);
   }
 
   /**
@@ -127,6 +148,8 @@ export function createOutbox({ state, send, timeline, notices }) {
 
   /** The room is left: its messages on their way are given up. */
   function forget(room) {
+    clearTimeout(resumeTimers.get(room.name));
+    resumeTimers.delete(room.name);
     for (const cmid of room.pending.keys()) {
       clearTimeout(sendTimers.get(cmid));
       sendTimers.delete(cmid);

@@ -23,6 +23,7 @@ export class Room {
     this.catchUpFrom = null; // the last id known when the socket went away
     this.historyInFlight = null; // {kind, cursor, timer}
     this.historyQueue = [];
+    this.mentions = 0; // of the unread messages, those that mention the user (the @ badge; never more than unread)
     this.unread = 0;
     this.scrollTop = null;
     // Private conversations (conversations.js): what kind of room, who is in it, how far it has been read.
@@ -39,6 +40,16 @@ export class Room {
     this.readId = null; // the newest id marked read on any of the user's devices
     this.peerReadId = null; // direct rooms: how far the other user has read
     this.lastActivity = ""; // createdAt of its newest message, for the order of the sidebar
+  }
+
+  /** Messages by others after the read position; reading them reads their mentions too. */
+  get unread() {
+    return this.unreadCount;
+  }
+
+  set unread(value) {
+    this.unreadCount = value;
+    this.mentions = Math.min(this.mentions, value);
   }
 
   get oldestId() {

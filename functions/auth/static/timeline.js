@@ -3,6 +3,7 @@
 // It draws what the Room (rooms.js) holds and never changes it.
 
 import { byId, el } from "./dom.js";
+import { textElement } from "./format.js";
 
 const NEAR_BOTTOM_PX = 80;
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one person's messages closer than this share one name and time
@@ -58,7 +59,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
-  function messageShell({ author, userId, iso, text, mine }) {
+  function messageShell({ author, userId, iso, text, mentions, mine }) {
     const li = el("li", { className: mine ? "message mine" : "message", testid: "message" });
     li.dataset.userId = userId;
     li.dataset.at = iso;
@@ -70,7 +71,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     time.dateTime = iso;
     time.title = new Date(iso).toLocaleString();
     meta.append(time);
-    li.append(meta, el("p", { className: "text", testid: "message-text", text }));
+    li.append(meta, textElement(text, { mentions, myId: myUser().id }));
     return li;
   }
 
@@ -80,6 +81,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       userId: message.user.id,
       iso: message.createdAt,
       text: message.text,
+      mentions: message.mentions,
       mine: message.user.id === myUser().id,
     });
     li.dataset.id = message.id;
@@ -89,7 +91,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   }
 
   function pendingElement(entry) {
-    const li = messageShell({ author: myUser().username, userId: myUser().id, iso: entry.localTime, text: entry.text, mine: true });
+    const li = messageShell({ author: myUser().username, userId: myUser().id, iso: entry.localTime, text: entry.text, mentions: entry.mentions, mine: true });
     li.dataset.status = entry.status;
     li.dataset.clientMsgId = entry.clientMsgId;
     const meta = li.querySelector(".meta");
