@@ -57,6 +57,7 @@ from auth_models import (
     ConfigOut,
     Credentials,
     DirectoryOut,
+    DisplayNameChange,
     HistoryOut,
     MembersOut,
     PasswordChange,
@@ -64,6 +65,7 @@ from auth_models import (
     Problem,
     RoomsOut,
     SessionOut,
+    Signup,
     User,
 )
 
@@ -206,10 +208,10 @@ def _clear_session_cookie(request: Request, response: Response) -> None:
 @app.post("/auth/signup", status_code=201, response_model=SessionOut,
           responses={201: {"headers": SESSION_COOKIE_HEADER}, 409: {"model": Problem}, 429: {"model": Problem},
                      **UNAVAILABLE})
-def signup(body: Credentials, request: Request, response: Response) -> dict:
+def signup(body: Signup, request: Request, response: Response) -> dict:
     try:
         session = accounts.signup(
-            users, issuer, username=body.username, password=body.password,
+            users, issuer, username=body.username, password=body.password, display_name=body.displayName,
             throttle=signup_throttle, limit=settings.limits.signup, source_ip=source_ip(request), cookies=sign_ins,
         )
     except TooManySignups as exc:  # per address: API Gateway's route throttle is one for every client
@@ -266,7 +268,7 @@ def login(body: Credentials, request: Request, response: Response) -> dict:
 @app.post("/auth/refresh", response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def refresh(session: CurrentSession) -> dict:
     try:
-        return accounts.refresh(users, issuer, claims=session[1]).to_json()
+        return accounts.refresh(users, issuer, claims=session[1], user=session[0].ref).to_json()
     except InvalidToken:
         raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
 
@@ -351,6 +353,19 @@ def change_password(body: PasswordChange, session: CurrentSession, request: Requ
 @app.get("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def me(user: Authed) -> dict:
     return user.to_json()
+
+
+@app.patch("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def change_me(body: DisplayNameChange, session: CurrentSession) -> dict:
+    """Set the display name (``null`` clears it). The account and the member lists show it at once; messages,
+    typing and presence carry it from the next connection (docs/protocol.md, "Display names")."""
+    try:
+        updated = accounts.set_display_name(users, room_store, user=session[0], display_name=body.displayName)
+    except InvalidToken:
+        raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
+    except InvalidRequest as exc:  # already checked by the model; the same rule, the same shape
+        raise RequestValidationError([{"type": "display_name", "loc": ["body", "displayName"], "msg": exc.reason}]) from None
+    return updated.ref.to_json()
 
 
 @app.get("/blocks", response_model=BlocksOut, responses={**UNAUTHORIZED, **UNAVAILABLE})

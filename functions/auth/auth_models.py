@@ -7,8 +7,18 @@ sibling module of the same plain name could stand in for it)."""
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
-from parley.model import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN, USERNAME_PATTERN
+from parley.errors import InvalidRequest
+from parley.model import (
+    DISPLAY_NAME_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    USERNAME_MIN,
+    USERNAME_PATTERN,
+    valid_display_name,
+)
 
 
 def _unicode_text(value: str) -> str:
@@ -23,14 +33,46 @@ def _unicode_text(value: str) -> str:
 Text = Annotated[str, AfterValidator(_unicode_text)]
 
 
+def _display_name(value: str) -> str:
+    """parley.model.valid_display_name as a validation error of the field (type ``display_name``; the message
+    names the rule, never the value)."""
+    try:
+        return valid_display_name(value)
+    except InvalidRequest as exc:
+        raise PydanticCustomError("display_name", exc.reason.replace("'displayName' ", "", 1)) from None
+
+
+DISPLAY_NAME_RULES = (
+    f"Shown beside the user name, in any script: 1-{DISPLAY_NAME_MAX} characters (Unicode code points, counted after "
+    "NFC normalization and trimming), stored normalized and trimmed. Refused: control characters (Cc), line and "
+    "paragraph separators, format characters (Cf: bidi controls, zero-width spaces, tags; U+200C and U+200D only "
+    "between two other characters), and a name with no visible character."
+)
+# The rule is checked by _display_name alone, so that every refusal says it the same way; the schema's bounds are
+# those of the raw value (what trimming and NFC can bring to DISPLAY_NAME_MAX).
+DisplayName = Annotated[str, AfterValidator(_display_name),
+                        Field(description=DISPLAY_NAME_RULES,
+                              json_schema_extra={"minLength": 1, "maxLength": 4 * DISPLAY_NAME_MAX})]
+
+
 class Credentials(BaseModel):
     username: Text = Field(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
     password: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
+class Signup(Credentials):
+    displayName: DisplayName | None = None  # optional; null or absent: none
+
+
+class DisplayNameChange(BaseModel):
+    displayName: DisplayName | None  # required; null clears it
+
+
 class User(BaseModel):
     id: str
     username: str
+    # absent (never null) when the user has none
+    displayName: str = Field(default=None, exclude_if=lambda v: v is None)  # type: ignore[assignment]
 
 
 class SessionOut(BaseModel):
