@@ -283,3 +283,24 @@ def test_the_stored_connection_carries_it_when_the_context_does_not(stack):
     z.disconnect()
     assert b.last("presence") == {"type": "presence", "room": "general", "status": "offline",
                                   "user": {"id": zoe["user"]["id"], "username": "zoe", "displayName": "zoë"}}
+
+
+def test_a_new_connection_after_a_change_tells_the_room_while_the_old_one_is_still_open(stack):
+    """The page reconnects after a change, new socket first (make before break): the room hears the new name at
+    once, though the user never went offline; a second connection without a change says nothing."""
+    zoe = signed_up(stack, "zoe", "zoë")
+    bob = signed_up(stack, "bob")
+    z, b = connect_as(stack, zoe), connect_as(stack, bob)
+    for c in (b, z):
+        c.send({"action": "join", "room": "general"})
+    same = connect_as(stack, zoe)
+    before = len(b.frames("presence"))
+    same.send({"action": "join", "room": "general"})
+    assert len(b.frames("presence")) == before  # nothing new to say
+    assert stack.http("PATCH", "/auth/me", {"displayName": "Zoë Z."}, token=zoe["token"])[0] == 200
+    renamed = connect_as(stack, zoe)
+    renamed.send({"action": "join", "room": "general"})
+    assert b.last("presence") == {"type": "presence", "room": "general", "status": "online",
+                                  "user": {"id": zoe["user"]["id"], "username": "zoe", "displayName": "Zoë Z."}}
+    online = stack.http("GET", "/rooms/general/presence", token=bob["token"])[1]["users"]
+    assert {"id": zoe["user"]["id"], "username": "zoe", "displayName": "Zoë Z."} in online  # the newest wins
