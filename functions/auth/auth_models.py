@@ -208,6 +208,7 @@ class LimitsOut(BaseModel):
 
     username: UsernameLimitsOut
     password: TextLimitsOut
+    displayName: LengthOut  # Unicode code points, counted after NFC normalization and trimming
     room: RoomLimitsOut
     text: LengthOut
     clientMsgId: LengthOut
