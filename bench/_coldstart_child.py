@@ -53,6 +53,7 @@ with open(event_file) as f:
 real_stdout = sys.stdout
 sys.stdout = open("/dev/null", "w")  # Powertools' logs and EMF metrics, as Lambda would print them
 T1 = time.perf_counter()
+sys.path.insert(0, path.rsplit("/", 1)[0])  # the function's directory, as Lambda's /var/task: its sibling modules
 spec = importlib.util.spec_from_file_location("app", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)

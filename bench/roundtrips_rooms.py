@@ -3,6 +3,8 @@ room operations (WebSocket and HTTP) counted through the real handlers (see benc
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timedelta, timezone
 
 from bench.common import ws_event
@@ -42,8 +44,9 @@ def create_vault(db, alice, bob) -> None:
     ])
 
 
-def http_event(method: str, path: str, token: str, query: str = "") -> dict:
-    return kit.http_event(method, path, query=query, headers={"authorization": f"Bearer {token}"})
+def http_event(method: str, path: str, token: str, query: str = "", body: dict | None = None) -> dict:
+    headers = {"authorization": f"Bearer {token}", **({"content-type": "application/json"} if body is not None else {})}
+    return kit.http_event(method, path, query=query, headers=headers, body=json.dumps(body) if body is not None else None)
 
 
 def operations(op, sc, *, db, alice, bob, token: str, tag: str, users) -> None:
@@ -114,6 +117,9 @@ def operations(op, sc, *, db, alice, bob, token: str, tag: str, users) -> None:
        "GET /rooms/{room}/messages", ok=status(200))
     op("GET /rooms/{room}/presence (private)", "AuthFunction", http_event("GET", f"/rooms/{VAULT}/presence", token),
        "GET /rooms/{room}/presence", ok=status(200))
+    op("PATCH /auth/me (a display name)", "AuthFunction",
+       http_event("PATCH", "/auth/me", token, body={"displayName": f"Zoë {tag}"}), "PATCH /auth/me",
+       ok=lambda out: db.memberships.find_one({"userId": alice.id, "displayName": f"Zoë {tag}"}) is not None)
     op("GET /rooms/{room}/messages (not a member: 403)", "AuthFunction",
        http_event("GET", "/rooms/seed-0/messages", token), "GET /rooms/{room}/messages (403)", ok=status(403))
     op("removeMember (the owner removes a member)", "MessageFunction",

@@ -7,13 +7,14 @@ benchmarks (bench/common.py). The fake AWS endpoints the tests and benchmarks po
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -105,10 +106,40 @@ def function_file(template: dict[str, Any], logical_id: str, base_dir: Path) -> 
 
 
 def load_function(template: dict[str, Any], logical_id: str, base_dir: Path) -> tuple[Callable[..., Any], ModuleType]:
-    """A function's handler and module, imported fresh from its CodeUri (module scope runs once, as in Lambda)."""
+    """A function's handler and module, imported fresh from its CodeUri (module scope runs once, as in Lambda).
+
+    As in Lambda, the CodeUri is on ``sys.path`` while the handler is imported, so its sibling modules import as
+    top-level modules (``import auth_models``); they are imported fresh too, and taken out of ``sys.modules``
+    again afterwards, so that no other function's sibling of the same plain name, nor an earlier load of this
+    one, stands in for them."""
     file, attribute = function_file(template, logical_id, base_dir)
-    return import_handler(file, attribute, module_name=f"fn_{logical_id}_{uuid.uuid4().hex[:8]}",
-                          logical_id=logical_id, register=False)
+    code_dir = base_dir / template["Resources"][logical_id]["Properties"]["CodeUri"]
+    with function_dir_on_path(code_dir):
+        return import_handler(file, attribute, module_name=f"fn_{logical_id}_{uuid.uuid4().hex[:8]}",
+                              logical_id=logical_id, register=False)
+
+
+@contextlib.contextmanager
+def function_dir_on_path(code_dir: Path) -> Iterator[None]:
+    """``code_dir`` first on ``sys.path``, and its modules' plain names free of any earlier import, while the body
+    runs; then ``sys.path`` and those names in ``sys.modules`` as they were (the imported modules keep the
+    siblings they bound)."""
+    names = {p.stem for p in code_dir.glob("*.py")} | {p.parent.name for p in code_dir.glob("*/__init__.py")}
+
+    def ours(name: str) -> bool:
+        return name.partition(".")[0] in names
+
+    stashed = {name: module for name, module in sys.modules.items() if ours(name)}
+    for name in stashed:
+        del sys.modules[name]
+    sys.path.insert(0, str(code_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(code_dir))
+        for name in [n for n in sys.modules if ours(n)]:
+            del sys.modules[name]
+        sys.modules.update(stashed)
 
 
 # ---------------------------------------------------------------- events

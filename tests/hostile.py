@@ -16,6 +16,9 @@ HOSTILE_STRINGS = [
     "\ufeff", "\uffff", "🙂" * 50, "é" * 20, "../../etc/passwd", "%00", "%ff%fe", "$where", "$gt", '{"$gt": ""}',
     "general", "dm-a-b", "dm-", "alice", "-1", "0", "1e999", "NaN", "null", "true", "[]", "{}",
     "x" * 10_000, "a" * 100_000,
+    # display names (issue 23): bidi isolates, joiners alone, tags, blank letters, what NFC composes or grows
+    "\u2066", "\u2069", "\u200d", "\u200c\u200c", "\U000e0041", "\u3164", "\u2800", "\u0301", "e\u0301" * 200,
+    "\u0958" * 65, "\u3000", "zoë", "日本",
 ]
 hostile_strings = st.one_of(
     st.sampled_from(HOSTILE_STRINGS),

@@ -74,3 +74,54 @@ def test_a_body_whose_text_holds_a_lone_surrogate_itself_is_a_4xx(stack, path, b
     body raised, a 500 on every route with or without a body."""
     status, text = _raw(stack, path, body)
     assert 400 <= status < 500, (status, text[:300])
+
+
+# ---------------------------------------------------------------- display names (issue 23)
+def _display_name_holds(name: str) -> None:
+    """What a stored display name always is (docs/protocol.md, "Display names")."""
+    import unicodedata
+
+    assert unicodedata.is_normalized("NFC", name) and name == name.strip() and 1 <= len(name) <= 64
+    for i, char in enumerate(name):
+        category = unicodedata.category(char)
+        assert category not in ("Cc", "Cs", "Zl", "Zp"), (i, hex(ord(char)))
+        assert category != "Cf" or (char in "\u200c\u200d" and 0 < i < len(name) - 1), (i, hex(ord(char)))
+
+
+def test_any_display_name_is_stored_by_the_rules_or_refused_without_echo(template, management_api, local_env, monkeypatch):
+    """Property: whatever text a client sends as a display name, at sign-up or with PATCH /auth/me, the answer is
+    201/200 with a name that obeys every rule, or a 422 on the field that repeats nothing; never a 5xx."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.hostile import hostile_strings
+    from tests.support import Stack
+
+    monkeypatch.setenv("SIGNUP_LIMIT", "10000")  # hundreds of sign-ups from one address
+    stack = Stack(template, management_api)
+    status, body, _ = stack.http("POST", "/auth/signup", {"username": "namer", "password": PASSWORD})
+    token = body["token"]
+    names = st.one_of(hostile_strings, st.text(max_size=80), st.text(
+        alphabet=st.characters(categories=["Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Lo", "So"]), max_size=70))
+    counter = iter(range(1_000_000))
+
+    @given(name=names, marker=st.sampled_from(["", "Wombat"]))
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def check(name, marker):
+        value = marker + name
+        for route in ("signup", "patch"):
+            if route == "signup":
+                status, reply, _ = stack.http("POST", "/auth/signup", {"username": f"name{next(counter)}",
+                                                                       "password": PASSWORD, "displayName": value})
+                shown = (reply or {}).get("user", {}).get("displayName") if status == 201 else None
+            else:
+                status, reply, _ = stack.http("PATCH", "/auth/me", {"displayName": value}, token=token)
+                shown = (reply or {}).get("displayName") if status == 200 else None
+            assert status in (200, 201, 422), (route, status, reply)
+            if status == 422:
+                assert all(e["loc"] == ["body", "displayName"] for e in reply["detail"]), reply
+                assert "Wombat" not in json.dumps(reply, ensure_ascii=False) and "input" not in json.dumps(reply)
+            else:
+                _display_name_holds(shown)
+
+    check()

@@ -1,4 +1,4 @@
-"""A whole session's logs carry no token, password or message text."""
+"""A whole session's logs carry no token, password, message text or display name (user content too)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
         caplog.set_level(logging.DEBUG, logger=name)
     password = "pa55word-that-must-not-leak"
     text = "the-secret-plans-are-in-the-drawer"
-    status, body, _ = stack.http("POST", "/auth/signup", {"username": "alice", "password": password})
+    shown, renamed, refused_name = "Zoë Quokkafield", "日本 Wombatsworth", "Numbat\u202eevil"
+    status, body, _ = stack.http("POST", "/auth/signup", {"username": "alice", "password": password,
+                                                          "displayName": shown})
     assert status == 201
     token = body["token"]
     stack.http("POST", "/auth/login", {"username": "alice", "password": "wrong-" + password})
@@ -30,10 +32,15 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     stack.http("GET", "/auth/me", token=token)
     event = real_event("authorizer.json")
     event["queryStringParameters"] = {"token": token}
+    context = stack.invoke("AuthorizerFunction", event)["context"]
+    assert context["displayName"] == shown
+    assert stack.http("PATCH", "/auth/me", {"displayName": renamed}, token=token)[0] == 200
+    assert stack.http("PATCH", "/auth/me", {"displayName": refused_name}, token=token)[0] == 422
+    event["queryStringParameters"] = {"token": token}
     stack.invoke("AuthorizerFunction", event)
     event["queryStringParameters"] = {"token": token + "tampered"}
     stack.invoke("AuthorizerFunction", event)
-    alice, bob = stack.connect("alice"), stack.connect("bob")
+    alice, bob = stack.connect("alice", context={"displayName": shown}), stack.connect("bob")
     for c in (alice, bob):
         c.send({"action": "join", "room": "general"})
     alice.send({"action": "sendMessage", "room": "general", "text": text, "clientMsgId": "c1"})
@@ -60,7 +67,7 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     assert "alice" in logs or "connection" in logs  # something was logged
     device_value = device.split("=", 1)[1]
     session_value = signed_in.split("=", 1)[1]
-    for secret in (password, new_password, "password123", token, token.split(".")[2], renewed, other, text,
+    for secret in ("Quokkafield", "Wombatsworth", "Numbat", password, new_password, "password123", token, token.split(".")[2], renewed, other, text,
                    device_value, device_value.split(".")[2], device_value.split(".")[3],  # the cookie, its nonce, its MAC
                    session_value, session_value.split(".")[3]):  # the session cookie and its MAC
         assert secret not in logs

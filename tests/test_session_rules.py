@@ -94,7 +94,25 @@ HTTP_PATHS = [
     ("POST", "/auth/logout", None),
     ("POST", "/auth/logout-all", None),
     ("POST", "/auth/password", {"currentPassword": "whatever it is", "newPassword": "another velvet otter 3"}),
+    ("PATCH", "/auth/me", {"displayName": "zoë"}),
+    ("GET", "/blocks", None),
+    ("GET", "/rooms", None),
+    ("GET", "/rooms/public", None),
+    ("GET", "/rooms/general/members", None),
 ]
+# Routes the session cookie or the password authenticates, not a Bearer token (their own tests: test_accounts.py)
+NOT_BEARER = {("POST", "/auth/login"), ("POST", "/auth/session")}
+
+
+def test_every_bearer_route_of_the_api_has_a_row():
+    import json
+
+    from tests.support import ROOT
+
+    doc = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    bearer = {(m.upper(), p) for p, ops in doc["paths"].items() for m, op in ops.items() if "401" in op["responses"]}
+    rows = {(m, p.replace("/general/", "/{room}/")) for m, p, _ in HTTP_PATHS}
+    assert bearer - NOT_BEARER == rows, "every route a Bearer token opens has a row of HTTP_PATHS"
 
 
 @pytest.mark.parametrize("ending", ENDINGS, ids=lambda f: f.__name__)

@@ -361,6 +361,7 @@ def _import_all_handlers(env: dict) -> str:
         "        return real(self, *a, **k)\n"
         "    Tracer.capture_lambda_handler = spy\n"
         f"for i, path in enumerate({paths!r}):\n"
+        "    sys.path.insert(0, path.rsplit('/', 1)[0])  # the function's directory, as Lambda's /var/task\n"
         "    spec = importlib.util.spec_from_file_location(f'fn{i}', path)\n"
         "    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "print(json.dumps({'xray': 'aws_xray_sdk' in sys.modules, 'calls': calls}))\n"

@@ -15,7 +15,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from mangum import Mangum
-from pydantic import AfterValidator, BaseModel, Field
 from pymongo import ReturnDocument
 
 from parley import accounts, devices, edge, origins, session_cookies
@@ -42,17 +41,33 @@ from parley.model import (
     DIRECT_NAME_MAX,
     MAX_HISTORY_LIMIT,
     MESSAGE_ID_PATTERN,
-    PASSWORD_MAX,
-    PASSWORD_MIN,
     ROOM_PATTERN,
-    USERNAME_MAX,
-    USERNAME_MIN,
-    USERNAME_PATTERN,
     UserRef,
 )
 from parley.observability import count_internal_error, make_logger, tracing
 from parley.ports import Ports, StoredUser
 from parley.tokens import Claims
+
+# Sibling modules: Lambda puts this function's directory (CodeUri functions/auth/) on sys.path, so they import as
+# top-level modules, named after the function so that no other function's sibling could stand in for them.
+import auth_cookies
+from auth_cookies import DEVICE_COOKIE_HEADER, SESSION_COOKIE_HEADER
+from auth_models import (
+    BlocksOut,
+    ConfigOut,
+    Credentials,
+    DirectoryOut,
+    DisplayNameChange,
+    HistoryOut,
+    MembersOut,
+    PasswordChange,
+    PresenceOut,
+    Problem,
+    RoomsOut,
+    SessionOut,
+    Signup,
+    User,
+)
 
 settings = Settings.from_env()
 logger = make_logger()
@@ -100,182 +115,6 @@ app.add_middleware(
     expose_headers=origins.CORS_EXPOSE_HEADERS,
     max_age=origins.CORS_MAX_AGE,
 )
-
-
-def _unicode_text(value: str) -> str:
-    """``value`` if it encodes as UTF-8; JSON can carry a lone surrogate (``"\\ud800"``) that no hash or store takes."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_unicode_text)]
-
-
-class Credentials(BaseModel):
-    username: Text = Field(min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN)
-    password: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-
-
-class User(BaseModel):
-    id: str
-    username: str
-
-
-class SessionOut(BaseModel):
-    token: str
-    user: User
-    expiresAt: int | None = None  # the token's exp (epoch seconds): renew before it
-
-
-class PasswordChange(BaseModel):
-    currentPassword: Text = Field(min_length=1, max_length=PASSWORD_MAX)
-    newPassword: Text = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-
-
-class ReactionOut(BaseModel):
-    emoji: str
-    count: int
-    users: list[User]  # the first 10
-
-
-class ReplyToOut(BaseModel):
-    id: str
-    user: User
-    excerpt: str  # the first 200 characters; "" once the original is deleted
-
-
-class MessageOut(BaseModel):
-    """A message in its current state (docs/protocol.md); deleted, a tombstone: no text, reactions, reply or mentions."""
-
-    id: str
-    room: str
-    text: str | None = None
-    user: User
-    clientMsgId: str | None
-    createdAt: str
-    version: int
-    cursor: str
-    editedAt: str | None = None
-    deleted: bool | None = None
-    deletedBy: User | None = None
-    reactions: list[ReactionOut] | None = None
-    replyTo: ReplyToOut | None = None
-    mentions: list[User] | None = None
-
-
-class HistoryOut(BaseModel):
-    room: str
-    messages: list[MessageOut]
-    hasMore: bool
-
-
-class PresenceOut(BaseModel):
-    room: str
-    users: list[User]
-
-
-class LastMessageOut(BaseModel):
-    id: str
-    text: str  # "" when it was deleted
-    user: User
-    createdAt: str
-    deleted: bool | None = None
-
-
-class RoomItemOut(BaseModel):
-    room: str
-    kind: str
-    members: int | User | None
-    owner: User | None
-    lastMessage: LastMessageOut | None
-    unread: int
-    unreadCapped: bool
-    mentions: int  # of the unread messages, those that mention you
-    readId: str | None
-    lastActivityAt: str
-
-
-class BlocksOut(BaseModel):
-    blocks: list[User]  # the people you blocked, oldest first
-
-
-class RoomsOut(BaseModel):
-    rooms: list[RoomItemOut]
-
-
-class DirectoryItemOut(BaseModel):
-    room: str
-    kind: str
-    members: int
-    lastMessage: LastMessageOut | None
-    lastActivityAt: str
-
-
-class DirectoryOut(BaseModel):
-    rooms: list[DirectoryItemOut]
-    next: str | None
-
-
-class MembersOut(BaseModel):
-    room: str
-    members: list[User]  # longest-standing first
-    next: str | None  # the cursor of the next page; null on the last
-
-
-class LengthOut(BaseModel):
-    maxLength: int
-
-
-class TextLimitsOut(LengthOut):
-    minLength: int
-
-
-class UsernameLimitsOut(TextLimitsOut):
-    pattern: str  # anchored; the same in JavaScript
-
-
-class RoomLimitsOut(LengthOut):
-    pattern: str  # a room's name (createRoom, join)
-    directPattern: str  # a direct room's name, dm-<id>-<id>
-
-
-class HistoryLimitsOut(BaseModel):
-    pageSize: int  # what a page asks for unless it says otherwise
-    maxPageSize: int
-
-
-class TypingLimitsOut(BaseModel):
-    intervalMs: int  # repeat "is typing" this often while keys are pressed; "stopped" after as long without one
-    expiresMs: int  # a typing state not repeated within this is over
-
-
-class LimitsOut(BaseModel):
-    """What the server accepts (parley.client_limits), so a client checks it before it sends."""
-
-    username: UsernameLimitsOut
-    password: TextLimitsOut
-    room: RoomLimitsOut
-    text: LengthOut
-    clientMsgId: LengthOut
-    history: HistoryLimitsOut
-    roomsPerConnection: int
-    typing: TypingLimitsOut
-
-
-class ConfigOut(BaseModel):
-    websocketUrl: str
-    apiUrl: str
-    limits: LimitsOut
-    # Only with the embedded in-memory database (make run without MONGODB_URI): an id kept in that database, new
-    # after every restart (which empties it), so a page whose session vanished can say the server was reset.
-    instanceId: str | None = None
-
-
-class Problem(BaseModel):
-    detail: str
 
 
 Room = Annotated[str, PathParam(pattern=ANY_ROOM_PATTERN, max_length=DIRECT_NAME_MAX)]
@@ -354,39 +193,25 @@ def source_ip(request: Request) -> str:
     return edge.client_ip(headers, address, edge_secret())
 
 
-SESSION_COOKIE_HEADER = {
-    "Set-Cookie": {
-        "description": "The browser's sign-in: a session cookie (HttpOnly, SameSite=Strict, Path=/auth/session, "
-        "30 days; Secure and named `__Secure-parley-session` except on plain-HTTP localhost) that "
-        "`POST /auth/session` trades for a new token while its session is live. Log-in also sets a device cookie.",
-        "schema": {"type": "string"},
-    }
-}
+def _secure_cookies(request: Request) -> bool:
+    return auth_cookies.secure_cookies(request, local=settings.local)
 
 
 def _set_session_cookie(request: Request, response: Response, value: str | None) -> None:
-    if value is None:
-        return
-    secure = _secure_cookies(request)
-    response.set_cookie(session_cookies.cookie_name(secure=secure), value,
-                        max_age=int(session_cookies.LIFETIME.total_seconds()), path=session_cookies.COOKIE_PATH,
-                        secure=secure, httponly=True, samesite="strict")
+    auth_cookies.set_session_cookie(request, response, value, local=settings.local)
 
 
 def _clear_session_cookie(request: Request, response: Response) -> None:
-    """Tell the browser to drop its session cookie (it only obeys a request sent with credentials)."""
-    secure = _secure_cookies(request)
-    response.delete_cookie(session_cookies.cookie_name(secure=secure), path=session_cookies.COOKIE_PATH,
-                           secure=secure, httponly=True, samesite="strict")
+    auth_cookies.clear_session_cookie(request, response, local=settings.local)
 
 
 @app.post("/auth/signup", status_code=201, response_model=SessionOut,
           responses={201: {"headers": SESSION_COOKIE_HEADER}, 409: {"model": Problem}, 429: {"model": Problem},
                      **UNAVAILABLE})
-def signup(body: Credentials, request: Request, response: Response) -> dict:
+def signup(body: Signup, request: Request, response: Response) -> dict:
     try:
         session = accounts.signup(
-            users, issuer, username=body.username, password=body.password,
+            users, issuer, username=body.username, password=body.password, display_name=body.displayName,
             throttle=signup_throttle, limit=settings.limits.signup, source_ip=source_ip(request), cookies=sign_ins,
         )
     except TooManySignups as exc:  # per address: API Gateway's route throttle is one for every client
@@ -402,16 +227,6 @@ def signup(body: Credentials, request: Request, response: Response) -> dict:
         raise HTTPException(422, exc.reason) from None
     _set_session_cookie(request, response, session.session_cookie)
     return session.to_json()
-
-
-DEVICE_COOKIE_HEADER = {
-    "Set-Cookie": {
-        "description": "A device cookie on a successful log-in (HttpOnly, SameSite=Strict, Path=/auth/login; Secure "
-        "and named `__Secure-parley-device` except on plain-HTTP localhost). Sent back with the next log-in, it "
-        "exempts this browser from the per-name lock-out; only its own failures pause it.",
-        "schema": {"type": "string"},
-    }
-}
 
 
 @app.post(
@@ -450,39 +265,12 @@ def login(body: Credentials, request: Request, response: Response) -> dict:
     return session.to_json()
 
 
-def _secure_cookies(request: Request) -> bool:
-    """Secure cookies everywhere but plain HTTP in local mode: API Gateway only speaks HTTPS (its
-    X-Forwarded-Proto, Mangum's scheme, says so); a Secure cookie is not for a page served over http://127.0.0.1."""
-    return not settings.local or request.url.scheme == "https"
-
-
 @app.post("/auth/refresh", response_model=SessionOut, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def refresh(session: CurrentSession) -> dict:
     try:
-        return accounts.refresh(users, issuer, claims=session[1]).to_json()
+        return accounts.refresh(users, issuer, claims=session[1], user=session[0].ref).to_json()
     except InvalidToken:
         raise HTTPException(401, "the session has ended; sign in again", headers={"WWW-Authenticate": "Bearer"}) from None
-
-
-def _same_origin_only(request: Request) -> None:
-    """CSRF guard of the cookie-authenticated route, on top of SameSite=Strict: a JSON body (a cross-site form
-    cannot send one, and a cross-origin script needs a CORS preflight, which grants no credentials), and, when
-    the browser says where the request comes from (Origin, Sec-Fetch-Site), this very origin."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise HTTPException(415, "send a JSON body ({}) with Content-Type: application/json")
-    # The browser's own judgment (Sec-Fetch-Site) when it gives one: behind CloudFront the page's origin is the
-    # distribution's while Host is the API's (AllViewerExceptHostHeader), so Origin cannot be compared with Host
-    # there. Only a browser that sends no Sec-Fetch-Site is held to Origin == this host.
-    site = request.headers.get("sec-fetch-site")
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
-    if site is not None:
-        refused = site.lower() not in ("same-origin", "none")
-    else:
-        refused = origin is not None and origin.lower() != own
-    if refused:
-        raise HTTPException(403, "a session cookie is only accepted from this site's own page")
 
 
 @app.post(
@@ -497,7 +285,7 @@ def _same_origin_only(request: Request) -> None:
 def resume_session(request: Request, response: Response) -> Response | dict:
     """A new token for the browser's session cookie (a new tab, a reload, a restarted browser), and the cookie
     again with a new 30-day expiry. ``401`` (and the cookie dropped) when there is none or its session has ended."""
-    _same_origin_only(request)
+    auth_cookies.same_origin_only(request)
     name = session_cookies.cookie_name(secure=_secure_cookies(request))
     try:
         session = accounts.resume(users, issuer, cookies=sign_ins, cookie=request.cookies.get(name))
@@ -565,6 +353,19 @@ def change_password(body: PasswordChange, session: CurrentSession, request: Requ
 @app.get("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
 def me(user: Authed) -> dict:
     return user.to_json()
+
+
+@app.patch("/auth/me", response_model=User, responses={**UNAUTHORIZED, **UNAVAILABLE})
+def change_me(body: DisplayNameChange, session: CurrentSession) -> dict:
+    """Set the display name (``null`` clears it). The account and the member lists show it at once; messages,
+    typing and presence carry it from the next connection (docs/protocol.md, "Display names")."""
+    try:
+        updated = accounts.set_display_name(users, room_store, user=session[0], display_name=body.displayName)
+    except InvalidToken:
+        raise HTTPException(401, "the token is invalid or expired", headers={"WWW-Authenticate": "Bearer"}) from None
+    except InvalidRequest as exc:  # already checked by the model; the same rule, the same shape
+        raise RequestValidationError([{"type": "display_name", "loc": ["body", "displayName"], "msg": exc.reason}]) from None
+    return updated.ref.to_json()
 
 
 @app.get("/blocks", response_model=BlocksOut, responses={**UNAUTHORIZED, **UNAVAILABLE})

@@ -1,7 +1,7 @@
 """WebSocket REQUEST authorizer for $connect: the JWT comes as ?token=.
 
-Valid token of a user that still exists, of a live session → Allow, with the user, the session and the
-token's expiry in the context (it reaches every later event of the connection; one database read). Invalid, expired, of a deleted user, or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
+Valid token of a user that still exists, of a live session → Allow, with the user (and their display name, if
+any, as it is now), the session and the token's expiry in the context (it reaches every later event of the connection; one database read). Invalid, expired, of a deleted user, or from a refused Origin → Deny (403). API Gateway itself answers 401 when the token
 is missing (it is the identity source); a call without one anyway raises ``Unauthorized`` (401).
 """
 
@@ -46,6 +46,8 @@ def handler(event: dict, context) -> dict:
         "sessionId": claims.session_id,
         "tokenExp": str(int(claims.expires_at.timestamp())),
     }
+    if stored.display_name:  # read with the session: what this connection's messages and presence will show
+        context["displayName"] = stored.display_name
     return _policy(stored.id, "Allow", method_arn, context)
 
 

@@ -18,9 +18,9 @@ from parley.config import ConfigurationError, Settings
 from parley.devices import DeviceCookies
 from parley.errors import AuthenticationFailed, InvalidToken, TooManyAttempts, TooManySignups
 from parley.limits import RateLimit
-from parley.model import UserRef, utcnow, valid_password, valid_username
+from parley.model import UserRef, utcnow, valid_display_name, valid_password, valid_username
 from parley.passwords import hash_password, needs_rehash, require_strong, verify_password
-from parley.ports import LoginAttempts, SignupThrottle, StoredUser, UserStore
+from parley.ports import LoginAttempts, RoomStore, SignupThrottle, StoredUser, UserStore
 from parley.session_cookies import SessionCookies
 from parley.tokens import Claims, TokenIssuer
 
@@ -88,17 +88,20 @@ def signup(
     limit: RateLimit | None = None,
     source_ip: str = "unknown",
     cookies: SessionCookies | None = None,
+    display_name: str | None = None,
     now: datetime | None = None,
 ) -> Session:
-    """With ``cookies``, the session also gets a session cookie (``Session.session_cookie``).
+    """With ``cookies``, the session also gets a session cookie (``Session.session_cookie``). ``display_name`` is
+    optional (``parley.model.valid_display_name``: stored NFC-normalized and trimmed).
 
     Raises ``InvalidRequest`` (``WeakPassword`` for a blocklisted password), ``UsernameTaken`` (the name, or one
     that looks like it, exists) or ``TooManySignups`` (``limit`` per source address: counted once the input is
     valid, before the password is hashed, so a taken name counts and a malformed request does not)."""
     username, password = valid_username(username), valid_password(password)
+    display_name = valid_display_name(display_name)
     require_strong(password, username=username)
     _count_signup(throttle, limit, source_ip=source_ip, now=now or utcnow())
-    user = users.create(username=username, password_hash=hash_password(password))
+    user = users.create(username=username, password_hash=hash_password(password), display_name=display_name)
     return _start(users, issuer, user.ref, cookies=cookies)
 
 
@@ -171,14 +174,18 @@ def current_session(users: UserStore, issuer: TokenIssuer, *, token: str | None)
     return stored, claims
 
 
-def refresh(users: UserStore, issuer: TokenIssuer, *, claims: Claims, now: datetime | None = None) -> Session:
-    """A new token for the same live session, valid for the full lifetime from now."""
+def refresh(
+    users: UserStore, issuer: TokenIssuer, *, claims: Claims, user: UserRef | None = None, now: datetime | None = None
+) -> Session:
+    """A new token for the same live session, valid for the full lifetime from now; ``user`` (the stored user's
+    ref, read with the token) is what the answer names, display name included (the token carries none)."""
     now = now or utcnow()
     expires_at = issuer.expiry(now=now)
     if not users.renew_session(user_id=claims.user.id, session_id=claims.session_id, expires_at=expires_at):
         raise InvalidToken("the token's session has ended")
     token = issuer.issue(claims.user, session_id=claims.session_id, now=now)
-    return Session(token=token, user=claims.user, expires_at=expires_at)
+    return Session(token=token, user=user if user is not None and user.id == claims.user.id else claims.user,
+                   expires_at=expires_at)
 
 
 def resume(
@@ -202,6 +209,20 @@ def resume(
         token=issuer.issue(stored.ref, session_id=ref.session_id, now=now), user=stored.ref, expires_at=expires_at,
         session_cookie=cookies.issue(user_id=stored.id, session_id=ref.session_id, now=now),
     )
+
+
+def set_display_name(users: UserStore, rooms: RoomStore | None, *, user: StoredUser, display_name: object) -> StoredUser:
+    """Set, or with None clear, the user's display name (``parley.model.valid_display_name``; raises
+    ``InvalidRequest``): the user's record, then, with ``rooms``, every membership of theirs (member lists show
+    it at once). Two writes whatever the number of rooms. Connections keep the name they were opened with: what a
+    connection sends, and its presence, carry the new name from the next connection (docs/protocol.md)."""
+    name = valid_display_name(display_name)
+    updated = users.set_display_name(user_id=user.id, display_name=name)
+    if updated is None:  # deleted meanwhile
+        raise InvalidToken("the token's user no longer exists")
+    if rooms is not None:
+        rooms.show_display_name(user=updated.ref)
+    return updated
 
 
 def logout(users: UserStore, *, claims: Claims) -> None:

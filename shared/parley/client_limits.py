@@ -11,6 +11,7 @@ from datetime import timedelta
 from parley.model import (
     DEFAULT_HISTORY_LIMIT,
     DIRECT_PATTERN,
+    DISPLAY_NAME_MAX,
     MAX_CLIENT_MSG_ID,
     MAX_HISTORY_LIMIT,
     MAX_ROOMS_PER_CONNECTION,
@@ -36,6 +37,7 @@ def client_limits() -> dict:
     return {
         "username": {"minLength": USERNAME_MIN, "maxLength": USERNAME_MAX, "pattern": USERNAME_PATTERN},
         "password": {"minLength": PASSWORD_MIN, "maxLength": PASSWORD_MAX},
+        "displayName": {"maxLength": DISPLAY_NAME_MAX},  # code points after NFC and trimming
         "room": {"maxLength": ROOM_NAME_MAX, "pattern": ROOM_PATTERN, "directPattern": DIRECT_PATTERN},
         "text": {"maxLength": MAX_TEXT},
         "clientMsgId": {"maxLength": MAX_CLIENT_MSG_ID},

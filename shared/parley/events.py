@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from parley.model import UserRef
+from parley.errors import InvalidRequest
+from parley.model import UserRef, valid_display_name
 from parley.ports import Caller
 
 
@@ -63,11 +64,21 @@ class WebSocketEvent:
             session_id = self.authorizer.get("sessionId")
             return Caller(
                 self.connection_id,
-                UserRef(id=user_id, username=username),
+                UserRef(id=user_id, username=username, display_name=_display_name(self.authorizer.get("displayName"))),
                 self.connected_at,
                 session_id=session_id if isinstance(session_id, str) and session_id else None,
                 token_expires_at=_epoch(self.authorizer.get("tokenExp")),
             )
+        return None
+
+
+def _display_name(value: object) -> str | None:
+    """The authorizer context's ``displayName`` (the user record's, valid when stored); anything else is none."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return valid_display_name(value)
+    except InvalidRequest:
         return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +14,7 @@ from parley.errors import InvalidRequest
 # (parley.client_limits), the HTTP API's schemas and the validators below use the same names.
 ROOM_NAME_MAX = 64
 USERNAME_MIN, USERNAME_MAX = 3, 32
+DISPLAY_NAME_MAX = 64  # code points, after NFC normalization and trimming (valid_display_name)
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 MAX_TEXT = 4000
 MAX_CLIENT_MSG_ID = 64
@@ -59,11 +61,25 @@ LOBBY = "general"
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
+    """A user as the chat copies them into what they do (messages, memberships, connections): the id, the user
+    name, and the display name they had then (``None``: none). Two refs are the same user when id and user name
+    are; the display name is left out of the comparison (an older copy may carry an older one)."""
+
     id: str
     username: str
+    display_name: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "username": self.username}
+        out = {"id": self.id, "username": self.username}
+        if self.display_name:
+            out["displayName"] = self.display_name
+        return out
+
+    @classmethod
+    def of(cls, doc: dict, id_key: str = "id", name_key: str = "username", display_key: str = "displayName") -> UserRef:
+        """A ref read back from a stored document (a display name that is not a string is left out)."""
+        shown = doc.get(display_key)
+        return cls(id=doc[id_key], username=doc[name_key], display_name=shown if isinstance(shown, str) and shown else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +363,48 @@ def valid_username(value: object) -> str:
     if not isinstance(value, str) or not USERNAME_RE.match(value):
         raise InvalidRequest(f"username must be {USERNAME_MIN}-{USERNAME_MAX} characters of A-Z, a-z, 0-9, '_', '.' or '-'")
     return value
+
+
+# Format characters (Unicode category Cf) a display name may hold: ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER,
+# which Persian, the Indic scripts and emoji sequences (👩‍💻) need, and only between two other characters. Every
+# other Cf is refused: the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and marks
+# (U+200E, U+200F, U+061C), which reorder the text around a name; zero-width spaces and joiners (U+200B, U+2060,
+# U+FEFF); the soft hyphen; the tag characters (U+E0000 block), invisible text a name could smuggle.
+JOINERS = frozenset("\u200c\u200d")
+# Letters that draw nothing, the usual way to a name that looks empty (they are Lo/So, so the category rule
+# below does not catch them)
+BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def valid_display_name(value: object) -> str | None:
+    """A display name as stored: NFC-normalized and trimmed; ``None`` (or absent) means none. Any script; 1 to
+    DISPLAY_NAME_MAX code points; no control characters (Cc), line or paragraph separators (Zl, Zp) or format
+    characters (Cf) but the joiners between two characters (JOINERS); at least one visible character (a letter,
+    digit, punctuation or symbol). The reason never repeats the value (it is user content)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'displayName' must be a string or null, got {_describe(value)}")
+    _require_utf8("displayName", value)
+    if len(value) > 4 * DISPLAY_NAME_MAX:  # before normalizing: NFC composes at most 3 code points into 1
+        raise InvalidRequest(f"'displayName' must be at most {DISPLAY_NAME_MAX} characters")
+    name = unicodedata.normalize("NFC", value).strip()
+    if not name:
+        raise InvalidRequest("'displayName' must not be empty or only spaces")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise InvalidRequest(f"'displayName' must be at most {DISPLAY_NAME_MAX} characters")
+    for i, char in enumerate(name):
+        category = unicodedata.category(char)
+        if category == "Cc" or category in ("Zl", "Zp"):
+            raise InvalidRequest(f"'displayName' must not hold control characters or line breaks (character {i + 1})")
+        if category == "Cf" and not (char in JOINERS and 0 < i < len(name) - 1
+                                     and name[i - 1] not in JOINERS and name[i + 1] not in JOINERS):
+            raise InvalidRequest(
+                f"'displayName' must not hold invisible format characters such as bidi controls or zero-width spaces "
+                f"(character {i + 1}; a zero-width joiner or non-joiner only between two other characters)")
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in BLANKS for c in name):
+        raise InvalidRequest("'displayName' must hold at least one visible character (a letter, digit or symbol)")
+    return name
 
 
 def valid_password(value: object) -> str:

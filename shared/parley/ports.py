@@ -141,13 +141,14 @@ class StoredUser:
     created_at: datetime
     sessions: dict[str, datetime] = field(default_factory=dict)  # live session id -> until when it lives (token or cookie)
     blocked: tuple[UserRef, ...] = ()  # the people this user blocked, oldest first (parley.chat.blocks)
+    display_name: str | None = None  # shown beside the user name (parley.model.valid_display_name)
 
     def has_blocked(self, user_id: str) -> bool:
         return any(b.id == user_id for b in self.blocked)
 
     @property
     def ref(self) -> UserRef:
-        return UserRef(id=self.id, username=self.username)
+        return UserRef(id=self.id, username=self.username, display_name=self.display_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +158,11 @@ class SendState:
 
 
 class UserStore(Protocol):
-    def create(self, *, username: str, password_hash: str) -> StoredUser:
+    def create(self, *, username: str, password_hash: str, display_name: str | None = None) -> StoredUser:
         """Raises ``UsernameTaken`` when the name exists in any letter case."""
+
+    def set_display_name(self, *, user_id: str, display_name: str | None) -> StoredUser | None:
+        """Set (or, with None, clear) the user's display name in one write; the user after it, None if none."""
 
     def by_username(self, *, username: str) -> StoredUser | None: ...
 
@@ -319,6 +323,9 @@ class RoomStore(Protocol):
 
     def memberships_of(self, *, user_id: str) -> list[Membership]:
         """Every room the user is in (an indexed query on the user)."""
+
+    def show_display_name(self, *, user: UserRef) -> None:
+        """Copy the user's display name (or its absence) into every membership of theirs, in one write."""
 
     def by_names(self, *, rooms: list[str]) -> list[Room]:
         """The rooms of those names, in one query (``$in`` on the primary key)."""

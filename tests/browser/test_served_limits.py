@@ -18,6 +18,7 @@ from tests.browser.pagekit import PASSWORD, ChatPage, Stack
 SERVED = {
     "username": {"minLength": 4, "maxLength": 7, "pattern": "^[A-Za-z0-9_.-]{4,7}$"},
     "password": {"minLength": 22, "maxLength": 40},
+    "displayName": {"maxLength": 5},
     "room": {"maxLength": 8, "pattern": "^[a-z0-9][a-z0-9_-]{0,7}$", "directPattern": "^dm-[a-z0-9]{1,64}-[a-z0-9]{1,64}$"},
     "text": {"maxLength": 10},
     "history": {"pageSize": 3, "maxPageSize": 7},
@@ -51,8 +52,9 @@ def test_the_sign_up_form_checks_and_states_the_served_limits(stack: Stack, open
     expect(chat.tid("auth-view")).to_be_visible()
     expect(chat.page.locator("#auth-username-hint")).to_have_text(
         "4–7 letters a–z without accents, digits, _ . or -: names in any script could be faked with look-alike"
-        " letters, and people type them to find you."
+        " letters, and people type them to find you. Your display name below can be in any script."
     )
+    expect(chat.tid("auth-display-name-hint")).to_contain_text("up to 5 characters")
     expect(chat.page.locator("#auth-password-hint")).to_have_text("At least 22 characters")
     expect(chat.tid("auth-username")).to_have_attribute("maxlength", "7")
     expect(chat.tid("auth-password")).to_have_attribute("minlength", "22")
@@ -75,8 +77,14 @@ def test_the_sign_up_form_checks_and_states_the_served_limits(stack: Stack, open
     expect(chat.tid("chat-view")).to_be_hidden()
 
     chat.tid("auth-password").fill(PASSWORD + "!")  # 22
+    chat.tid("auth-display-name").fill("日本語のなまえ")  # 7 code points: the server's 64 take it, the served 5 do not
+    chat.tid("auth-signup").click()
+    expect(chat.tid("auth-display-name-error")).to_have_text("Display names are 1–5 characters, in any script.")
+    expect(chat.tid("chat-view")).to_be_hidden()
+    chat.tid("auth-display-name").fill("👩\u200d💻 Z")  # 5 code points (7 UTF-16 units): taken
     chat.tid("auth-signup").click()
     chat.wait_online()
+    expect(chat.tid("current-user")).to_contain_text("👩\u200d💻 Z")
 
 
 def test_the_chat_uses_the_served_text_room_history_and_typing_limits(stack: Stack, open_page) -> None:

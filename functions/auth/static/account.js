@@ -1,11 +1,12 @@
 // The signed-in session on the page: renew the token before it expires (the socket reconnects with the new
-// one without the user noticing), sign out visibly when the server refuses, log out (here or everywhere) and
-// change the password. app.js calls begin() when the chat opens and end() when it closes. The token stays in
+// one without the user noticing), sign out visibly when the server refuses, log out (here or everywhere),
+// change the password and the display name. app.js calls begin() when the chat opens and end() when it closes. The token stays in
 // memory: when it cannot be renewed (it expired while the computer slept), the session cookie is asked for a new
 // one, which works as long as the session is live.
 
-import { ApiError, request, resumeSession, tokenExpiry } from "./api.js";
-import { passwordRule } from "./limits.js";
+import { ApiError, request, resumeSession, setDisplayName, tokenExpiry } from "./api.js";
+import { displayNameRule, passwordRule } from "./limits.js";
+import { displayNameError, displayNameLength } from "./names.js";
 
 const MAX_LEAD_S = 600; // renew at most 10 minutes before the token expires…
 const RETRY_MS = 15000; // …and, when the server cannot be reached, try again this often until it expires
@@ -25,9 +26,13 @@ const ui = {
   passwordStatus: $("password-status"),
   logoutAll: $("logout-all"),
   accountError: $("account-error"),
+  profileForm: $("profile-form"),
+  displayName: $("display-name"),
+  displayNameError: $("display-name-error"),
+  profileStatus: $("profile-status"),
 };
 
-let current = null; // {session, onRenewed, onEnded, limits, timer}
+let current = null; // {session, onRenewed, onEnded, onProfile, limits, timer}
 
 /** When (ms since the epoch) to renew a token: half its lifetime before it expires, at most MAX_LEAD_S. */
 export function renewAt(token, now = Date.now()) {
@@ -51,11 +56,12 @@ function issuedAt(token) {
 /**
  * Start looking after a session. onRenewed(session) gets each renewed {token, user}; onEnded(message) is
  * called once when the session is over (refused renewal, expiry, log-out everywhere elsewhere); limits are
- * the served ones (limits.js), which a new password is checked against.
+ * the served ones (limits.js), which a new password is checked against; onProfile(session) gets the session
+ * with the user as stored after a display-name change.
  */
-export function begin(session, { onRenewed, onEnded, limits }) {
+export function begin(session, { onRenewed, onEnded, onProfile = () => {}, limits }) {
   end();
-  current = { session, onRenewed, onEnded, limits, timer: 0 };
+  current = { session, onRenewed, onEnded, onProfile, limits, timer: 0 };
   ui.open.hidden = false;
   schedule();
 }
@@ -140,6 +146,52 @@ function resetDialog() {
   ui.passwordForm.reset();
   resetErrors();
   ui.accountError.textContent = "";
+  ui.displayName.value = (current && current.session.user.displayName) || "";
+  ui.profileStatus.textContent = "";
+  clearDisplayNameError();
+}
+
+async function onProfileSubmit(event) {
+  event.preventDefault();
+  const mine = current;
+  if (!mine) return;
+  clearDisplayNameError();
+  ui.profileStatus.textContent = "";
+  const typed = ui.displayName.value.trim();
+  if (displayNameLength(typed) > mine.limits.displayNameMax) {
+    showDisplayNameError(displayNameRule(mine.limits)); // the other rules are the server's (a 422 names them)
+    return;
+  }
+  const button = ui.profileForm.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const user = await setDisplayName(mine.session.token, typed || null);
+    if (current !== mine || !user || user.id !== mine.session.user.id) return;
+    mine.session = { ...mine.session, user };
+    ui.displayName.value = user.displayName || "";
+    ui.profileStatus.textContent = user.displayName
+      ? `Saved: others now see you as ${user.displayName} (@${user.username}).`
+      : `Saved: others now see you as ${user.username}.`;
+    mine.onProfile(mine.session);
+  } catch (err) {
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 422) showDisplayNameError(displayNameError(err.message));
+    else if (status === 401) finish(ENDED);
+    else showDisplayNameError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showDisplayNameError(message) {
+  ui.displayNameError.textContent = message;
+  ui.displayName.setAttribute("aria-invalid", "true");
+  ui.displayName.focus();
+}
+
+function clearDisplayNameError() {
+  ui.displayNameError.textContent = "";
+  ui.displayName.removeAttribute("aria-invalid");
 }
 
 async function onPasswordSubmit(event) {
@@ -229,6 +281,7 @@ function showAccountError(message) {
 ui.open.addEventListener("click", openDialog);
 ui.close.addEventListener("click", () => ui.dialog.close());
 ui.passwordForm.addEventListener("submit", onPasswordSubmit);
+ui.profileForm.addEventListener("submit", onProfileSubmit);
 ui.logoutAll.addEventListener("click", onLogoutAll);
 // a background tab's timers are throttled: look again when it comes back
 document.addEventListener("visibilitychange", () => {

@@ -77,8 +77,9 @@ function sentence(text) {
 // restarted browser trades it for a token (resumeSession). The log-in also keeps and sends this browser's device
 // cookie (for /auth/login only): with it, an attack on the name from elsewhere does not lock this browser out.
 // Every other request but log-outs omits cookies: the API is authorized by tokens, which live in memory only.
-export function signup(username, password) {
-  return request("/auth/signup", { method: "POST", body: { username, password }, credentials: "same-origin" });
+export function signup(username, password, displayName = null) {
+  const body = displayName ? { username, password, displayName } : { username, password };
+  return request("/auth/signup", { method: "POST", body, credentials: "same-origin" });
 }
 
 export function login(username, password) {
@@ -92,6 +93,11 @@ export function resumeSession() {
 
 export function me(token) {
   return request("/auth/me", { token });
+}
+
+/** Set the display name (null clears it): the user as stored, {id, username, displayName?}. */
+export function setDisplayName(token, displayName) {
+  return request("/auth/me", { method: "PATCH", token, body: { displayName } });
 }
 
 /** The stack's /config.json: {websocketUrl, limits, instanceId} (limits as served; limits.js compiles them). */

@@ -15,6 +15,7 @@ import { LOBBY, Room, normalizeRoomName } from "./rooms.js";
 import { createConversations } from "./conversations.js";
 import { applyLimits, compileLimits, rateLimitedText, roomRule } from "./limits.js";
 import { byId, el, strong } from "./dom.js";
+import { fullName, shownName } from "./names.js";
 import { createNotices } from "./notices.js";
 import { createSignIn } from "./signin.js";
 import { createTimeline } from "./timeline.js";
@@ -186,15 +187,14 @@ async function sessionGone(message) {
 function enterChat(session) {
   state.session = session;
   rememberInstance(page.instanceId);
-  account.begin(session, { onRenewed, onEnded: sessionGone, limits: page.limits });
+  account.begin(session, { onRenewed, onEnded: sessionGone, onProfile, limits: page.limits });
   page.signin.hide();
   ui.chatView.hidden = false;
   ui.status.hidden = false;
   ui.logout.hidden = false;
   ui.sidebarToggle.hidden = false;
   ui.whoami.hidden = false;
-  ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(session.user.username));
-  ui.whoami.title = `Signed in as ${session.user.username}`; // the whole name where a phone's header cuts it
+  showWhoami(session.user);
 
   const savedRooms = loadRooms();
   const names = [LOBBY];
@@ -237,6 +237,19 @@ function logOut(message = "", { tell = true } = {}) {
   page.notices.hide();
   rememberInstance(null);
   showAuth(message);
+}
+
+/** "Signed in as zoë" (the display name, names.js), the whole name with @username in the title. */
+function showWhoami(user) {
+  ui.whoami.replaceChildren(el("span", { className: "whoami-label", text: "Signed in as " }), strong(shownName(user)));
+  ui.whoami.title = `Signed in as ${fullName(user)}`; // the whole name where a phone's header cuts it
+}
+
+/** A new display name (account.js): a new socket carries it (docs/protocol.md), opened before the old one closes. */
+function onProfile(session) {
+  state.session = session;
+  showWhoami(session.user);
+  if (state.socket) state.socket.renew(session.token);
 }
 
 /** A renewed token (account.js): reconnect the socket with it (it stays in memory). */

@@ -29,6 +29,8 @@ export function compileLimits(served) {
       re: pattern(username.pattern, "username pattern"),
     },
     password: { min: int(password.minLength, "password minLength"), max: int(password.maxLength, "password maxLength") },
+    // code points after NFC and trimming (names.js displayNameLength), so no maxlength attribute: it counts UTF-16
+    displayNameMax: int((s.displayName || {}).maxLength, "displayName maxLength"),
     room: {
       max: int(room.maxLength, "room maxLength"),
       re: roomRe, // a room's name (join, create)
@@ -44,6 +46,11 @@ export function compileLimits(served) {
     typingIntervalMs: int(typing.intervalMs, "typing intervalMs"),
     typingExpiresMs: int(typing.expiresMs, "typing expiresMs"),
   };
+}
+
+/** "Display names are 1–64 characters, in any script." */
+export function displayNameRule(limits) {
+  return `Display names are 1–${limits.displayNameMax} characters, in any script.`;
 }
 
 /** "3–32 letters a–z without accents, digits, _ . or -" */
@@ -85,7 +92,14 @@ export function applyLimits(limits) {
       `${limits.username.min}–${limits.username.max} letters a–z without accents, digits, `, code("_"), " ", code("."),
       " or ", code("-"),
       ": names in any script could be faked with look-alike letters, and people type them to find you.",
+      " Your display name below can be in any script.",
     );
+  }
+  for (const id of ["auth-display-name-hint", "display-name-hint"]) {
+    const hint = document.getElementById(id);
+    if (hint) {
+      hint.textContent = `In any script (zoë, José, 日本), up to ${limits.displayNameMax} characters; shown with your @username beside it.`;
+    }
   }
   const passwordHint = document.getElementById("auth-password-hint");
   if (passwordHint) passwordHint.textContent = `At least ${limits.password.min} characters`;

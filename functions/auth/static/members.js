@@ -5,6 +5,7 @@
 import { request } from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { usernameRule } from "./limits.js";
+import { fullName, nameNodes } from "./names.js";
 
 const PAGE = 100; // members a GET /rooms/{room}/members page holds
 
@@ -121,13 +122,15 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
     let summary = typeof count === "number" ? `${count} ${count === 1 ? "member" : "members"}` : "";
     if (!room.members) summary += `${summary ? " " : ""}(loading the list…)`;
     else if (room.membersNext) summary += ` (showing ${known.length})`;
-    if (room.owner) summary += `${summary ? " · " : ""}owner: ${room.owner.id === myUser().id ? "you" : room.owner.username}`;
+    if (room.owner) summary += `${summary ? " · " : ""}owner: ${room.owner.id === myUser().id ? "you" : fullName(room.owner)}`;
     ui.summary.textContent = summary;
     ui.list.replaceChildren(
       ...sorted(known).map((user) => {
         const li = el("li", { className: "member", testid: "member" });
         li.dataset.username = user.username;
-        li.append(el("span", { className: "name", text: user.username }));
+        const name = el("span", { className: "name", attrs: { title: fullName(user) } });
+        name.append(...nameNodes(user));
+        li.append(name);
         if (room.owner && room.owner.id === user.id) li.append(el("span", { className: "tag", text: "owner" }));
         if (user.id === myUser().id) li.append(el("span", { className: "you", text: "(you)" }));
         if (owner && user.id !== myUser().id) {

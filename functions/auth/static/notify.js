@@ -5,6 +5,7 @@
 // Mentions: a message carries `mentions: [{id, username}]` once the server sends them; without it, none.
 
 import { DM_PREFIX } from "./rooms.js";
+import { fullName } from "./names.js";
 
 const DEFAULTS = { dm: true, mentions: true, sound: false, rooms: [] };
 const BODY_MAX = 160;
@@ -61,8 +62,8 @@ export function createNotify(host) {
     const wanted = (direct && s.dm) || (mentioned && s.mentions) || (!direct && s.rooms.includes(room.name));
     if (!wanted || !supported() || Notification.permission !== "granted") return;
     const where = host.label(room);
-    const title = direct ? message.user.username
-      : mentioned ? `${message.user.username} mentioned you in ${where}` : `${message.user.username} in ${where}`;
+    const who = fullName(message.user); // "zoë (@zoe)", or the username (names.js)
+    const title = direct ? who : mentioned ? `${who} mentioned you in ${where}` : `${who} in ${where}`;
     const text = typeof message.text === "string" ? message.text : "";
     let note;
     try {

@@ -3,6 +3,7 @@
 // served interval while keys are pressed and stopped when they stop, the text is sent or the room changes.
 
 import { byId, el } from "./dom.js";
+import { fullName, nameNodes } from "./names.js";
 import { typingSentence } from "./rooms.js";
 
 /**
@@ -29,7 +30,9 @@ export function createPresence({ state, limits, send, myUser }) {
       ...users.map((user) => {
         const li = el("li", { testid: "online-user" });
         li.dataset.username = user.username;
-        li.append(el("span", { text: user.username }));
+        const name = el("span", { className: "name", attrs: { title: fullName(user) } });
+        name.append(...nameNodes(user));
+        li.append(name);
         if (user.id === myUser().id) li.append(el("span", { className: "you", text: "(you)" }));
         return li;
       }),

@@ -132,7 +132,7 @@ export class Room {
   }
 
   typingNames() {
-    return [...this.typing.values()].map((entry) => entry.user.username).sort((a, b) => a.localeCompare(b));
+    return [...this.typing.values()].map((entry) => (entry.user.displayName || entry.user.username)).sort((a, b) => a.localeCompare(b));
   }
 }
 

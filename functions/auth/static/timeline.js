@@ -4,6 +4,7 @@
 
 import { byId, el } from "./dom.js";
 import { textElement } from "./format.js";
+import { fullName, nameNodes, shownName } from "./names.js";
 
 const NEAR_BOTTOM_PX = 80;
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one person's messages closer than this share one name and time
@@ -64,9 +65,12 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     li.dataset.userId = userId;
     li.dataset.at = iso;
     const meta = el("div", { className: "meta" });
-    const avatar = el("span", { className: `avatar c${colourIndex(userId)}`, testid: "avatar", text: initials(author) });
+    // author: the user ({username, displayName?}): the display name with @username beside it (names.js)
+    const avatar = el("span", { className: `avatar c${colourIndex(userId)}`, testid: "avatar", text: initials(shownName(author)) });
     avatar.setAttribute("aria-hidden", "true");
-    meta.append(avatar, el("span", { className: "author", testid: "message-author", text: author }));
+    const name = el("span", { className: "author", testid: "message-author", attrs: { title: fullName(author) } });
+    name.append(...nameNodes(author));
+    meta.append(avatar, name);
     const time = el("time", { testid: "message-time", text: formatTime(iso) });
     time.dateTime = iso;
     time.title = new Date(iso).toLocaleString();
@@ -77,7 +81,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
 
   function messageElement(message) {
     const li = messageShell({
-      author: message.user.username,
+      author: message.user,
       userId: message.user.id,
       iso: message.createdAt,
       text: message.text,
@@ -91,7 +95,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   }
 
   function pendingElement(entry) {
-    const li = messageShell({ author: myUser().username, userId: myUser().id, iso: entry.localTime, text: entry.text, mentions: entry.mentions, mine: true });
+    const li = messageShell({ author: myUser(), userId: myUser().id, iso: entry.localTime, text: entry.text, mentions: entry.mentions, mine: true });
     li.dataset.status = entry.status;
     li.dataset.clientMsgId = entry.clientMsgId;
     const meta = li.querySelector(".meta");

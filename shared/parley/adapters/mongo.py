@@ -296,6 +296,7 @@ class MongoConnectionStore:
             "_id": c.id,
             "userId": c.user.id,
             "username": c.user.username,
+            **({"displayName": c.user.display_name} if c.user.display_name else {}),
             "rooms": list(c.rooms),
             "connectedAt": c.connected_at,
             "expiresAt": c.expires_at,
@@ -309,7 +310,7 @@ class MongoConnectionStore:
             return None
         return Connection(
             id=doc["_id"],
-            user=UserRef(id=doc["userId"], username=doc["username"]),
+            user=UserRef.of(doc, "userId"),
             rooms=tuple(doc.get("rooms") or ()),
             connected_at=_aware(doc.get("connectedAt")),
             expires_at=_aware(doc.get("expiresAt")),
@@ -564,6 +565,7 @@ class MongoMessageStore:
             "text": message.text,
             "userId": message.user.id,
             "username": message.user.username,
+            **({"displayName": message.user.display_name} if message.user.display_name else {}),
             "createdAt": message.created_at,
             "updatedAt": message.created_at,  # the change that creates it: sync reads by (updatedAt, _id)
             "version": 1,
@@ -571,6 +573,8 @@ class MongoMessageStore:
         if message.reply_to is not None:
             doc["replyTo"] = {"id": message.reply_to.id, "userId": message.reply_to.user.id,
                               "username": message.reply_to.user.username, "excerpt": message.reply_to.excerpt}
+            if message.reply_to.user.display_name:
+                doc["replyTo"]["displayName"] = message.reply_to.user.display_name
         if message.mentions:
             doc["mentions"] = [u.to_json() for u in message.mentions]
         if message.client_msg_id is not None:
@@ -603,7 +607,8 @@ class MongoMessageStore:
 
     def delete(self, *, room: str, message_id: str, by: UserRef, author_id: str | None, now: datetime) -> Message | None:
         query = {"_id": message_id, "room": room, "deleted": {"$ne": True}, **({"userId": author_id} if author_id else {})}
-        update = {"$set": {"deleted": True, "deletedById": by.id, "deletedByUsername": by.username},
+        update = {"$set": {"deleted": True, "deletedById": by.id, "deletedByUsername": by.username,
+                           **({"deletedByDisplayName": by.display_name} if by.display_name else {})},
                   "$unset": {"text": "", "editedAt": "", "reacts": "", "emojis": "", "replyTo": "", "mentions": ""}}
         return self._change(query, update, now)
 
@@ -620,7 +625,8 @@ class MongoMessageStore:
         query = {"_id": message_id, "room": room, "deleted": {"$ne": True},
                  "reacts": {"$not": {"$elemMatch": {"e": emoji, "u": user.id}}},
                  "$or": [{"emojis": emoji}, {f"emojis.{max_emoji - 1}": {"$exists": False}}]}
-        update = {"$push": {"reacts": {"e": emoji, "u": user.id, "n": user.username}}, "$addToSet": {"emojis": emoji}}
+        held = {"e": emoji, "u": user.id, "n": user.username, **({"d": user.display_name} if user.display_name else {})}
+        update = {"$push": {"reacts": held}, "$addToSet": {"emojis": emoji}}
         return self._change(query, update, now)
 
     def unreact(self, *, room: str, message_id: str, user_id: str, emoji: str, now: datetime) -> Message | None:
@@ -671,14 +677,14 @@ def message_from_doc(doc: dict) -> Message:
     the order each was first given)."""
     grouped: dict[str, list[UserRef]] = {}
     for r in doc.get("reacts") or ():
-        grouped.setdefault(r["e"], []).append(UserRef(id=r["u"], username=r["n"]))
+        grouped.setdefault(r["e"], []).append(UserRef.of(r, "u", "n", "d"))
     reply = doc.get("replyTo")
-    deleted_by = UserRef(id=doc["deletedById"], username=doc["deletedByUsername"]) if doc.get("deleted") else None
+    deleted_by = UserRef.of(doc, "deletedById", "deletedByUsername", "deletedByDisplayName") if doc.get("deleted") else None
     return Message(
         id=doc["_id"],
         room=doc["room"],
         text=None if deleted_by else doc.get("text", ""),
-        user=UserRef(id=doc["userId"], username=doc["username"]),
+        user=UserRef.of(doc, "userId"),
         created_at=_aware(doc["createdAt"]),
         client_msg_id=doc.get("clientMsgId"),
         version=int(doc.get("version") or 1),
@@ -686,7 +692,7 @@ def message_from_doc(doc: dict) -> Message:
         edited_at=_aware(doc.get("editedAt")),
         deleted_by=deleted_by,
         reactions=tuple(Reaction(emoji=e, users=tuple(us)) for e, us in grouped.items()),
-        reply_to=ReplyTo(id=reply["id"], user=UserRef(id=reply["userId"], username=reply["username"]),
+        reply_to=ReplyTo(id=reply["id"], user=UserRef.of(reply, "userId"),
                          excerpt=reply.get("excerpt", "")) if reply else None,
-        mentions=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("mentions") or ()),
+        mentions=tuple(UserRef.of(m) for m in doc.get("mentions") or ()),
     )

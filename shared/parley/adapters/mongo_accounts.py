@@ -37,13 +37,14 @@ class MongoUserStore:
         return StoredUser(
             id=doc["_id"],
             username=doc["username"],
+            display_name=doc.get("displayName") or None,
             password_hash=doc["passwordHash"],
             created_at=_aware(doc["createdAt"]),
             sessions={s["id"]: _aware(s["expiresAt"]) for s in doc.get("sessions") or () if "id" in s},
-            blocked=tuple(UserRef(id=b["id"], username=b["username"]) for b in doc.get("blocked") or ()),
+            blocked=tuple(UserRef.of(b) for b in doc.get("blocked") or ()),
         )
 
-    def create(self, *, username: str, password_hash: str) -> StoredUser:
+    def create(self, *, username: str, password_hash: str, display_name: str | None = None) -> StoredUser:
         doc = {
             "_id": uuid.uuid4().hex,
             "username": username,
@@ -51,6 +52,7 @@ class MongoUserStore:
             "usernameSkeleton": skeleton(username),
             "passwordHash": password_hash,
             "createdAt": utcnow(),
+            **({"displayName": display_name} if display_name else {}),
         }
         try:
             self._c.insert_one(doc)
@@ -77,6 +79,10 @@ class MongoUserStore:
 
     def unblock(self, *, user_id: str, other_id: str) -> None:
         self._c.update_one({"_id": user_id}, {"$pull": {"blocked": {"id": other_id}}})
+
+    def set_display_name(self, *, user_id: str, display_name: str | None) -> StoredUser | None:
+        change = {"$set": {"displayName": display_name}} if display_name else {"$unset": {"displayName": ""}}
+        return self._from(self._c.find_one_and_update({"_id": user_id}, change, return_document=ReturnDocument.AFTER))
 
     def update_password_hash(self, *, user_id: str, password_hash: str) -> None:
         self._c.update_one({"_id": user_id}, {"$set": {"passwordHash": password_hash}})

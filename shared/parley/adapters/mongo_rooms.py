@@ -31,7 +31,7 @@ def _membership_id(room: str, user_id: str) -> str:
 def _room(doc: dict | None) -> Room | None:
     if doc is None:
         return None
-    owner = UserRef(id=doc["ownerId"], username=doc["ownerUsername"]) if doc.get("ownerId") else None
+    owner = UserRef.of(doc, "ownerId", "ownerUsername", "ownerDisplayName") if doc.get("ownerId") else None
     return Room(
         name=doc["_id"],
         kind=Kind(doc["kind"]),
@@ -39,7 +39,7 @@ def _room(doc: dict | None) -> Room | None:
         last_activity_at=_aware(doc.get("lastActivityAt") or doc["createdAt"]),
         owner=owner,
         member_count=int(doc.get("memberCount") or 0),
-        direct_members=tuple(UserRef(id=m["id"], username=m["username"]) for m in doc.get("members") or ()),
+        direct_members=tuple(UserRef.of(m) for m in doc.get("members") or ()),
         recent=tuple(Recent(id=r["i"], user_id=r["u"], mentions=tuple(r.get("m") or ())) for r in doc.get("recent") or ()),
         message_count=int(doc.get("messageCount") or 0),
         removing=tuple(doc.get("removing") or ()),
@@ -51,7 +51,7 @@ def _membership(doc: dict | None) -> Membership | None:
         return None
     return Membership(
         room=doc["room"],
-        user=UserRef(id=doc["userId"], username=doc["username"]),
+        user=UserRef.of(doc, "userId"),
         kind=Kind(doc["kind"]),
         joined_at=_aware(doc["joinedAt"]),
         read_id=doc.get("readId"),
@@ -64,6 +64,7 @@ def _membership_doc(m: Membership) -> dict:
         "room": m.room,
         "userId": m.user.id,
         "username": m.user.username,
+        **({"displayName": m.user.display_name} if m.user.display_name else {}),
         "kind": m.kind.value,
         "joinedAt": m.joined_at,
         "readId": m.read_id,
@@ -81,6 +82,8 @@ def _new_room_doc(room: Room) -> dict:
     }
     if room.owner is not None:
         doc["ownerId"], doc["ownerUsername"] = room.owner.id, room.owner.username
+        if room.owner.display_name:
+            doc["ownerDisplayName"] = room.owner.display_name
     if room.direct_members:
         doc["members"] = [u.to_json() for u in room.direct_members]
     return doc
@@ -194,9 +197,13 @@ class MongoRoomStore:
 
     def set_owner(self, *, room: str, owner: UserRef | None) -> None:
         if owner is None:
-            self._rooms.update_one({"_id": room}, {"$unset": {"ownerId": "", "ownerUsername": ""}})
+            self._rooms.update_one({"_id": room}, {"$unset": {"ownerId": "", "ownerUsername": "", "ownerDisplayName": ""}})
+        elif owner.display_name:
+            self._rooms.update_one({"_id": room}, {"$set": {"ownerId": owner.id, "ownerUsername": owner.username,
+                                                            "ownerDisplayName": owner.display_name}})
         else:
-            self._rooms.update_one({"_id": room}, {"$set": {"ownerId": owner.id, "ownerUsername": owner.username}})
+            self._rooms.update_one({"_id": room}, {"$set": {"ownerId": owner.id, "ownerUsername": owner.username},
+                                                   "$unset": {"ownerDisplayName": ""}})
 
     def by_names(self, *, rooms: list[str]) -> list[Room]:
         if not rooms:
@@ -289,6 +296,13 @@ class MongoRoomStore:
 
     def memberships_of(self, *, user_id: str) -> list[Membership]:
         return [_membership(d) for d in self._members.find({"userId": user_id})]
+
+    def show_display_name(self, *, user: UserRef) -> None:
+        # one write for all of the user's memberships (the userId index): member lists show the new name at once
+        if user.display_name:
+            self._members.update_many({"userId": user.id}, {"$set": {"displayName": user.display_name}})
+        else:
+            self._members.update_many({"userId": user.id}, {"$unset": {"displayName": ""}})
 
     def advance_read(self, *, room: str, user_id: str, message_id: str) -> tuple[ReadResult, Membership | None]:
         key = {"_id": _membership_id(room, user_id)}

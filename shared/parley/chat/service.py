@@ -133,7 +133,9 @@ def disconnect(ports: Ports, *, connection_id: str) -> Connection | None:
 
 # ---------------------------------------------------------------- rooms and presence
 def online_users(connections: Iterable[Connection]) -> list[UserRef]:
-    users = {c.user.id: c.user for c in connections}
+    """Each user once, as their newest connection names them (a display name changed since an older one)."""
+    newest_last = sorted(connections, key=lambda c: c.connected_at.timestamp() if c.connected_at else 0.0)
+    users = {c.user.id: c.user for c in newest_last}
     return sorted(users.values(), key=lambda u: (u.username.lower(), u.id))
 
 
@@ -174,7 +176,10 @@ def join(ports: Ports, *, caller: Caller, room: str) -> None:
     already_present = room in rooms_before or any(
         c.user.id == caller.user.id and c.id != caller.connection_id for c in members
     )
-    if not already_present:
+    # a connection opened after a display-name change, beside an older one that shows the old name: say it again
+    renamed = any(c.user.id == caller.user.id and c.id != caller.connection_id
+                  and c.user.display_name != caller.user.display_name for c in members)
+    if not already_present or renamed:
         others = [c.id for c in members if c.id != caller.connection_id]
         _send(ports, others, _presence_frame(room, caller.user, "online"))
 
