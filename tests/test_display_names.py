@@ -34,6 +34,8 @@ def connect_as(stack, session: dict):
     handler, _ = load_function(stack.template, "AuthorizerFunction")
     policy = handler(authorizer_event(token=session["token"]), LambdaContext("AuthorizerFunction"))
     assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    # only ASCII crosses API Gateway: the display name is percent-encoded (parley.events.context_display_name)
+    assert all(str(v).isascii() for v in policy["context"].values()), policy["context"]
     context = {k: v for k, v in policy["context"].items() if k not in ("userId", "username")}
     return stack.connect(session["user"]["username"], user_id=session["user"]["id"], context=context)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from parley.events import context_display_name
 from tests.support import real_event
 
 
@@ -33,14 +34,14 @@ def test_logs_of_a_session_hold_no_secrets(stack, management_api, capsys, caplog
     event = real_event("authorizer.json")
     event["queryStringParameters"] = {"token": token}
     context = stack.invoke("AuthorizerFunction", event)["context"]
-    assert context["displayName"] == shown
+    assert context["displayName"] == context_display_name(shown)
     assert stack.http("PATCH", "/auth/me", {"displayName": renamed}, token=token)[0] == 200
     assert stack.http("PATCH", "/auth/me", {"displayName": refused_name}, token=token)[0] == 422
     event["queryStringParameters"] = {"token": token}
     stack.invoke("AuthorizerFunction", event)
     event["queryStringParameters"] = {"token": token + "tampered"}
     stack.invoke("AuthorizerFunction", event)
-    alice, bob = stack.connect("alice", context={"displayName": shown}), stack.connect("bob")
+    alice, bob = stack.connect("alice", context={"displayName": context_display_name(shown)}), stack.connect("bob")
     for c in (alice, bob):
         c.send({"action": "join", "room": "general"})
     alice.send({"action": "sendMessage", "room": "general", "text": text, "clientMsgId": "c1"})

@@ -9,6 +9,7 @@ from parley import accounts, origins
 from parley.adapters import mongo, mongo_accounts
 from parley.adapters.secrets import mongodb_database
 from parley.config import Settings
+from parley.events import context_display_name
 from parley.errors import InvalidToken, StoreRefused, StoreUnavailable
 from parley.observability import count_if_database_down, make_logger, tracing
 
@@ -47,7 +48,7 @@ def handler(event: dict, context) -> dict:
         "tokenExp": str(int(claims.expires_at.timestamp())),
     }
     if stored.display_name:  # read with the session: what this connection's messages and presence will show
-        context["displayName"] = stored.display_name
+        context["displayName"] = context_display_name(stored.display_name)
     return _policy(stored.id, "Allow", method_arn, context)
 
 

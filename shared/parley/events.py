@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import quote, unquote
 
 from parley.errors import InvalidRequest
 from parley.model import UserRef, valid_display_name
@@ -72,13 +73,21 @@ class WebSocketEvent:
         return None
 
 
+def context_display_name(name: str) -> str:
+    """A display name as the authorizer puts it in its context: percent-encoded UTF-8, so only ASCII crosses API
+    Gateway (context values are strings, numbers or booleans; what it does with other characters is not
+    documented, and "zoë" must not arrive as "zoÃ«")."""
+    return quote(name, safe="")
+
+
 def _display_name(value: object) -> str | None:
-    """The authorizer context's ``displayName`` (the user record's, valid when stored); anything else is none."""
-    if not isinstance(value, str) or not value:
+    """The authorizer context's ``displayName`` (``context_display_name`` of the user record's, valid when
+    stored); anything else is none."""
+    if not isinstance(value, str) or not value or not value.isascii():
         return None
     try:
-        return valid_display_name(value)
-    except InvalidRequest:
+        return valid_display_name(unquote(value, errors="strict"))
+    except (InvalidRequest, UnicodeDecodeError):
         return None
 
 
