@@ -1,12 +1,13 @@
 // The message box: Enter sends (Shift+Enter starts a new line), it grows with its text, refuses a text longer
-// than the server takes, and tells presence.js when the user is typing.
+// than the server takes, and tells presence.js when the user is typing. A reply or an edit (drafting.js) sees
+// its keys first and takes the text before it is sent.
 
 import { byId } from "./dom.js";
 
 /**
- * @param {object} deps {limits, activeRoom(), outbox, presence, notices}
+ * @param {object} deps {limits, activeRoom(), outbox, presence, notices, drafting}
  */
-export function createComposer({ limits, activeRoom, outbox, presence, notices }) {
+export function createComposer({ limits, activeRoom, outbox, presence, notices, drafting }) {
   const ui = { form: byId("composer"), input: byId("composer-input") };
 
   function onSubmit(event) {
@@ -20,8 +21,9 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
     }
     presence.stop();
     ui.input.value = "";
+    const fields = drafting.take(room, text); // null: it was an edit, saved
     autosize();
-    outbox.write(room, text);
+    if (fields) outbox.write(room, text, fields);
   }
 
   function onInput() {
@@ -30,14 +32,14 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
   }
 
   function autosize() {
-    // CSSOM writes are allowed by the page's CSP (style-src 'self'); style="" attributes are not.
-    ui.input.style.height = "auto";
-    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, window.innerHeight * 0.4)}px`;
+    fitHeight(ui.input);
   }
 
-  /** The room changed: the box says where a message goes. */
+  /** The room changed: the box says where a message goes (a reply or edit in the other room ends). */
   function setRoom(label) {
     ui.input.placeholder = `Message ${label}`;
+    const room = activeRoom();
+    if (room) drafting.onSwitch(room.name);
   }
 
   function focus() {
@@ -51,6 +53,7 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
   ui.form.addEventListener("submit", onSubmit);
   ui.input.addEventListener("input", onInput);
   ui.input.addEventListener("keydown", (event) => {
+    if (!event.isComposing && drafting.onKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       ui.form.requestSubmit();
@@ -58,4 +61,11 @@ export function createComposer({ limits, activeRoom, outbox, presence, notices }
   });
 
   return { setRoom, focus, clear };
+}
+
+/** The box grows with its text, up to 40% of the window. */
+export function fitHeight(input) {
+  // CSSOM writes are allowed by the page's CSP (style-src 'self'); style="" attributes are not.
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight + 2, window.innerHeight * 0.4)}px`;
 }

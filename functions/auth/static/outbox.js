@@ -15,9 +15,11 @@ export function createOutbox({ state, send, timeline, notices }) {
   const sendTimers = new Map(); // clientMsgId -> timeout id
   const resumeTimers = new Map(); // room name -> {at, timer}: when its rate-limited messages go out again
 
-  /** The user wrote `text` in `room`: show it as Sending… and send it. */
-  function write(room, text) {
+  /** The user wrote `text` in `room` (`fields`: what else the message goes with, such as replyTo): show it as
+   * Sending… and send it. */
+  function write(room, text, fields = {}) {
     const entry = room.addPending(newClientMsgId(), text);
+    entry.fields = fields;
     timeline.appendPending(entry);
     timeline.scrollToBottom();
     transmit(room, entry);
@@ -27,7 +29,7 @@ export function createOutbox({ state, send, timeline, notices }) {
   function transmit(room, entry) {
     setStatus(room, entry, "pending");
     if (!room.joined) return; // sent when the room is joined (again)
-    const ok = send({ action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId });
+    const ok = send({ action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId, ...entry.fields });
     if (!ok) return;
     entry.sentAt = Date.now();
     clearTimeout(sendTimers.get(entry.clientMsgId));
