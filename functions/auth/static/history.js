@@ -120,9 +120,11 @@ export function createHistory({ state, limits, send, timeline, myUser, onConfirm
     }
   }
 
+  /** The page before the oldest message held: now, or after the sync in flight (never twice). */
   function loadOlder() {
     const room = state.rooms.get(state.active);
-    if (!room || !room.hasOlder || room.historyInFlight || !room.oldestId) return;
+    if (!room || !room.hasOlder || !room.oldestId) return;
+    if ((room.historyInFlight && room.historyInFlight.kind === "before") || room.historyQueue.some((q) => q.kind === "before")) return;
     request(room, { kind: "before", cursor: room.oldestId });
   }
 
