@@ -222,7 +222,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     if (!old) return;
     const focused = old.contains(document.activeElement) ? focusKey(document.activeElement) : null;
     const element = messageElement(room.byId.get(id));
-    if (old.classList.contains("actions-open")) element.classList.add("actions-open");
+    if (old.classList.contains("actions-open") && !element.dataset.deleted) element.classList.add("actions-open");
     old.replaceWith(element);
     elById.set(id, element);
     regroup();
