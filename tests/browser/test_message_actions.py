@@ -438,3 +438,30 @@ def test_changes_made_while_cut_off_come_back_through_sync(stack: Stack, open_pa
         expect(by_id(reader, typo["id"]).get_by_test_id("message-text")).to_have_text("the report")
         expect(by_id(reader, oops["id"]).get_by_test_id("message-tombstone")).to_be_visible()
         expect(by_id(reader, good["id"]).get_by_test_id("reaction")).to_have_text("🚀1")
+
+
+def test_a_refused_reaction_in_a_direct_room_keeps_the_conversation(stack: Stack, open_page) -> None:
+    """bob blocked the reader: her reaction in their direct room is refused (forbidden), as a message would be. The
+    page says so and keeps the conversation: a direct room cannot be left, and the page must not guess at a block."""
+    reader = open_page()
+    reader.sign_up(stack.url, unique("reader"))
+    with stack.client() as bob:
+        bob.send(action="openDirect", username=reader.username)
+        dm = bob.wait_for(lambda f: f.get("type") == "direct")["room"]
+        bob.join(dm)
+        hello = bob.say(dm, "hi from bob")
+        reader.conversation(bob.user["username"]).click()
+        message = by_id(reader, hello["id"])
+        expect(message).to_have_count(1)
+        bob.send(action="block", username=reader.username)
+        bob.wait_for(lambda f: f.get("type") == "blocked")
+
+        message.hover()
+        message.get_by_test_id("action-pick").click()
+        message.get_by_role("button", name="React with 👍").click()
+        expect(reader.tid("notice")).to_be_visible()
+        expect(message.get_by_test_id("reaction")).to_have_count(0)
+        reader.page.wait_for_timeout(300)
+        expect(reader.tid("access-note")).to_be_hidden()
+        expect(reader.tid("composer-input")).to_be_enabled()
+        expect(reader.page.get_by_role("button", name=re.compile(r", removed"))).to_have_count(0)
