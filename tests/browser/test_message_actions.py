@@ -192,20 +192,23 @@ def test_a_reply_quote_scrolls_to_the_original_loading_older_history(stack: Stac
         expect(reader.messages("replying to the nearby one")).to_have_count(1)
         expect(reader.messages("the plan: meet at the station")).to_have_count(0)
 
-        # the original on screen already: scrolled to and highlighted
-        reader.tid("scroller").evaluate("s => { s.scrollTop = 0; }")
-        nearby = by_id(reader, near["id"])
-        reader.messages("replying to the nearby one").get_by_test_id("reply-quote").click()
-        expect(nearby).to_be_in_viewport()
-        expect(nearby).to_have_class(re.compile(r"\bhighlight\b"))
-
+        # the original is older than the page loaded: older pages load until it is there, then it is shown
         quote = reader.messages("which station?").get_by_test_id("reply-quote")
         expect(quote).to_contain_text("the plan: meet at the station")
         expect(quote).to_contain_text(bob.user["username"])
+        expect(reader.tid("load-older")).to_be_visible()  # nothing loaded it by scrolling meanwhile
+        expect(reader.messages("the plan: meet at the station")).to_have_count(0)
         quote.click()
         target = by_id(reader, original["id"])
         expect(target).to_be_in_viewport()
         expect(target).to_have_class(re.compile(r"\bhighlight\b"))
+
+        # one loaded but off screen (the original of the first quote is at the top now): scrolled to, highlighted
+        nearby = by_id(reader, near["id"])
+        expect(nearby).not_to_be_in_viewport()
+        reader.messages("replying to the nearby one").get_by_test_id("reply-quote").click()
+        expect(nearby).to_be_in_viewport()
+        expect(nearby).to_have_class(re.compile(r"\bhighlight\b"))
 
         # the original deleted: the quote says so
         bob.delete(room, original["id"])
