@@ -102,6 +102,16 @@ def test_a_stale_update_is_ignored_and_a_newer_one_shown(stack: Stack, open_page
         sockets[-1].send(json.dumps({"type": "messageUpdated", "message": newer}))
         expect(message.get_by_test_id("message-text")).to_have_text("version three")
 
+        # a change of a message whose `message` frame has not come yet (frames of two invocations may cross): it
+        # is shown, and the `message` frame that comes after it, an older version, changes nothing
+        crossed = {**second, "id": "f" * 22 + "01", "clientMsgId": None, "text": "reacted to already", "version": 2}
+        sockets[-1].send(json.dumps({"type": "messageUpdated", "message": crossed}))
+        expect(chat.messages("reacted to already")).to_have_count(1)
+        sockets[-1].send(json.dumps({"type": "message", "message": {**crossed, "text": "as first sent", "version": 1}}))
+        chat.page.wait_for_timeout(700)
+        assert chat.messages("as first sent").count() == 0
+        expect(chat.messages("reacted to already")).to_have_count(1)
+
 
 @pytest.mark.parametrize("size", SIZES)
 def test_a_reload_restores_edits_deletions_and_reactions_made_while_the_page_was_closed(
