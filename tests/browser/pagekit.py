@@ -122,6 +122,31 @@ class RawClient:
         """The user's room items (the rooms frame), by room name."""
         self.send(action="rooms")
         return {item["room"]: item for item in self.wait_for(lambda f: f.get("type") == "rooms")["rooms"]}
+    def change(self, action: str, room: str, message_id: str, **fields: Any) -> dict[str, Any]:
+        """editMessage, deleteMessage, react or unreact, and wait for the message's messageUpdated frame, so the
+        change is stored when this returns; the message as it is now."""
+        self.send(action=action, room=room, id=message_id, **fields)
+        frame = self.wait_for(lambda f: f.get("type") == "messageUpdated" and f["message"]["id"] == message_id)
+        return frame["message"]
+
+    def edit(self, room: str, message_id: str, text: str) -> dict[str, Any]:
+        return self.change("editMessage", room, message_id, text=text)
+
+    def delete(self, room: str, message_id: str) -> dict[str, Any]:
+        return self.change("deleteMessage", room, message_id)
+
+    def react(self, room: str, message_id: str, emoji: str) -> dict[str, Any]:
+        return self.change("react", room, message_id, emoji=emoji)
+
+    def unreact(self, room: str, message_id: str, emoji: str) -> dict[str, Any]:
+        return self.change("unreact", room, message_id, emoji=emoji)
+
+    def reply(self, room: str, reply_to: str, text: str) -> dict[str, Any]:
+        """Send a reply to a message and wait for its echo."""
+        cmid = uuid.uuid4().hex
+        self.send(action="sendMessage", room=room, text=text, clientMsgId=cmid, replyTo=reply_to)
+        frame = self.wait_for(lambda f: f.get("type") == "message" and f["message"].get("clientMsgId") == cmid)
+        return frame["message"]
 
 
 

@@ -7,6 +7,7 @@
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
 //   notify.js system notifications      tabs.js the other tabs of this browser (one sign-in: a log-out or
 //   log-in in one reaches the others)
+//   message_actions.js react, reply, edit, delete, and every change (messageUpdated); drafting.js replies and edits
 
 import { ApiError, loadConfig, me, resumeSession, tokenExpiry } from "./api.js";
 import { ChatSocket } from "./socket.js";
@@ -22,7 +23,9 @@ import { createTimeline } from "./timeline.js";
 import { createHistory } from "./history.js";
 import { createOutbox } from "./outbox.js";
 import { createPresence } from "./presence.js";
-import { createComposer } from "./composer.js";
+import { createComposer, fitHeight } from "./composer.js";
+import { createDrafting } from "./drafting.js";
+import { createMessageActions } from "./message_actions.js";
 import { forgetRooms, loadRooms, rememberInstance, rememberedInstance, saveRooms } from "./storage.js";
 import * as tabs from "./tabs.js";
 import { createNotify } from "./notify.js";
@@ -122,7 +125,9 @@ function assemble(websocketUrl, limits) {
   outbox = createOutbox({ state, send, timeline, notices });
   const history = createHistory({ state, limits, send, timeline, myUser, onConfirmed: outbox.confirm });
   const presence = createPresence({ state, limits, send, myUser });
-  const composer = createComposer({ limits, activeRoom, myUser, outbox, presence, notices });
+  const drafting = createDrafting({ activeRoom, myUser, send, notices, fitHeight });
+  const composer = createComposer({ limits, activeRoom, myUser, outbox, presence, notices, drafting });
+  const actions = createMessageActions({ state, send, timeline, history, drafting, notices, myUser, onNew: onMessage });
   // Direct messages, private rooms, members and read positions (issue 10) live in conversations.js.
   const convo = createConversations({
     state,
@@ -149,7 +154,9 @@ function assemble(websocketUrl, limits) {
   });
   timeline.wire({ onLoadOlder: history.loadOlder, onJumpLatest: composer.focus });
   window.addEventListener("pagehide", presence.stop);
-  return { websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, convo, notify };
+  return {
+    websocketUrl, limits, activeRoom, notices, signin, timeline, outbox, history, presence, composer, drafting, actions, convo, notify,
+  };
 }
 
 // ------------------------------------------------------------------------------------------ signed in or out
@@ -233,6 +240,7 @@ function logOut(message = "", { tell = true } = {}) {
   forgetRooms();
   page.timeline.clear();
   ui.roomList.replaceChildren();
+  page.drafting.cancel();
   page.composer.clear();
   page.notices.hide();
   rememberInstance(null);
@@ -323,10 +331,14 @@ function onFrame(frame) {
       return undefined;
     case "message":
       return onMessage(frame.message);
+    case "messageUpdated":
+      return page.actions.onUpdated(frame.message);
     case "typing":
       return page.presence.onTyping(frame);
     case "history":
       return page.history.onHistory(frame);
+    case "sync":
+      return page.history.onSync(frame);
     case "error":
       return onError(frame);
     default:
@@ -393,7 +405,7 @@ function onError(frame) {
     page.outbox.onRefused(frame, text);
     return;
   }
-  if (frame.action === "history") page.history.onRefused(frame);
+  if (frame.action === "history" || frame.action === "sync") page.history.onRefused(frame);
   if (frame.action !== "typing") page.notices.show(text);
 }
 

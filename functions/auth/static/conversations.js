@@ -16,6 +16,7 @@ const ROOMS_REFRESH_DELAY_MS = 300;
 // the connections that joined it: presence stays per connection), so their unread counts come from the room list,
 // asked again this often while there are such rooms.
 const LISTED_ROOMS_REFRESH_MS = 60 * 1000;
+const SENDS = ["sendMessage", "editMessage", "deleteMessage", "react", "unreact"]; // refused in a blocked direct room
 const PRESENCE_DIRECT_ROOMS = 10; // the most recent direct rooms joined on every connection, for their presence
 
 /** What the badge says: the count, "99+" when the server stopped counting, "" when nothing is unread. */
@@ -354,7 +355,7 @@ export function createConversations(host) {
       const room = refusedRoom(frame);
       // A refused send in a direct room is no lost membership (a direct room cannot be left): the other person
       // may have blocked this user, which the page must not guess at. Only that message fails (outbox.js).
-      if (room && room.kind === "direct" && frame.action === "sendMessage") return false;
+      if (room && room.kind === "direct" && SENDS.includes(frame.action)) return false;
       if (room && room.kind !== "public") revokeAccess(room);
       else if (room && frame.action === "join" && !room.historyLoaded && !room.joined) {
         forget(room); // typed into "join a room…", but it is someone's private room

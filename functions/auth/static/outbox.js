@@ -20,11 +20,13 @@ export function createOutbox({ state, send, timeline, notices }) {
 
   /**
    * The user wrote `text` in `room`: show it as Sending… and send it after those written before it.
-   * `mentions`: the users it names ([{id, username}]; highlighted while it is on its way, sent as ids).
+   * `mentions`: the users it names ([{id, username}]; highlighted while it is on its way, sent as ids);
+   * `fields`: what else the message goes with, such as replyTo.
    */
-  function write(room, text, { mentions = [] } = {}) {
+  function write(room, text, { mentions = [], ...fields } = {}) {
     const entry = room.addPending(newClientMsgId(), text);
     entry.mentions = mentions;
+    entry.fields = fields;
     timeline.appendPending(entry);
     timeline.scrollToBottom();
     pump(room);
@@ -44,7 +46,7 @@ export function createOutbox({ state, send, timeline, notices }) {
   /** Send (or send again) one of our messages, under the same clientMsgId so the server never stores it twice. */
   function transmit(room, entry) {
     setStatus(room, entry, "pending");
-    const frame = { action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId };
+    const frame = { action: "sendMessage", room: room.name, text: entry.text, clientMsgId: entry.clientMsgId, ...entry.fields };
     if (entry.mentions && entry.mentions.length) frame.mentions = entry.mentions.map((user) => user.id);
     const ok = send(frame);
     if (!ok) return;

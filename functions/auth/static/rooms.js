@@ -20,7 +20,7 @@ export class Room {
     this.joined = false;
     this.historyLoaded = false; // the latest page has arrived at least once
     this.hasOlder = false;
-    this.catchUpFrom = null; // the last id known when the socket went away
+    this.syncCursor = null; // where the next sync goes on from (history.js): the last sync reply's cursor
     this.historyInFlight = null; // {kind, cursor, timer}
     this.historyQueue = [];
     this.mentions = 0; // of the unread messages, those that mention the user (the @ badge; never more than unread)
@@ -66,8 +66,9 @@ export class Room {
 
   /**
    * Add one message from the server (live, history or catch-up).
-   * Returns {added, index, confirmed}: whether it was new, where it went in `order`, and the
-   * clientMsgId of the pending message of ours it confirms (or null).
+   * Returns {added, updated, index, confirmed}: whether it was new, whether it replaced an older version of one
+   * held (the higher `version` is kept), where it went in `order`, and the clientMsgId of the pending message of
+   * ours it confirms (or null).
    */
   add(message, myUserId) {
     let confirmed = null;
@@ -76,11 +77,27 @@ export class Room {
       this.pending.delete(cmid);
       confirmed = cmid;
     }
-    if (this.byId.has(message.id)) return { added: false, index: -1, confirmed };
+    if (this.byId.has(message.id)) return { added: false, updated: this.update(message), index: -1, confirmed };
     const index = insertionPoint(this.order, message.id);
     this.order.splice(index, 0, message.id);
     this.byId.set(message.id, message);
-    return { added: true, index, confirmed };
+    return { added: true, updated: false, index, confirmed };
+  }
+
+  /** A changed message (messageUpdated, sync): it replaces the one held when its version is higher. */
+  update(message) {
+    const held = this.byId.get(message.id);
+    if (!held || !isNewer(message, held)) return false;
+    this.byId.set(message.id, message);
+    return true;
+  }
+
+  /**
+   * Whether a message the page does not hold belongs among those it does: all of the room is loaded, or it is
+   * newer than the oldest one loaded (an older one would leave a gap that "Load older" could never fill).
+   */
+  covers(id) {
+    return !this.hasOlder || (this.oldestId !== null && id > this.oldestId);
   }
 
   /** The id that follows `id` in the timeline (the element to insert before), or null at the end. */
@@ -134,6 +151,11 @@ export class Room {
   typingNames() {
     return [...this.typing.values()].map((entry) => (entry.user.displayName || entry.user.username)).sort((a, b) => a.localeCompare(b));
   }
+}
+
+/** Whether `message` is a later state than `held` (each change adds 1 to `version`). */
+export function isNewer(message, held) {
+  return (Number(message.version) || 0) > (Number(held.version) || 0);
 }
 
 export function insertionPoint(sorted, id) {

@@ -4,10 +4,12 @@
 
 import { byId, el } from "./dom.js";
 import { textElement } from "./format.js";
+import { decorate, tombstone } from "./message_view.js";
 import { fullName, nameNodes, shownName } from "./names.js";
 
 const NEAR_BOTTOM_PX = 80;
 const GROUP_WITHIN_MS = 5 * 60 * 1000; // one person's messages closer than this share one name and time
+const HIGHLIGHT_MS = 2000; // how long the original of a reply stays highlighted once shown
 const AVATAR_COLOURS = 12; // .avatar.c0 … .c11 in style.css (classes, not style attributes: the CSP)
 
 /** Initials for a generated avatar: "mary-jane" -> "MJ", "alice" -> "A". */
@@ -60,7 +62,13 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       : date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
-  function messageShell({ author, userId, iso, text, mentions, mine }) {
+  /** A message's text (format.js: elements, never HTML; its mentions marked), or a deleted message's tombstone. */
+  function messageText(message) {
+    if (message.deleted) return tombstone();
+    return textElement(message.text, { mentions: message.mentions, myId: myUser().id });
+  }
+
+  function messageShell({ author, userId, iso, source, mine }) {
     const li = el("li", { className: mine ? "message mine" : "message", testid: "message" });
     li.dataset.userId = userId;
     li.dataset.at = iso;
@@ -75,7 +83,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     time.dateTime = iso;
     time.title = new Date(iso).toLocaleString();
     meta.append(time);
-    li.append(meta, textElement(text, { mentions, myId: myUser().id }));
+    li.append(meta, messageText(source));
     return li;
   }
 
@@ -84,18 +92,19 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       author: message.user,
       userId: message.user.id,
       iso: message.createdAt,
-      text: message.text,
-      mentions: message.mentions,
+      source: message,
       mine: message.user.id === myUser().id,
     });
     li.dataset.id = message.id;
     li.dataset.status = "sent";
     if (message.clientMsgId) li.dataset.clientMsgId = message.clientMsgId;
+    const original = message.replyTo ? activeRoom()?.byId.get(message.replyTo.id) : null;
+    decorate(li, message, { original, myId: myUser().id });
     return li;
   }
 
   function pendingElement(entry) {
-    const li = messageShell({ author: myUser(), userId: myUser().id, iso: entry.localTime, text: entry.text, mentions: entry.mentions, mine: true });
+    const li = messageShell({ author: myUser(), userId: myUser().id, iso: entry.localTime, source: entry, mine: true });
     li.dataset.status = entry.status;
     li.dataset.clientMsgId = entry.clientMsgId;
     const meta = li.querySelector(".meta");
@@ -202,6 +211,51 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     regroup();
   }
 
+  /**
+   * A message changed (messageUpdated, a sync): its element is drawn again in place, with the replies that quote
+   * it (a deleted original shows as such). Focus on one of its buttons stays on the same button.
+   */
+  function replace(room, id, withReplies = true) {
+    const old = elById.get(id);
+    if (!old) return;
+    const focused = old.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+    const element = messageElement(room.byId.get(id));
+    if (old.classList.contains("actions-open") && !element.dataset.deleted) element.classList.add("actions-open");
+    old.replaceWith(element);
+    elById.set(id, element);
+    regroup();
+    if (focused) (element.querySelector(focused) || element.querySelector(".action") || element).focus();
+    if (!withReplies) return;
+    for (const quote of ui.messages.querySelectorAll(`[data-reply-to="${CSS.escape(id)}"]`)) {
+      const reply = quote.closest(".message");
+      if (reply && reply.dataset.id) replace(room, reply.dataset.id, false);
+    }
+  }
+
+  function focusKey(node) {
+    const action = node.dataset && node.dataset.action;
+    if (!action) return null;
+    const emoji = node.dataset.emoji ? `[data-emoji="${CSS.escape(node.dataset.emoji)}"]` : "";
+    return `[data-action="${action}"]${emoji}`;
+  }
+
+  /** The element of a message of the open room, or null when it is not loaded. */
+  function elementOf(id) {
+    return elById.get(id) || null;
+  }
+
+  /** Scroll a message into view and highlight it for a moment (the original of a reply). */
+  function reveal(id) {
+    const element = elById.get(id);
+    if (!element) return false;
+    element.scrollIntoView({ block: "center" });
+    element.classList.remove("highlight");
+    void element.offsetWidth; // restart the highlight when it is shown again
+    element.classList.add("highlight");
+    setTimeout(() => element.classList.remove("highlight"), HIGHLIGHT_MS);
+    return true;
+  }
+
   function clear() {
     elById.clear();
     elByCmid.clear();
@@ -275,7 +329,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   }
 
   return {
-    render, insert, appendPending, updatePending, removePending, clear, renderHistoryEdge, nearBottom, scrollToBottom,
+    render, insert, replace, elementOf, reveal, appendPending, updatePending, removePending, clear, renderHistoryEdge, nearBottom, scrollToBottom,
     place, keepPlace, offerLatest, hideLatest, scrollPosition, restoreScroll, wire,
   };
 }
