@@ -3,6 +3,7 @@
 // private room. The server enforces it; the page only offers the control and says what it does.
 
 import { request } from "./api.js";
+import { fullName } from "./names.js";
 
 /**
  * @param {object} deps {state, send, el, showNotice}
@@ -44,7 +45,7 @@ export function createBlocks({ state, send, el, showNotice }) {
       className: "button secondary small",
       testid: "member-block",
       text: verb,
-      attrs: { type: "button", "aria-label": `${verb} ${user.username}` },
+      attrs: { type: "button", "aria-label": `${verb} ${fullName(user)}` },
     });
     b.addEventListener("click", () => toggle(user));
     return b;
@@ -61,8 +62,8 @@ export function createBlocks({ state, send, el, showNotice }) {
     if (!peer) return;
     const verb = blocked.has(peer.id) ? "Unblock" : "Block";
     button.textContent = verb;
-    button.setAttribute("aria-label", `${verb} ${peer.username}`);
-    button.title = verb === "Block" ? `${peer.username} will no longer be able to message you or add you to rooms.` : "";
+    button.setAttribute("aria-label", `${verb} ${fullName(peer)}`);
+    button.title = verb === "Block" ? `${fullName(peer)} will no longer be able to message you or add you to rooms.` : "";
   }
 
   /** The blocked / unblocked frames; true when handled. */
@@ -72,10 +73,10 @@ export function createBlocks({ state, send, el, showNotice }) {
     }
     if (frame.type === "blocked") {
       blocked.set(frame.user.id, frame.user);
-      showNotice(`You blocked ${frame.user.username}: they can no longer message you or add you to rooms.`);
+      showNotice(`You blocked ${fullName(frame.user)}: they can no longer message you or add you to rooms.`);
     } else {
       blocked.delete(frame.user.id);
-      showNotice(`You unblocked ${frame.user.username}.`);
+      showNotice(`You unblocked ${fullName(frame.user)}.`);
     }
     changed();
     return true;

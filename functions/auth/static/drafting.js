@@ -5,6 +5,7 @@
 // see its keys first; message_actions.js starts replies and edits.
 
 import { byId } from "./dom.js";
+import { fullName } from "./names.js";
 
 const EXCERPT_CHARS = 120;
 
@@ -25,7 +26,7 @@ export function createDrafting({ activeRoom, myUser, send, notices, fitHeight })
   function reply(room, message) {
     cancel();
     draft = { kind: "reply", room: room.name, id: message.id };
-    show({ label: `Replying to ${message.user.username}`, excerpt: excerpt(message.text), cancelLabel: "Cancel reply" });
+    show({ label: `Replying to ${fullName(message.user)}`, excerpt: excerpt(message.text), cancelLabel: "Cancel reply" });
     ui.input.focus();
   }
 
@@ -112,6 +113,7 @@ export function createDrafting({ activeRoom, myUser, send, notices, fitHeight })
   function show({ label, excerpt: text, cancelLabel }) {
     ui.bar.dataset.kind = draft.kind;
     ui.label.textContent = label;
+    ui.label.title = label; // the whole of it where a narrow box cuts it
     ui.excerpt.textContent = text;
     ui.cancel.setAttribute("aria-label", cancelLabel);
     ui.cancel.title = cancelLabel;

@@ -5,7 +5,7 @@
 import { request } from "./api.js";
 import { confirmAction } from "./confirm.js";
 import { usernameRule } from "./limits.js";
-import { fullName, nameNodes } from "./names.js";
+import { fullName, nameNodes, shownName } from "./names.js";
 
 const PAGE = 100; // members a GET /rooms/{room}/members page holds
 
@@ -138,13 +138,13 @@ export function createMembersPanel({ state, limits, send, el, blocks, myUser, on
             className: "button secondary small",
             testid: "member-remove",
             text: "Remove",
-            attrs: { type: "button", "aria-label": `Remove ${user.username}` },
+            attrs: { type: "button", "aria-label": `Remove ${fullName(user)}` },
           });
           remove.addEventListener("click", async () => {
             clearError();
             const sure = await confirmAction({
-              title: `Remove ${user.username}?`,
-              text: `${user.username} will no longer see #${room.name} or its messages. You can add them again later.`,
+              title: `Remove ${shownName(user)}?`,
+              text: `${fullName(user)} will no longer see #${room.name} or its messages. You can add them again later.`,
               yes: "Remove",
             });
             if (!sure) return;

@@ -1,12 +1,13 @@
 // What the user does with a message of the open room (the buttons message_view.js draws, found by their
 // data-action on the whole list): react from a small emoji picker or toggle a reaction chip, reply, edit or delete
-// their own (after a confirmation), and show the original of a reply (older history loaded to find it). The
+// their own or, as a private room's owner, anyone's there (after a confirmation), and show the original of a reply (older history loaded to find it). The
 // actions show on hover and keyboard focus (actions.css) and, on a touch screen, after a long press. It also
 // files the messageUpdated frames that show every change: the higher version of a message is kept.
 
 import { byId } from "./dom.js";
 import { confirmAction } from "./confirm.js";
 import { emojiPicker } from "./message_view.js";
+import { fullName } from "./names.js";
 
 const LONG_PRESS_MS = 500;
 const LONG_PRESS_SLOP_PX = 10; // a finger that moves further is scrolling, not pressing
@@ -91,9 +92,11 @@ export function createMessageActions({ state, send, timeline, history, drafting,
   }
 
   async function remove(room, message) {
+    // a private room's owner may delete others' messages too (message_view.js offers it): say whose it is
+    const whose = message.user && message.user.id !== myUser().id ? `${fullName(message.user)}'s message ` : "It ";
     const yes = await confirmAction({
       title: "Delete this message?",
-      text: "It is deleted for everyone in the conversation: “message deleted” stays in its place.",
+      text: `${whose}is deleted for everyone in the conversation: “message deleted” stays in its place.`,
       yes: "Delete",
     });
     closeActions();

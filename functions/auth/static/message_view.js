@@ -4,6 +4,7 @@
 // focus or a long press, and the small emoji picker. DOM nodes only: user text never reaches innerHTML.
 
 import { el } from "./dom.js";
+import { fullName, shownName } from "./names.js";
 
 /** The picker's emoji: common ones, each a single emoji as the server's `react` requires. */
 export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
@@ -15,9 +16,10 @@ export function tombstone() {
 
 /**
  * Everything after the text of a message the server holds: its version, the reply quote (above the text),
- * "(edited)", the reaction chips and the actions. `original` is the replied-to message when the page holds it.
+ * "(edited)", the reaction chips and the actions. `original` is the replied-to message when the page holds it;
+ * `roomOwner`: the user owns the (private) room, and may delete anyone's message there (docs/protocol.md).
  */
-export function decorate(li, message, { original, myId }) {
+export function decorate(li, message, { original, myId, roomOwner = false }) {
   li.dataset.version = String(Number(message.version) || 1);
   if (message.deleted) {
     li.dataset.deleted = "true";
@@ -30,12 +32,14 @@ export function decorate(li, message, { original, myId }) {
     text.after(editedMark(message.editedAt));
   }
   if (Array.isArray(message.reactions) && message.reactions.length) li.append(reactionChips(message.reactions, myId));
-  li.append(actionBar(Boolean(message.user && message.user.id === myId)));
+  const mine = Boolean(message.user && message.user.id === myId);
+  li.append(actionBar({ edit: mine, remove: mine || roomOwner }));
 }
 
-/** The quoted original of a reply: its author and excerpt, a button that scrolls to it. */
+/** The quoted original of a reply: its author (the display name; @username in the title) and excerpt, a button
+ * that scrolls to it. */
 export function replyQuote(replyTo, original) {
-  const author = replyTo.user && replyTo.user.username ? replyTo.user.username : "someone";
+  const author = replyTo.user && replyTo.user.username ? fullName(replyTo.user) : "someone";
   const gone = Boolean((original && original.deleted) || !replyTo.excerpt);
   const excerpt = gone ? "message deleted" : replyTo.excerpt;
   const quote = el("button", {
@@ -45,7 +49,8 @@ export function replyQuote(replyTo, original) {
   });
   quote.dataset.action = "show-original";
   quote.dataset.replyTo = replyTo.id;
-  quote.append(el("span", { className: "quote-author", text: author }), el("span", { className: "quote-excerpt", text: excerpt }));
+  const name = el("bdi", { className: "quote-author", testid: "quote-author", text: shownName(replyTo.user) || author, attrs: { title: author } });
+  quote.append(name, el("span", { className: "quote-excerpt", text: excerpt }));
   return quote;
 }
 
@@ -82,20 +87,24 @@ export function reactionChips(reactions, myId) {
   return list;
 }
 
-/** "alice, bob and you", "you and 12 others": the first users the server names, and how many more. */
+/** "Zoë (@zoe), bob and you", "you and 12 others": the first users the server names, and how many more. */
 export function whoReacted(users, count, myId) {
-  const names = users.map((u) => (u.id === myId ? "you" : u.username));
+  const names = users.map((u) => (u.id === myId ? "you" : fullName(u)));
   const others = count - names.length;
   if (others > 0) names.push(`${others} ${others === 1 ? "other" : "others"}`);
   if (names.length <= 1) return names[0] || "nobody";
   return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
 
-/** What can be done with a message: react and reply; edit and delete too when it is the user's own. */
-function actionBar(mine) {
+/**
+ * What can be done with a message: react and reply; edit when it is the user's own; delete when it is theirs or
+ * they own the private room it is in.
+ */
+function actionBar({ edit, remove }) {
   const bar = el("div", { className: "actions", testid: "message-actions", attrs: { role: "group", "aria-label": "Message actions" } });
   const actions = [["pick", "Add a reaction"], ["reply", "Reply"]];
-  if (mine) actions.push(["edit", "Edit"], ["delete", "Delete"]);
+  if (edit) actions.push(["edit", "Edit"]);
+  if (remove) actions.push(["delete", "Delete"]);
   for (const [action, label] of actions) {
     // The icons are CSS content (actions.css), so a message's text is only its text, for readers and tests.
     const button = el("button", { className: `action ${action}`, testid: `action-${action}`, attrs: { type: "button", "aria-label": label, title: label } });

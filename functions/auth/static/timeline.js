@@ -71,6 +71,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   function messageShell({ author, userId, iso, source, mine }) {
     const li = el("li", { className: mine ? "message mine" : "message", testid: "message" });
     li.dataset.userId = userId;
+    li.dataset.name = shownName(author); // grouped with the message above only under the same name (regroup)
     li.dataset.at = iso;
     const meta = el("div", { className: "meta" });
     // author: the user ({username, displayName?}): the display name with @username beside it (names.js)
@@ -98,8 +99,11 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     li.dataset.id = message.id;
     li.dataset.status = "sent";
     if (message.clientMsgId) li.dataset.clientMsgId = message.clientMsgId;
-    const original = message.replyTo ? activeRoom()?.byId.get(message.replyTo.id) : null;
-    decorate(li, message, { original, myId: myUser().id });
+    const room = activeRoom();
+    const original = message.replyTo ? room?.byId.get(message.replyTo.id) : null;
+    // a private room's owner may delete anyone's message there (docs/protocol.md, deleteMessage)
+    const roomOwner = Boolean(room && room.kind === "private" && room.owner && room.owner.id === myUser().id);
+    decorate(li, message, { original, myId: myUser().id, roomOwner });
     return li;
   }
 
@@ -148,8 +152,9 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
 
   /**
    * Reading comfort, drawn over the messages in their order: a day separator ("Today", "Yesterday", a date) above
-   * each day's first message, and a message from the same person as the one above, within a few minutes on the
-   * same day, marked "continued" (its name, avatar and time hidden on screen; screen readers still get them).
+   * each day's first message, and a message from the same person as the one above, under the same shown name (a
+   * message sent after a display-name change shows the new one), within a few minutes on the same day, marked
+   * "continued" (its name, avatar and time hidden on screen; screen readers still get them).
    */
   function regroup() {
     for (const old of ui.messages.querySelectorAll(".day-separator")) old.remove();
@@ -166,10 +171,11 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
       }
       const continued = Boolean(
         previous && valid && previous.day === day && previous.userId === li.dataset.userId &&
+          previous.name === li.dataset.name &&
           at - previous.at >= 0 && at - previous.at < GROUP_WITHIN_MS,
       );
       li.classList.toggle("continued", continued);
-      previous = { day, userId: li.dataset.userId, at };
+      previous = { day, userId: li.dataset.userId, name: li.dataset.name, at };
     }
   }
 
@@ -256,6 +262,13 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
     return true;
   }
 
+  /** Draw the open room again where the reader is (the user became, or stopped being, its owner). */
+  function redraw() {
+    const top = ui.scroller.scrollTop;
+    render();
+    ui.scroller.scrollTop = top;
+  }
+
   function clear() {
     elById.clear();
     elByCmid.clear();
@@ -329,7 +342,7 @@ export function createTimeline({ activeRoom, myUser, onRetry }) {
   }
 
   return {
-    render, insert, replace, elementOf, reveal, appendPending, updatePending, removePending, clear, renderHistoryEdge, nearBottom, scrollToBottom,
+    render, redraw, insert, replace, elementOf, reveal, appendPending, updatePending, removePending, clear, renderHistoryEdge, nearBottom, scrollToBottom,
     place, keepPlace, offerLatest, hideLatest, scrollPosition, restoreScroll, wire,
   };
 }
