@@ -3,7 +3,8 @@
 // is `state` below (who is signed in, the socket, the rooms and which one is open).
 //   signin.js the sign-in view          timeline.js the open room's messages    history.js pages of history
 //   outbox.js our messages on their way  composer.js the message box             presence.js online and typing
-//   notices.js the notice line           conversations.js (+ members.js, startforms.js) private and direct rooms, the sidebar
+//   notices.js the notice line           conversations.js (+ members.js, startforms.js, sidebar.js, reading.js,
+//   roomjoins.js, roomheader.js) private and direct rooms, the sidebar, read positions
 //   account.js the session (renewal, log-out, password)   storage.js what survives a reload of the tab
 //   notify.js system notifications      tabs.js the other tabs of this browser (one sign-in: a log-out or
 //   log-in in one reaches the others)
@@ -141,6 +142,7 @@ function assemble(websocketUrl, limits) {
     renderUsers: presence.renderUsers,
     renderTyping: presence.renderTyping,
     updateTitle,
+    redrawTimeline: timeline.redraw,
     el,
   });
   createRoomBrowser({ state, el, joinRoom });

@@ -42,6 +42,28 @@ export class Room {
     this.lastActivity = ""; // createdAt of its newest message, for the order of the sidebar
   }
 
+  /**
+   * Apply what a frame says about the room (conversations.js: the rooms list, roomCreated, added, direct,
+   * joined): kind, owner, members (a list or a count), the other user of a direct room (`myId`: not the user).
+   */
+  describe(info, myId) {
+    if (info.kind === "public" || info.kind === "private" || info.kind === "direct") this.kind = info.kind;
+    if (info.owner && typeof info.owner.id === "string") this.owner = info.owner;
+    if (Array.isArray(info.members)) {
+      this.members = info.members.filter((m) => m && typeof m.id === "string");
+      this.membersNext = null; // a frame that lists the members lists them all
+      this.memberCount = this.members.length;
+      if (this.kind === "direct") this.peer = this.members.find((m) => m.id !== myId) || this.members[0] || null;
+    } else if (typeof info.members === "number") {
+      this.memberCount = info.members;
+    } else if (info.members && typeof info.members.id === "string") {
+      this.peer = info.members; // GET /rooms gives the other user of a direct room
+    }
+    if (this.kind === "direct" && !this.peer && info.user && typeof info.user.id === "string") this.peer = info.user;
+    if (typeof info.lastActivityAt === "string") this.lastActivity = info.lastActivityAt;
+    if (typeof info.readId === "string" && (!this.readId || info.readId > this.readId)) this.readId = info.readId;
+  }
+
   /** Messages by others after the read position; reading them reads their mentions too. */
   get unread() {
     return this.unreadCount;
