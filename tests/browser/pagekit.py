@@ -47,8 +47,11 @@ class Stack:
     def url(self) -> str:
         return self.gateway.http_url
 
-    def signup(self, username: str) -> dict[str, Any]:
-        reply = httpx.post(f"{self.url}/auth/signup", json={"username": username, "password": PASSWORD}, timeout=10)
+    def signup(self, username: str, display_name: str | None = None) -> dict[str, Any]:
+        body = {"username": username, "password": PASSWORD}
+        if display_name is not None:
+            body["displayName"] = display_name
+        reply = httpx.post(f"{self.url}/auth/signup", json=body, timeout=10)
         assert reply.status_code == 201, reply.text
         return reply.json()
 
@@ -72,11 +75,18 @@ class Stack:
         client.delete_connection(ConnectionId=connection_id)
 
     @contextmanager
-    def client(self, username: str | None = None) -> Iterator[RawClient]:
-        """A new user connected with a plain WebSocket client."""
-        session = self.signup(username or unique("carol"))
+    def client(self, username: str | None = None, display_name: str | None = None) -> Iterator[RawClient]:
+        """A new user (with a display name, if given) connected with a plain WebSocket client."""
+        session = self.signup(username or unique("carol"), display_name)
+        with self.connect(session) as client:
+            yield client
+
+    @contextmanager
+    def connect(self, session: dict[str, Any]) -> Iterator[RawClient]:
+        """Another connection of a signed-up user (``session``: {token, user}); it carries the display name the user
+        has now (the authorizer reads it at $connect)."""
         with connect(f"{self.gateway.ws_url}?token={session['token']}", open_timeout=10) as ws:
-            yield RawClient(ws=ws, user=session["user"])
+            yield RawClient(ws=ws, user=session["user"], token=session["token"])
 
 
 @dataclass
@@ -85,6 +95,7 @@ class RawClient:
 
     ws: ClientConnection
     user: dict[str, str]
+    token: str = ""
     frames: list[dict[str, Any]] = field(default_factory=list)
 
     def send(self, **frame: Any) -> None:
