@@ -74,7 +74,9 @@ def test_a_message_after_a_display_name_change_is_not_grouped_under_the_old_name
         zoe.say(room, "first as zoë")
         zoe.say(room, "second as zoë")
     changed = httpx.patch(
-        f"{stack.url}/auth/me", json={"displayName": "Zoë Zed"}, headers={"Authorization": f"Bearer {session['token']}"},
+        f"{stack.url}/auth/me",
+        json={"displayName": "Zoë Zed"},
+        headers={"Authorization": f"Bearer {session['token']}"},
         timeout=10,
     )
     assert changed.status_code == 200, changed.text
