@@ -105,6 +105,8 @@ bench: $(VENV)/.installed-bench
 BUILD_PY := $(shell sed -n 's/^ *BuildMethod: python\(3\.[0-9]*\).*/\1/p' template.yaml | head -n 1)
 BUILD_PY_BIN := $(shell ls -d $$(pyenv root 2>/dev/null)/versions/$(BUILD_PY).*/bin 2>/dev/null | tail -n 1)
 # docs/screenshot.png: two users chatting, rendered by the browser test in Debian's chromium.
+# The README's screenshot (docs/screenshot.png); its reaction shows as a box without an emoji font
+# (Debian: fonts-noto-color-emoji).
 screenshot: $(VENV)/.installed-dev
 	PARLEY_SCREENSHOT=docs/screenshot.png $(BIN)/python -m pytest tests/browser -q -k screenshot
 

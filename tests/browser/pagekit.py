@@ -241,7 +241,8 @@ class ChatPage:
         self.page.get_by_role("button", name="New direct message").click()
         self.page.get_by_role("textbox", name="Username to message").fill(username)
         self.page.get_by_role("button", name="Open", exact=True).click()
-        expect(self.tid("room-title")).to_have_text(username)
+        # the title is the other person's name: the username, or their display name with (@username)
+        expect(self.tid("room-title")).to_have_text(re.compile(rf"^({re.escape(username)}|.+ \(@{re.escape(username)}\))$"))
         expect(self.tid("room-kind")).to_have_text("Direct message")
 
     def create_private_room(self, name: str) -> None:

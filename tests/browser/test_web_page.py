@@ -356,35 +356,57 @@ def test_phone_width_keyboard_and_long_words(stack: Stack, open_page) -> None:
 def test_screenshot_of_a_direct_message_and_unread_badges(stack: Stack, open_page, tmp_path: Path) -> None:
     """Renders the README's screenshot; PARLEY_SCREENSHOT=docs/screenshot.png writes it there.
 
-    Alice reads her direct conversation with bob while carol writes to her directly and in #launch, so the
-    sidebar shows unread badges in both sections, and a private room with its padlock; the conversation has a
-    day separator, avatars, and two of bob's messages under one name, and the sidebar's dots say who is online.
+    Alice reads her direct conversation with bob (display name "Bob Ødegaard") while carol writes to her directly
+    and in #launch, so the sidebar shows unread badges in both sections, and a private room with its padlock. The
+    conversation has a day separator, avatars, two of bob's messages under one name, formatted text (code, bold,
+    a link), a reaction, a reply quoting its original and an edited message; the sidebar's dots say who is online.
+    (Reactions need an emoji font to look right: Debian's fonts-noto-color-emoji.)
     """
+    from tests.browser.messagekit import open_actions
+    from tests.browser.test_display_names import sign_up_as
+
     target = Path(os.environ.get("PARLEY_SCREENSHOT") or tmp_path / "screenshot.png")
-    viewport = {"width": 1100, "height": 640}
+    viewport = {"width": 1100, "height": 700}
     alice, bob, carol = (open_page(viewport=viewport) for _ in range(3))
-    for chat, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
-        chat.sign_up(stack.url, name)
+    alice.sign_up(stack.url, "alice")
+    sign_up_as(bob, stack.url, "bob", "Bob Ødegaard")
+    carol.sign_up(stack.url, "carol")
     for chat in (alice, carol):
         chat.tid("join-room-input").fill("launch")
         chat.tid("join-room-input").press("Enter")
         expect(chat.tid("room-title")).to_have_text("#launch")
     alice.create_private_room("design")
-    alice.add_member("bob")
     alice.open_direct("bob")
     alice.say("Morning! Is the WebSocket stage deployed?")
     bob.conversation("alice").click()  # the first message put the conversation in bob's list
-    lines = [
-        (bob, "Yes: sam deploy finished a minute ago, the wss:// URL is in the stack outputs."),
-        (bob, "The page is behind CloudFront too."),  # two in a row: one name and time over both
-        (alice, "Great. Only the two of us can read this conversation, right?"),
-        (bob, "Right: a direct room has exactly two members, checked on every path."),
-        (alice, "Shipping it. <b>HTML</b> stays text, by the way."),
-    ]
-    for chat, text in lines:
-        chat.say(text)
-        exactly_once(alice if chat is bob else bob, text, settle_ms=0)
-    expect(alice.tid("read-receipt")).to_have_text("Seen by bob")
+    deployed = "Yes: `sam deploy` finished a minute ago, the **wss://** URL is in the stack outputs."
+    behind = "The page is behind CloudFront too: https://d111111abcdef8.cloudfront.net/"
+    for text in (deployed, behind):  # two in a row: one name and time over both
+        bob.tid("composer-input").fill(text)
+        bob.tid("composer-input").press("Enter")
+        expect(alice.tid("message").filter(has_text="finished a minute ago" if text == deployed else "CloudFront"))\
+            .to_have_count(1)
+    first = alice.tid("message").filter(has_text="finished a minute ago")
+    open_actions(alice, "desktop", first)
+    first.get_by_test_id("action-pick").click()
+    alice.tid("emoji-picker").get_by_role("button", name="React with 🎉").click()
+    expect(bob.tid("message").filter(has_text="finished a minute ago").get_by_test_id("reaction")).to_have_count(1)
+    second = alice.tid("message").filter(has_text="CloudFront")
+    open_actions(alice, "desktop", second)
+    second.get_by_test_id("action-reply").click()
+    alice.say("Great. Only the two of us can read this conversation, right?")
+    exactly_once(bob, "Great. Only the two of us can read this conversation, right?", settle_ms=0)
+    bob.say("Right: a direct room has two members.")
+    exactly_once(alice, "Right: a direct room has two members.", settle_ms=0)
+    box = bob.tid("composer-input")
+    box.press("ArrowUp")  # edit the last message
+    box.fill("Right: a direct room has exactly two members, checked on every path.")
+    box.press("Enter")
+    expect(alice.messages("Right: a direct room has exactly two members, checked on every path.")
+           .get_by_test_id("message-edited")).to_have_count(1)
+    alice.say("Shipping it. <b>HTML</b> stays text, by the way.")
+    exactly_once(bob, "Shipping it. <b>HTML</b> stays text, by the way.", settle_ms=0)
+    expect(alice.tid("read-receipt")).to_contain_text("Seen by")
     carol.say("Release notes are up for review.")
     carol.say("Ping me when the stage is green.")
     carol.open_direct("alice")
@@ -392,7 +414,8 @@ def test_screenshot_of_a_direct_message_and_unread_badges(stack: Stack, open_pag
     expect(alice.conversation("carol").get_by_test_id("room-unread")).to_have_text("1")
     expect(alice.conversation("#launch", "Rooms").get_by_test_id("room-unread")).to_have_text("2")
     bob.tid("composer-input").press_sequentially("Looks good", delay=30)
-    expect(alice.tid("typing-indicator")).to_have_text("bob is typing…")
+    expect(alice.tid("typing-indicator")).to_contain_text("is typing…")
+    alice.page.mouse.move(0, 0)
     alice.page.evaluate("document.activeElement && document.activeElement.blur()")
     target.parent.mkdir(parents=True, exist_ok=True)
     alice.page.screenshot(path=str(target))
