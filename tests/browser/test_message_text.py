@@ -4,7 +4,6 @@ and never applied silently. The outbox's order under the rate limit is in test_r
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -13,33 +12,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.messagekit import PHONE, SIZES, join, sent_frames
 from tests.browser.pagekit import ChatPage, Stack, unique
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-SIZES = ["desktop", "phone"]
 
 
 def _options(size: str) -> dict[str, Any]:
     return PHONE if size == "phone" else {}
-
-
-def _record_sent(chat: ChatPage) -> list[dict]:
-    """Every frame the page sends on its sockets, decoded."""
-    sent: list[dict] = []
-    chat.page.on(
-        "websocket",
-        lambda ws: ws.on("framesent", lambda p: sent.append(json.loads(p)) if isinstance(p, str) else None),
-    )
-    return sent
-
-
-def _join(chat: ChatPage, room: str, size: str) -> None:
-    """Join a public room from the sidebar (behind ☰ on a phone)."""
-    if size == "phone":
-        chat.tid("sidebar-toggle").click()
-    chat.tid("join-room-input").fill(room)
-    chat.tid("join-room-input").press("Enter")
-    expect(chat.tid("room-title")).to_have_text(f"#{room}")
 
 
 def _me(stack: Stack, chat: ChatPage) -> dict[str, str]:
@@ -66,7 +44,7 @@ def test_formatting_is_rendered_as_elements_and_html_stays_text(stack: Stack, op
     room = unique("fmt").lower()
     reader = open_page(**_options(size))
     reader.sign_up(stack.url, unique("reader"))
-    _join(reader, room, size)
+    join(reader, size, room)
     me = _me(stack, reader)
     long_line = "const aVeryLongLineOfCode = " + "x" * 160 + ";"
     with stack.client(unique("carol")) as carol, stack.client(unique("dave")) as dave:
@@ -203,7 +181,7 @@ def test_mention_autocomplete_by_keyboard_and_mouse_sends_mentions_and_badges_th
 ) -> None:
     tag = "m" + uuid.uuid4().hex[:6]
     alice, bob = open_page(**_options(size)), open_page(**_options(size))
-    sent = _record_sent(alice)
+    sent = sent_frames(alice)
     alice.sign_up(stack.url, f"{tag}_alice")
     bob.sign_up(stack.url, f"{tag}_bob")
     elsewhere = f"{tag}-elsewhere"
@@ -211,7 +189,7 @@ def test_mention_autocomplete_by_keyboard_and_mouse_sends_mentions_and_badges_th
         carl.join("general")
         expect(alice.online(carl.user["username"])).to_be_attached()
         expect(alice.online(bob.username)).to_be_attached()
-        _join(bob, elsewhere, size)  # bob reads another room: #general's news reach him as badges
+        join(bob, size, elsewhere)  # bob reads another room: #general's news reach him as badges
 
         box = alice.tid("composer-input")
         box.click()
@@ -296,7 +274,7 @@ def test_mention_autocomplete_by_keyboard_and_mouse_sends_mentions_and_badges_th
 @pytest.mark.parametrize("size", SIZES)
 def test_a_text_over_the_limit_is_kept_shown_and_refused(stack: Stack, open_page, size) -> None:
     chat = open_page(**_options(size))
-    sent = _record_sent(chat)
+    sent = sent_frames(chat)
     chat.sign_up(stack.url, unique("long"))
     mark = uuid.uuid4().hex[:8]  # this run's text, not the other size's (they share #general)
     box, count = chat.tid("composer-input"), chat.tid("composer-count")
